@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+pub mod apdu;
+pub mod card;
+pub mod cert;
+pub mod keys;
+pub mod msg;
+pub mod piv;
+pub mod reader;
+pub mod sw;
+pub mod tlv;
+pub mod transport;
+
+pub use apdu::{Command, Response};
+pub use card::{transmit, Card, CardError};
+pub use reader::CcidReader;
+pub use sw::StatusWord;
+pub use transport::{Transport, TransportError};

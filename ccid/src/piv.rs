@@ -1,0 +1,410 @@
+//! A PIV client (NIST SP 800-73-4 Part 2) over any [`Card`], plus the YubiKey extensions that
+//! tell a token's version and serial.
+
+use crate::apdu::Command;
+use crate::card::{transmit, Card, CardError};
+use crate::keys::{ManagementKey, PublicKey};
+use crate::sw::StatusWord;
+use crate::tlv;
+use zeroize::Zeroizing;
+
+/// PIV application identifier with version (SP 800-73-4 Part 1 §2.2).
+pub const PIV_AID: [u8; 11] = [
+    0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00,
+];
+
+/// Data object identifiers (SP 800-73-4 Part 1 Table 3).
+pub mod object {
+    pub const CHUID: u32 = 0x5FC102;
+    pub const CCC: u32 = 0x5FC107;
+    pub const CERT_9A: u32 = 0x5FC105;
+    pub const CERT_9C: u32 = 0x5FC10A;
+    pub const CERT_9D: u32 = 0x5FC10B;
+    pub const CERT_9E: u32 = 0x5FC101;
+    pub const PRINTED: u32 = 0x5FC109;
+    pub const DISCOVERY: u32 = 0x7E;
+    /// YubiKey "admin data" (PIN-protected management key flag), outside the PIV range.
+    pub const ADMIN_DATA: u32 = 0x5FFF00;
+}
+
+/// Key references (SP 800-78-4 Table 4-1 / SP 800-73-4 Part 1 §3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Authentication = 0x9A,
+    Signature = 0x9C,
+    KeyManagement = 0x9D,
+    CardAuthentication = 0x9E,
+}
+
+impl Slot {
+    pub const ALL: [Slot; 4] = [
+        Slot::Authentication,
+        Slot::Signature,
+        Slot::KeyManagement,
+        Slot::CardAuthentication,
+    ];
+
+    pub fn from_byte(b: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| *s as u8 == b)
+    }
+
+    pub fn certificate_object(self) -> u32 {
+        match self {
+            Slot::Authentication => object::CERT_9A,
+            Slot::Signature => object::CERT_9C,
+            Slot::KeyManagement => object::CERT_9D,
+            Slot::CardAuthentication => object::CERT_9E,
+        }
+    }
+}
+
+/// Algorithm identifiers (SP 800-78-4 Table 6-2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    Tdes = 0x03,
+    Rsa2048 = 0x07,
+    Aes128 = 0x08,
+    Aes192 = 0x0A,
+    Aes256 = 0x0C,
+    EccP256 = 0x11,
+}
+
+impl Algorithm {
+    pub fn from_byte(b: u8) -> Option<Self> {
+        [
+            Self::Tdes,
+            Self::Rsa2048,
+            Self::Aes128,
+            Self::Aes192,
+            Self::Aes256,
+            Self::EccP256,
+        ]
+        .into_iter()
+        .find(|a| *a as u8 == b)
+    }
+}
+
+/// Reference of the management key (SP 800-73-4 Part 1 §3.1).
+pub const MANAGEMENT_KEY_REF: u8 = 0x9B;
+/// PIN and PUK references (SP 800-73-4 Part 1 Table 3.1).
+pub const PIN_REF: u8 = 0x80;
+pub const PUK_REF: u8 = 0x81;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PivError {
+    #[error(transparent)]
+    Card(#[from] CardError),
+    #[error("wrong PIN, {tries_left} tries left")]
+    WrongPin { tries_left: u8 },
+    #[error("the PIN (or PUK) is blocked")]
+    Blocked,
+    #[error("the PIN or the management key must be presented first")]
+    SecurityStatusNotSatisfied,
+    #[error("the management key was not accepted")]
+    WrongManagementKey,
+    #[error("no PIV application on this token")]
+    NoPivApplication,
+    #[error("the token has no such key or object")]
+    NotFound,
+    #[error("the token refused the request (status {0})")]
+    Status(StatusWord),
+    #[error("malformed reply from the token: {0}")]
+    Malformed(String),
+    #[error("a PIN is 6 to 8 characters")]
+    BadPinFormat,
+}
+
+impl From<tlv::TlvError> for PivError {
+    fn from(e: tlv::TlvError) -> Self {
+        PivError::Malformed(e.to_string())
+    }
+}
+
+/// The single mapping from status words to PIV errors.
+fn check(resp: crate::apdu::Response) -> Result<Vec<u8>, PivError> {
+    match resp.sw {
+        StatusWord::Ok => Ok(resp.data),
+        StatusWord::VerifyFailed { tries_left: 0 } | StatusWord::AuthenticationBlocked => {
+            Err(PivError::Blocked)
+        }
+        StatusWord::VerifyFailed { tries_left } => Err(PivError::WrongPin { tries_left }),
+        StatusWord::SecurityStatusNotSatisfied => Err(PivError::SecurityStatusNotSatisfied),
+        StatusWord::NotFound | StatusWord::ReferencedDataNotFound => Err(PivError::NotFound),
+        sw => Err(PivError::Status(sw)),
+    }
+}
+
+/// A PIN or PUK: 6–8 bytes, padded with 0xFF to 8 on the wire (SP 800-73-4 Part 2 §2.4.3).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(Zeroizing<[u8; 8]>);
+
+impl core::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
+impl Pin {
+    pub fn new(pin: &[u8]) -> Result<Self, PivError> {
+        if !(6..=8).contains(&pin.len()) || pin.contains(&0xFF) {
+            return Err(PivError::BadPinFormat);
+        }
+        let mut padded = Zeroizing::new([0xFF; 8]);
+        padded[..pin.len()].copy_from_slice(pin);
+        Ok(Self(padded))
+    }
+
+    pub fn padded(&self) -> &[u8; 8] {
+        &self.0
+    }
+}
+
+/// What VERIFY without data tells about the PIN (SP 800-73-4 Part 2 §3.2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinState {
+    Verified,
+    TriesLeft(u8),
+    Blocked,
+}
+
+pub struct Piv<C> {
+    card: C,
+}
+
+impl<C: Card> Piv<C> {
+    pub fn new(card: C) -> Self {
+        Self { card }
+    }
+
+    pub fn card_mut(&mut self) -> &mut C {
+        &mut self.card
+    }
+
+    pub fn into_inner(self) -> C {
+        self.card
+    }
+
+    async fn run(&mut self, cmd: Command) -> Result<Vec<u8>, PivError> {
+        check(transmit(&mut self.card, &cmd).await?)
+    }
+
+    /// SELECT the PIV application; returns the application property template (tag 61).
+    pub async fn select(&mut self) -> Result<Vec<u8>, PivError> {
+        let cmd = Command::new(0, 0xA4, 0x04, 0x00).data(PIV_AID).le(256);
+        match self.run(cmd).await {
+            Err(PivError::NotFound) => Err(PivError::NoPivApplication),
+            r => r,
+        }
+    }
+
+    /// GET DATA: the contents of the object's 53 container, or `None` when absent.
+    pub async fn read_object(&mut self, id: u32) -> Result<Option<Vec<u8>>, PivError> {
+        let cmd = Command::new(0, 0xCB, 0x3F, 0xFF)
+            .data(tag_list(id))
+            .le(65536);
+        match self.run(cmd).await {
+            Ok(data) => Ok(Some(tlv::read_only(&data, 0x53)?.to_vec())),
+            Err(PivError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PUT DATA (SP 800-73-4 Part 2 §3.3.2); needs the management key.
+    pub async fn write_object(&mut self, id: u32, contents: &[u8]) -> Result<(), PivError> {
+        let mut data = tag_list(id);
+        tlv::write(&mut data, 0x53, contents);
+        self.run(Command::new(0, 0xDB, 0x3F, 0xFF).data(data))
+            .await
+            .map(drop)
+    }
+
+    /// The certificate in a slot as DER, or `None` when the slot holds none.
+    pub async fn read_certificate(&mut self, slot: Slot) -> Result<Option<Vec<u8>>, PivError> {
+        let Some(obj) = self.read_object(slot.certificate_object()).await? else {
+            return Ok(None);
+        };
+        let cert = tlv::find(&obj, 0x70)?.ok_or(PivError::Malformed(
+            "certificate object without tag 70".into(),
+        ))?;
+        if let Some(&[info]) = tlv::find(&obj, 0x71)? {
+            if info & 1 != 0 {
+                return Err(PivError::Malformed(
+                    "compressed certificates are not supported".into(),
+                ));
+            }
+        }
+        Ok(Some(cert.to_vec()))
+    }
+
+    pub async fn write_certificate(&mut self, slot: Slot, der: &[u8]) -> Result<(), PivError> {
+        self.write_object(slot.certificate_object(), &certificate_object(der))
+            .await
+    }
+
+    /// Tries left without spending one.
+    pub async fn pin_state(&mut self) -> Result<PinState, PivError> {
+        match self.run(Command::new(0, 0x20, 0, PIN_REF)).await {
+            Ok(_) => Ok(PinState::Verified),
+            Err(PivError::WrongPin { tries_left }) => Ok(PinState::TriesLeft(tries_left)),
+            Err(PivError::Blocked) => Ok(PinState::Blocked),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn verify_pin(&mut self, pin: &Pin) -> Result<(), PivError> {
+        let cmd = Command::new(0, 0x20, 0, PIN_REF).data(pin.padded().to_vec());
+        self.run(cmd).await.map(drop)
+    }
+
+    /// CHANGE REFERENCE DATA for the PIN (0x80) or PUK (0x81).
+    pub async fn change_reference(
+        &mut self,
+        reference: u8,
+        old: &Pin,
+        new: &Pin,
+    ) -> Result<(), PivError> {
+        let mut data = Zeroizing::new(Vec::with_capacity(16));
+        data.extend_from_slice(old.padded());
+        data.extend_from_slice(new.padded());
+        self.run(Command::new(0, 0x24, 0, reference).data(data.to_vec()))
+            .await
+            .map(drop)
+    }
+
+    /// RESET RETRY COUNTER: unblocks the PIN with the PUK.
+    pub async fn unblock_pin(&mut self, puk: &Pin, new_pin: &Pin) -> Result<(), PivError> {
+        let mut data = Zeroizing::new(Vec::with_capacity(16));
+        data.extend_from_slice(puk.padded());
+        data.extend_from_slice(new_pin.padded());
+        self.run(Command::new(0, 0x2C, 0, PIN_REF).data(data.to_vec()))
+            .await
+            .map(drop)
+    }
+
+    /// GENERAL AUTHENTICATE with a private key: `input` is the hash (ECC) or the padded block (RSA).
+    pub async fn sign_raw(
+        &mut self,
+        slot: Slot,
+        alg: Algorithm,
+        input: &[u8],
+    ) -> Result<Vec<u8>, PivError> {
+        let mut inner = vec![0x82, 0x00];
+        tlv::write(&mut inner, 0x81, input);
+        let cmd = Command::new(0, 0x87, alg as u8, slot as u8)
+            .data(tlv::encode(0x7C, &inner))
+            .le(65536);
+        let resp = self.run(cmd).await?;
+        let inner = tlv::read_only(&resp, 0x7C)?;
+        Ok(tlv::find(inner, 0x82)?
+            .ok_or(PivError::Malformed("no signature (tag 82)".into()))?
+            .to_vec())
+    }
+
+    /// Signs `message` with SHA-256: ECDSA (DER signature) or RSASSA-PKCS1-v1_5.
+    pub async fn sign_sha256(
+        &mut self,
+        slot: Slot,
+        alg: Algorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, PivError> {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(message);
+        match alg {
+            Algorithm::EccP256 => self.sign_raw(slot, alg, &digest).await,
+            Algorithm::Rsa2048 => {
+                self.sign_raw(slot, alg, &crate::keys::pkcs1_sha256_block(&digest, 256))
+                    .await
+            }
+            _ => Err(PivError::Malformed("not a signing algorithm".into())),
+        }
+    }
+
+    /// Mutual authentication with the card management key (SP 800-73-4 Part 2 Appendix A.5).
+    pub async fn authenticate(&mut self, key: &ManagementKey) -> Result<(), PivError> {
+        let alg = key.algorithm() as u8;
+        let first = Command::new(0, 0x87, alg, MANAGEMENT_KEY_REF)
+            .data(vec![0x7C, 0x02, 0x80, 0x00])
+            .le(256);
+        let resp = self.run(first).await?;
+        let witness = tlv::find(tlv::read_only(&resp, 0x7C)?, 0x80)?
+            .ok_or(PivError::Malformed("no witness (tag 80)".into()))?
+            .to_vec();
+        let block = key.block_size();
+        if witness.len() != block {
+            return Err(PivError::Malformed("witness size".into()));
+        }
+        let plain = key.decrypt(&witness);
+        let mut challenge = vec![0u8; block];
+        getrandom::fill(&mut challenge).map_err(|e| PivError::Malformed(e.to_string()))?;
+        let mut inner = Vec::new();
+        tlv::write(&mut inner, 0x80, &plain);
+        tlv::write(&mut inner, 0x81, &challenge);
+        let second = Command::new(0, 0x87, alg, MANAGEMENT_KEY_REF)
+            .data(tlv::encode(0x7C, &inner))
+            .le(256);
+        let resp = match self.run(second).await {
+            Err(PivError::SecurityStatusNotSatisfied) => return Err(PivError::WrongManagementKey),
+            r => r?,
+        };
+        let answer = tlv::find(tlv::read_only(&resp, 0x7C)?, 0x82)?
+            .ok_or(PivError::Malformed("no response (tag 82)".into()))?;
+        if answer != key.encrypt(&challenge).as_slice() {
+            // The card does not know our key: it is not the card we think it is.
+            return Err(PivError::WrongManagementKey);
+        }
+        Ok(())
+    }
+
+    /// GENERATE ASYMMETRIC KEY PAIR (SP 800-73-4 Part 2 §3.3.2); needs the management key.
+    pub async fn generate(&mut self, slot: Slot, alg: Algorithm) -> Result<PublicKey, PivError> {
+        let cmd = Command::new(0, 0x47, 0, slot as u8)
+            .data(vec![0xAC, 0x03, 0x80, 0x01, alg as u8])
+            .le(65536);
+        let resp = self.run(cmd).await?;
+        let inner = tlv::read_only(&resp, 0x7F49)?;
+        PublicKey::from_piv(alg, inner).map_err(PivError::Malformed)
+    }
+
+    /// YubiKey GET VERSION (INS FD); `None` on tokens without it.
+    pub async fn version(&mut self) -> Result<Option<[u8; 3]>, PivError> {
+        match self.run(Command::new(0, 0xFD, 0, 0).le(256)).await {
+            Ok(v) => v
+                .try_into()
+                .map(Some)
+                .map_err(|_| PivError::Malformed("version length".into())),
+            Err(PivError::Status(StatusWord::InsNotSupported)) | Err(PivError::NotFound) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// YubiKey GET SERIAL (INS F8); `None` on tokens without it.
+    pub async fn serial(&mut self) -> Result<Option<u32>, PivError> {
+        match self.run(Command::new(0, 0xF8, 0, 0).le(256)).await {
+            Ok(v) => <[u8; 4]>::try_from(v)
+                .map(|b| Some(u32::from_be_bytes(b)))
+                .map_err(|_| PivError::Malformed("serial length".into())),
+            Err(PivError::Status(StatusWord::InsNotSupported)) | Err(PivError::NotFound) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The GET/PUT DATA tag list `5C len id`.
+fn tag_list(id: u32) -> Vec<u8> {
+    let b = id.to_be_bytes();
+    let skip = b.iter().take(3).take_while(|x| **x == 0).count();
+    tlv::encode(0x5C, &b[skip..])
+}
+
+/// A certificate data object body: certificate, CertInfo (uncompressed), empty error-detection code.
+pub fn certificate_object(der: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(der.len() + 10);
+    tlv::write(&mut out, 0x70, der);
+    tlv::write(&mut out, 0x71, &[0]);
+    tlv::write(&mut out, 0xFE, &[]);
+    out
+}

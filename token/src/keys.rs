@@ -1,0 +1,113 @@
+//! Private keys held by the virtual token.
+
+use ccid::keys::PublicKey;
+use ccid::piv::Algorithm;
+use ccid::tlv;
+use getrandom::SysRng;
+use rand_core::UnwrapErr;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+use zeroize::Zeroizing;
+
+pub enum PrivateKey {
+    P256(p256::SecretKey),
+    Rsa(Box<rsa::PrivateKey>),
+}
+
+impl PrivateKey {
+    pub fn generate(alg: Algorithm) -> Option<Self> {
+        let mut rng = UnwrapErr(SysRng);
+        match alg {
+            Algorithm::EccP256 => Some(Self::P256(rsa::Generate::generate_from_rng(&mut rng))),
+            Algorithm::Rsa2048 => rsa::PrivateKey::new(&mut rng, 2048)
+                .ok()
+                .map(|k| Self::Rsa(Box::new(k))),
+            _ => None,
+        }
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::P256(_) => Algorithm::EccP256,
+            Self::Rsa(_) => Algorithm::Rsa2048,
+        }
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            Self::P256(k) => PublicKey::P256(k.public_key()),
+            Self::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+        }
+    }
+
+    /// The private operation of GENERAL AUTHENTICATE: ECDSA over a prehashed input (DER signature),
+    /// or raw RSA over a full-size block (SP 800-73-4 Part 2 §3.2.4).
+    pub fn sign_raw(&self, input: &[u8]) -> Option<Vec<u8>> {
+        match self {
+            Self::P256(k) => {
+                use p256::ecdsa::signature::hazmat::PrehashSigner;
+                // Hashes longer than the field are truncated (FIPS 186-4 §6.4); shorter ones padded.
+                let mut digest = [0u8; 32];
+                let n = input.len().min(32);
+                digest[32 - n..].copy_from_slice(&input[..n]);
+                let sig: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(k)
+                    .sign_prehash(&digest)
+                    .ok()?;
+                Some(sig.to_der().as_bytes().to_vec())
+            }
+            Self::Rsa(k) => {
+                let size = k.size();
+                if input.len() != size {
+                    return None;
+                }
+                let c = rsa::BoxedUint::from_be_slice(input, k.n_bits_precision()).ok()?;
+                let m = rsa::hazmat::rsa_decrypt_and_check(
+                    k.as_ref(),
+                    Some(&mut UnwrapErr(SysRng)),
+                    &c,
+                )
+                .ok()?;
+                let bytes = m.to_be_bytes();
+                let mut out = vec![0u8; size];
+                let take = bytes.len().min(size);
+                out[size - take..].copy_from_slice(&bytes[bytes.len() - take..]);
+                Some(out)
+            }
+        }
+    }
+
+    /// Serialises the key as TLVs: 01 scalar (P-256), or 02 p, 03 q, 04 e (RSA).
+    pub fn save(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::new());
+        match self {
+            Self::P256(k) => tlv::write(&mut out, 0x01, k.to_bytes().as_slice()),
+            Self::Rsa(k) => {
+                let primes = k.primes();
+                if let [p, q] = primes {
+                    tlv::write(&mut out, 0x02, &p.to_be_bytes_trimmed_vartime());
+                    tlv::write(&mut out, 0x03, &q.to_be_bytes_trimmed_vartime());
+                }
+                tlv::write(&mut out, 0x04, &k.e().to_be_bytes_trimmed_vartime());
+            }
+        }
+        out
+    }
+
+    pub fn restore(buf: &[u8]) -> Option<Self> {
+        if let Some(scalar) = tlv::find(buf, 0x01).ok()? {
+            let bytes: [u8; 32] = scalar.try_into().ok()?;
+            return p256::SecretKey::from_bytes(&bytes.into())
+                .ok()
+                .map(Self::P256);
+        }
+        let p = tlv::find(buf, 0x02).ok()??;
+        let q = tlv::find(buf, 0x03).ok()??;
+        let e = tlv::find(buf, 0x04).ok()??;
+        let k = rsa::PrivateKey::from_p_q(
+            rsa::BoxedUint::from_be_slice_vartime(p),
+            rsa::BoxedUint::from_be_slice_vartime(q),
+            rsa::BoxedUint::from_be_slice_vartime(e),
+        )
+        .ok()?;
+        Some(Self::Rsa(Box::new(k)))
+    }
+}
