@@ -10,6 +10,8 @@ pub mod reader;
 pub mod sw;
 pub mod tlv;
 pub mod transport;
+#[cfg(target_arch = "wasm32")]
+pub mod webusb;
 
 pub use apdu::{Command, Response};
 pub use card::{transmit, Card, CardError};

@@ -311,3 +311,106 @@ impl<T: Transport> Card for CcidReader<T> {
         self.desc.exchange_level() == ExchangeLevel::ExtendedApdu
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::TransportError;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    /// A reader that answers with whatever bytes it is given, then goes silent.
+    struct Scripted(VecDeque<Vec<u8>>);
+
+    impl Transport for Scripted {
+        async fn send(&mut self, _: &[u8]) -> Result<(), TransportError> {
+            Ok(())
+        }
+        async fn recv(&mut self, max: usize) -> Result<Vec<u8>, TransportError> {
+            let mut next = self.0.pop_front().ok_or(TransportError::Timeout)?;
+            next.truncate(max);
+            Ok(next)
+        }
+        async fn recv_interrupt(&mut self) -> Result<Vec<u8>, TransportError> {
+            self.0.pop_front().ok_or(TransportError::Timeout)
+        }
+        async fn control_abort(&mut self, _: u8, _: u8) -> Result<(), TransportError> {
+            Ok(())
+        }
+    }
+
+    fn desc() -> ClassDescriptor {
+        ClassDescriptor {
+            bcd_ccid: 0x110,
+            max_slot_index: 0,
+            protocols: 2,
+            features: 0x0004_00FE,
+            max_message_len: 271,
+            max_ifsd: 254,
+        }
+    }
+
+    /// Replies that look like RDR_to_PC messages with random fields, to get past the framing.
+    fn reply() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop_oneof![Just(0x80u8), Just(0x81), any::<u8>()],
+            0u8..3,
+            any::<[u8; 3]>(),
+            proptest::collection::vec(any::<u8>(), 0..40),
+            any::<bool>(),
+        )
+            .prop_map(|(t, seq, spec, data, honest)| {
+                let mut m = msg::encode(t, 0, seq, spec, &data);
+                if !honest {
+                    m.truncate(m.len() / 2 + 1);
+                }
+                m
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn random_replies_never_panic_or_hang(replies in proptest::collection::vec(reply(), 0..40)) {
+            let mut r = CcidReader::new(Scripted(replies.into()), desc()).unwrap();
+            let _ = pollster::block_on(async {
+                let _ = r.power_on().await;
+                let _ = r.wait_slot_change().await;
+                crate::card::transmit(&mut r, &crate::apdu::Command::new(0, 0xCB, 0x3F, 0xFF).le(256)).await
+            });
+        }
+    }
+
+    #[test]
+    fn endless_time_extensions_end() {
+        let ext: VecDeque<Vec<u8>> = (0..MAX_TIME_EXTENSIONS + 5)
+            .map(|_| msg::encode(0x80, 0, 0, [0x80, 1, 0], &[]))
+            .collect();
+        let mut r = CcidReader::new(Scripted(ext), desc()).unwrap();
+        assert_eq!(
+            pollster::block_on(r.power_on()),
+            Err(CardError::TooManyTimeExtensions(MAX_TIME_EXTENSIONS))
+        );
+    }
+
+    #[test]
+    fn endless_response_chains_end() {
+        // Every reply says "more follows"; the host gives up after a bounded number of parts.
+        let mut replies: VecDeque<Vec<u8>> = VecDeque::new();
+        replies.push_back(msg::encode(0x80, 0, 0, [0, 0, 0], &[0x3B]));
+        for seq in 1..=(MAX_RESPONSE_PARTS as u32 + 3) {
+            replies.push_back(msg::encode(
+                0x80,
+                0,
+                seq as u8,
+                [0, 0, chain::CONTINUES as u8],
+                &[0; 8],
+            ));
+        }
+        let mut r = CcidReader::new(Scripted(replies), desc()).unwrap();
+        let got = pollster::block_on(async {
+            r.power_on().await.unwrap();
+            r.transmit_raw(&[0, 0xCB, 0x3F, 0xFF, 0]).await
+        });
+        assert!(matches!(got, Err(CardError::ResponseTooLong)), "{got:?}");
+    }
+}
