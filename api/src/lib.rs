@@ -1,0 +1,407 @@
+//! Wire types of the renewal API (`/api/v1`) and the validators both sides run.
+//! Money is integer fen everywhere; times are Unix seconds.
+
+pub mod validate;
+
+use serde::{Deserialize, Serialize};
+
+/// Formats fen as yuan with two decimals: 20000 → "200.00".
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let f = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", f / 100, f % 100)
+}
+
+/// Parses "200.00" / "200" / "200.5" into fen; refuses more than two decimals.
+pub fn parse_yuan(s: &str) -> Option<i64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let w: i64 = whole.parse().ok()?;
+    let f: i64 = format!("{frac:0<2}").parse().ok()?;
+    w.checked_mul(100)?.checked_add(f)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceOption {
+    pub months: u32,
+    pub fee_fen: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceList {
+    /// Unit price per year, as the cashier shows it (W9).
+    pub unit_fen_per_year: i64,
+    pub options: Vec<PriceOption>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub version: String,
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    pub id: String,
+    /// Random, base64url; signed inside the application.
+    pub nonce: String,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum IdType {
+    #[default]
+    ResidentId,
+    Passport,
+    HkMacaoPermit,
+    TaiwanPermit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Operator {
+    pub id_type: IdType,
+    pub id_number: String,
+    pub name: String,
+    pub mobile: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Recipient {
+    pub name: String,
+    pub mobile: String,
+    pub address: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ApplicationForm {
+    pub period_months: u32,
+    pub operator: Operator,
+    pub recipient: Recipient,
+}
+
+/// Field-level refusals of a form, keyed by a dotted path such as `operator.id_number`.
+pub type FieldErrors = Vec<(String, validate::Invalid)>;
+
+impl ApplicationForm {
+    /// Validates and normalises every field; `today` is yyyymmdd for the birth-date check.
+    pub fn validate(&self, today: u32) -> Result<ApplicationForm, FieldErrors> {
+        use validate::*;
+        let mut errors = FieldErrors::new();
+        let mut out = self.clone();
+        let mut check = |field: &str, r: Result<String, Invalid>, slot: &mut String| match r {
+            Ok(v) => *slot = v,
+            Err(e) => errors.push((field.to_string(), e)),
+        };
+        let o = &self.operator;
+        let id = match o.id_type {
+            IdType::ResidentId => resident_id(&o.id_number, today),
+            _ => text(&o.id_number, 32),
+        };
+        check("operator.id_number", id, &mut out.operator.id_number);
+        check("operator.name", text(&o.name, 50), &mut out.operator.name);
+        check(
+            "operator.mobile",
+            mobile(&o.mobile),
+            &mut out.operator.mobile,
+        );
+        check("operator.email", email(&o.email), &mut out.operator.email);
+        let r = &self.recipient;
+        check("recipient.name", text(&r.name, 50), &mut out.recipient.name);
+        check(
+            "recipient.mobile",
+            mobile(&r.mobile),
+            &mut out.recipient.mobile,
+        );
+        check(
+            "recipient.address",
+            text(&r.address, 200),
+            &mut out.recipient.address,
+        );
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The bytes the token signs to apply (proof of possession): a fixed label, the challenge, the
+/// certificate's SHA-256 and the normalised form as JSON (fields in declaration order).
+pub fn canonical_application(
+    form: &ApplicationForm,
+    nonce: &str,
+    certificate_der: &[u8],
+) -> Vec<u8> {
+    use sha2::Digest;
+    let cert_hash: String = sha2::Sha256::digest(certificate_der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let form = serde_json::to_string(form).unwrap_or_default();
+    format!("certrenew-application-v1\n{nonce}\n{cert_hash}\n{form}").into_bytes()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationRequest {
+    pub challenge_id: String,
+    /// The token's current certificate, DER in base64.
+    pub certificate: String,
+    pub form: ApplicationForm,
+    /// Signature over [`canonical_application`], base64: ECDSA DER or PKCS#1 v1.5, SHA-256.
+    pub signature: String,
+}
+
+/// Order states (DESIGN "Order states"); transitions are checked by the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingPayment,
+    Paid,
+    UnderReview,
+    Approved,
+    Issued,
+    Installed,
+    Cancelled,
+    PaymentExpired,
+    Rejected,
+    Refunding,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 11] = [
+        Self::AwaitingPayment,
+        Self::Paid,
+        Self::UnderReview,
+        Self::Approved,
+        Self::Issued,
+        Self::Installed,
+        Self::Cancelled,
+        Self::PaymentExpired,
+        Self::Rejected,
+        Self::Refunding,
+        Self::Refunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::Paid => "paid",
+            Self::UnderReview => "under_review",
+            Self::Approved => "approved",
+            Self::Issued => "issued",
+            Self::Installed => "installed",
+            Self::Cancelled => "cancelled",
+            Self::PaymentExpired => "payment_expired",
+            Self::Rejected => "rejected",
+            Self::Refunding => "refunding",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The legal transitions; anything else is refused.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (AwaitingPayment, Paid | Cancelled | PaymentExpired)
+                | (Paid, UnderReview | Refunding)
+                | (UnderReview, Approved | Rejected | Refunding)
+                | (Approved, Issued)
+                | (Issued, Installed)
+                | (Rejected, Refunding)
+                | (Refunding, Refunded)
+        )
+    }
+
+    /// Step of the five-step progress bar (W7): 1 apply, 2 pay, 3 review, 4 install, 5 done.
+    pub fn progress_step(self) -> u8 {
+        use OrderStatus::*;
+        match self {
+            AwaitingPayment => 2,
+            Paid | UnderReview => 3,
+            Approved | Issued => 4,
+            Installed => 5,
+            Cancelled | PaymentExpired | Rejected | Refunding | Refunded => 0,
+        }
+    }
+
+    /// Whether the order still blocks another application for the same certificate.
+    pub fn is_open(self) -> bool {
+        use OrderStatus::*;
+        matches!(
+            self,
+            AwaitingPayment | Paid | UnderReview | Approved | Issued
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    /// Business order number, `01` + yyyymmdd + seven digits.
+    pub number: String,
+    pub subject: String,
+    pub certificate_serial: String,
+    pub applied_at: i64,
+    pub status: OrderStatus,
+    pub progress_step: u8,
+    pub period_months: u32,
+    /// Fee excluding delivery.
+    pub fee_fen: i64,
+    pub old_not_after: i64,
+    pub new_not_after: i64,
+    pub operator_name: String,
+    pub remarks: String,
+    pub payment: Option<PaymentView>,
+    pub invoice: Option<InvoiceView>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Online,
+    UnionPay,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    pub method: PaymentMethod,
+    pub invoice_title: String,
+    pub taxpayer_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentView {
+    pub id: String,
+    pub method: PaymentMethod,
+    pub amount_fen: i64,
+    pub paid: bool,
+    pub cashier_url: String,
+    /// What the kiosk shows as a QR code for paying from a phone.
+    pub qr_payload: String,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueRequest {
+    /// PKCS#10 request, DER in base64, signed by the token.
+    pub csr: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueResponse {
+    /// The new certificate, DER in base64.
+    pub certificate: String,
+    pub not_after: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceView {
+    /// 20 digits: year (2), province (2), channel (1), sequence (15).
+    pub number: String,
+    pub issued_at: i64,
+    pub buyer_title: String,
+    pub buyer_taxpayer_id: String,
+    pub item: String,
+    pub amount_fen: i64,
+    pub tax_fen: i64,
+    pub total_fen: i64,
+}
+
+/// Every error the API returns: a stable code the UI translates, an English message for
+/// developers, and the offending field when there is one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: FieldErrors,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money() {
+        assert_eq!(yuan(20000), "200.00");
+        assert_eq!(yuan(5), "0.05");
+        assert_eq!(yuan(-150), "-1.50");
+        assert_eq!(parse_yuan("200.00"), Some(20000));
+        assert_eq!(parse_yuan("200.5"), Some(20050));
+        assert_eq!(parse_yuan("200"), Some(20000));
+        for bad in ["", ".5", "1.234", "-1", "1e3", "abc"] {
+            assert_eq!(parse_yuan(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn transitions() {
+        use OrderStatus::*;
+        assert!(AwaitingPayment.can_become(Paid));
+        assert!(
+            !AwaitingPayment.can_become(Approved),
+            "no approval before payment"
+        );
+        assert!(!Approved.can_become(Installed), "no install before issue");
+        assert!(!Installed.can_become(Refunding));
+        for s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+            assert!(!s.can_become(s), "{s:?} to itself is not a transition");
+        }
+    }
+
+    #[test]
+    fn form_validation_reports_every_field() {
+        let form = ApplicationForm {
+            period_months: 12,
+            ..Default::default()
+        };
+        let errs = form.validate(2026_11_24).unwrap_err();
+        assert_eq!(errs.len(), 7);
+        let good = ApplicationForm {
+            period_months: 12,
+            operator: Operator {
+                id_type: IdType::ResidentId,
+                id_number: "11010519491231002x".into(),
+                name: "张三".into(),
+                mobile: "+86 13800138000".into(),
+                email: "ops@supplier.cn".into(),
+            },
+            recipient: Recipient {
+                name: "李四".into(),
+                mobile: "13900139000".into(),
+                address: "深圳市福田区某路1号".into(),
+            },
+        };
+        let v = good.validate(2026_11_24).unwrap();
+        assert_eq!(v.operator.id_number, "11010519491231002X");
+        assert_eq!(v.operator.mobile, "13800138000");
+    }
+
+    #[test]
+    fn canonical_application_binds_everything() {
+        let f = ApplicationForm::default();
+        let a = canonical_application(&f, "n1", b"cert");
+        assert_ne!(a, canonical_application(&f, "n2", b"cert"));
+        assert_ne!(a, canonical_application(&f, "n1", b"cert2"));
+        let g = ApplicationForm {
+            period_months: 24,
+            ..Default::default()
+        };
+        assert_ne!(a, canonical_application(&g, "n1", b"cert"));
+    }
+}
