@@ -1,0 +1,295 @@
+//! The issuing CA: a P-256 key and a self-signed certificate, created on first start. Renewals keep
+//! the subject (same DER) and extensions, take a fresh random serial and the validity they paid for.
+
+use ccid::cert::{self, Issue};
+use ccid::keys::PublicKey;
+use ccid::piv::Algorithm;
+use der::asn1::OctetString;
+use der::{Decode, Encode};
+use sha2::Digest;
+use std::path::Path;
+use std::str::FromStr;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+};
+use x509_cert::ext::Extension;
+use x509_cert::name::Name;
+use x509_cert::Certificate;
+use zeroize::Zeroizing;
+
+const OID_SKI: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.14");
+const OID_AKI: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.35");
+
+pub struct Ca {
+    key: p256::ecdsa::SigningKey,
+    pub cert: Certificate,
+    pub cert_der: Vec<u8>,
+    public: PublicKey,
+    key_id: Vec<u8>,
+}
+
+fn ext<T: Encode>(
+    oid: der::oid::ObjectIdentifier,
+    critical: bool,
+    value: &T,
+) -> Result<Extension, String> {
+    Ok(Extension {
+        extn_id: oid,
+        critical,
+        extn_value: OctetString::new(value.to_der().map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?,
+    })
+}
+
+/// Key identifier: leftmost 160 bits of SHA-256 of the key bits (RFC 7093 §2 method 1).
+pub fn key_id(key: &PublicKey) -> Vec<u8> {
+    let spki = key.to_spki_der().unwrap_or_default();
+    let bits = spki::SubjectPublicKeyInfoRef::from_der(&spki)
+        .ok()
+        .and_then(|s| s.subject_public_key.as_bytes().map(<[u8]>::to_vec))
+        .unwrap_or_default();
+    sha2::Sha256::digest(bits)[..20].to_vec()
+}
+
+/// A positive serial with 127 bits of entropy, minimal in DER (first byte 01..7F).
+pub fn random_serial() -> Vec<u8> {
+    let mut s = vec![0u8; 16];
+    let _ = getrandom::fill(&mut s);
+    s[0] = (s[0] & 0x7F) | 0x01;
+    s
+}
+
+pub fn serial_hex(serial: &[u8]) -> String {
+    serial.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+impl Ca {
+    /// Loads the CA from `dir`, creating it on first start. Returns whether it was created.
+    pub fn load_or_create(dir: &Path, now: i64) -> Result<(Self, bool), String> {
+        let key_path = dir.join("ca.key");
+        let cert_path = dir.join("ca.crt");
+        if key_path.exists() && cert_path.exists() {
+            let hex =
+                Zeroizing::new(std::fs::read_to_string(&key_path).map_err(|e| e.to_string())?);
+            let bytes = Zeroizing::new(decode_hex(hex.trim()).ok_or("ca.key is not hex")?);
+            let key = p256::ecdsa::SigningKey::from_slice(&bytes).map_err(|e| e.to_string())?;
+            let cert_der = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
+            return Ok((Self::from_parts(key, cert_der)?, false));
+        }
+        let secret: p256::SecretKey =
+            rsa::Generate::generate_from_rng(&mut rand_core::UnwrapErr(getrandom::SysRng));
+        let key = p256::ecdsa::SigningKey::from(&secret);
+        let name =
+            Name::from_str("CN=certrenew Demo CA,O=certrenew,C=CN").map_err(|e| e.to_string())?;
+        let public = PublicKey::P256(secret.public_key());
+        let kid = key_id(&public);
+        let extensions = vec![
+            ext(
+                OID_BC,
+                true,
+                &BasicConstraints {
+                    ca: true,
+                    path_len_constraint: Some(0),
+                },
+            )?,
+            ext(
+                OID_KU,
+                true,
+                &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+            )?,
+            ext(
+                OID_SKI,
+                false,
+                &SubjectKeyIdentifier(OctetString::new(kid).map_err(|e| e.to_string())?),
+            )?,
+        ];
+        let der = sign_with(
+            &key,
+            Issue {
+                serial: &random_serial(),
+                subject: &name,
+                issuer: &name,
+                not_before: now - 3600,
+                not_after: now + 10 * 365 * 86_400,
+                public_key: &public,
+                extensions,
+            },
+        )?;
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        write_private(&key_path, &encode_hex(&secret.to_bytes()))?;
+        std::fs::write(&cert_path, &der).map_err(|e| e.to_string())?;
+        Ok((Self::from_parts(key, der)?, true))
+    }
+
+    fn from_parts(key: p256::ecdsa::SigningKey, cert_der: Vec<u8>) -> Result<Self, String> {
+        let cert = Certificate::from_der(&cert_der).map_err(|e| e.to_string())?;
+        let public = PublicKey::P256(p256::PublicKey::from(key.verifying_key()));
+        if cert::public_key(&cert).map_err(|e| e.to_string())? != public {
+            return Err("ca.crt does not match ca.key".into());
+        }
+        let key_id = key_id(&public);
+        Ok(Self {
+            key,
+            cert,
+            cert_der,
+            public,
+            key_id,
+        })
+    }
+
+    pub fn name(&self) -> &Name {
+        self.cert.tbs_certificate().subject()
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// Whether `cert` was issued by this CA (issuer name and signature).
+    pub fn issued(&self, cert: &Certificate) -> bool {
+        cert.tbs_certificate().issuer() == self.name() && cert::signed_by(cert, &self.public)
+    }
+
+    /// An end-entity certificate for a token key (first issue, demo tokens).
+    pub fn issue_end_entity(
+        &self,
+        subject: &Name,
+        key: &PublicKey,
+        not_before: i64,
+        not_after: i64,
+    ) -> Result<Vec<u8>, String> {
+        let extensions = vec![
+            ext(
+                OID_BC,
+                true,
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+            )?,
+            ext(
+                OID_KU,
+                true,
+                &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
+            )?,
+            self.ski(key)?,
+            self.aki()?,
+        ];
+        sign_with(
+            &self.key,
+            Issue {
+                serial: &random_serial(),
+                subject,
+                issuer: self.name(),
+                not_before,
+                not_after,
+                public_key: key,
+                extensions,
+            },
+        )
+    }
+
+    /// A renewal of `old`: same subject bytes and extensions (key identifiers recomputed), a new
+    /// serial, the given validity, and `key` (the same key, or a new one under a rekey policy).
+    pub fn issue_renewal(
+        &self,
+        old: &Certificate,
+        key: &PublicKey,
+        not_before: i64,
+        not_after: i64,
+        serial: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let mut extensions: Vec<Extension> = old
+            .tbs_certificate()
+            .extensions()
+            .map(|e| {
+                e.iter()
+                    .filter(|x| x.extn_id != OID_SKI && x.extn_id != OID_AKI)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        extensions.push(self.ski(key)?);
+        extensions.push(self.aki()?);
+        sign_with(
+            &self.key,
+            Issue {
+                serial,
+                subject: old.tbs_certificate().subject(),
+                issuer: self.name(),
+                not_before,
+                not_after,
+                public_key: key,
+                extensions,
+            },
+        )
+    }
+
+    fn ski(&self, key: &PublicKey) -> Result<Extension, String> {
+        ext(
+            OID_SKI,
+            false,
+            &SubjectKeyIdentifier(OctetString::new(key_id(key)).map_err(|e| e.to_string())?),
+        )
+    }
+
+    fn aki(&self) -> Result<Extension, String> {
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(OctetString::new(self.key_id.clone()).map_err(|e| e.to_string())?),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        };
+        ext(OID_AKI, false, &aki)
+    }
+
+    /// Raw signing rate measure for the benchmark: one ECDSA signature over `data`.
+    pub fn sign(&self, data: &[u8]) -> Vec<u8> {
+        use p256::ecdsa::signature::Signer;
+        let sig: p256::ecdsa::Signature = self.key.sign(data);
+        sig.to_der().as_bytes().to_vec()
+    }
+}
+
+const OID_KU: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.15");
+const OID_BC: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.19");
+
+fn sign_with(key: &p256::ecdsa::SigningKey, params: Issue<'_>) -> Result<Vec<u8>, String> {
+    cert::issue(params, Algorithm::EccP256, |tbs| {
+        use p256::ecdsa::signature::Signer;
+        let sig: p256::ecdsa::Signature = key.sign(tbs);
+        Ok(sig.to_der().as_bytes().to_vec())
+    })
+    .map_err(|e| e.to_string())
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| e.to_string())?;
+        f.write_all(contents.as_bytes()).map_err(|e| e.to_string())
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, contents).map_err(|e| e.to_string())
+}
+
+pub fn encode_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

@@ -1,0 +1,259 @@
+//! Storage: one schema, two databases (SQLite by default, PostgreSQL for scale), reached through
+//! sqlx's `Any` driver. Every statement uses `$n` placeholders, which both accept. Transactions
+//! that change state start with their write, so SQLite takes its lock at once and never has to
+//! upgrade a read snapshot.
+
+use api::OrderStatus;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+#[derive(Clone)]
+pub struct Store {
+    pub pool: AnyPool,
+    pub postgres: bool,
+}
+
+const SQLITE_MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+impl Store {
+    /// Connects and applies pending migrations. `url` is `sqlite://PATH` or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let postgres = url.starts_with("postgres");
+        let opts = AnyPoolOptions::new().max_connections(if postgres { 16 } else { 8 });
+        let pool = if postgres {
+            opts.connect(url).await?
+        } else {
+            opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; a busy writer waits instead of failing.
+                    sqlx::query("PRAGMA journal_mode=WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous=NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout=10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys=ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?
+        };
+        let store = Self { pool, postgres };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").execute(&self.pool).await?;
+        let set = if self.postgres {
+            POSTGRES_MIGRATIONS
+        } else {
+            SQLITE_MIGRATIONS
+        };
+        for (name, sql) in set {
+            let done: Option<AnyRow> =
+                sqlx::query("SELECT name FROM schema_migrations WHERE name = $1")
+                    .bind(*name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if done.is_some() {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            for stmt in split_sql(sql) {
+                sqlx::query(sqlx::AssertSqlSafe(stmt))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)")
+                .bind(*name)
+                .bind(crate::now())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits a migration file into statements, dropping `--` comments.
+fn split_sql(sql: &str) -> Vec<String> {
+    let cleaned: String = sql
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    cleaned
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An order as stored.
+#[derive(Clone, Debug)]
+pub struct Order {
+    pub number: String,
+    pub cert_fingerprint: String,
+    pub cert_serial: String,
+    pub subject: String,
+    pub old_cert: Vec<u8>,
+    pub old_not_after: i64,
+    pub period_months: i64,
+    pub fee_fen: i64,
+    pub new_not_after: i64,
+    pub form_json: String,
+    pub operator_name: String,
+    pub status: OrderStatus,
+    pub applied_at: i64,
+    pub updated_at: i64,
+    pub remarks: String,
+    pub issued_cert: Option<Vec<u8>>,
+    pub issued_key: Option<String>,
+    pub issued_at: Option<i64>,
+    pub installed_at: Option<i64>,
+}
+
+impl Order {
+    pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        let status: String = r.try_get("status")?;
+        Ok(Self {
+            number: r.try_get("number")?,
+            cert_fingerprint: r.try_get("cert_fingerprint")?,
+            cert_serial: r.try_get("cert_serial")?,
+            subject: r.try_get("subject")?,
+            old_cert: r.try_get("old_cert")?,
+            old_not_after: r.try_get("old_not_after")?,
+            period_months: r.try_get("period_months")?,
+            fee_fen: r.try_get("fee_fen")?,
+            new_not_after: r.try_get("new_not_after")?,
+            form_json: r.try_get("form_json")?,
+            operator_name: r.try_get("operator_name")?,
+            status: OrderStatus::parse(&status)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {status}").into()))?,
+            applied_at: r.try_get("applied_at")?,
+            updated_at: r.try_get("updated_at")?,
+            remarks: r.try_get("remarks")?,
+            issued_cert: r.try_get("issued_cert")?,
+            issued_key: r.try_get("issued_key")?,
+            issued_at: r.try_get("issued_at")?,
+            installed_at: r.try_get("installed_at")?,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Payment {
+    pub id: String,
+    pub order_number: String,
+    pub method: String,
+    pub amount_fen: i64,
+    pub invoice_title: String,
+    pub taxpayer_id: String,
+    pub status: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+}
+
+impl Payment {
+    pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            order_number: r.try_get("order_number")?,
+            method: r.try_get("method")?,
+            amount_fen: r.try_get("amount_fen")?,
+            invoice_title: r.try_get("invoice_title")?,
+            taxpayer_id: r.try_get("taxpayer_id")?,
+            status: r.try_get("status")?,
+            created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+            paid_at: r.try_get("paid_at")?,
+        })
+    }
+}
+
+/// Moves an order from `from` to `to` and writes the audit record, inside `tx`. Returns false
+/// when the order was not in `from` (someone else moved it first); the caller decides the error.
+pub async fn transition(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    number: &str,
+    from: OrderStatus,
+    to: OrderStatus,
+    actor: &str,
+    note: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    debug_assert!(from.can_become(to), "{from:?} -> {to:?}");
+    let done = sqlx::query("UPDATE orders SET status = $1, open = $2, updated_at = $3 WHERE number = $4 AND status = $5")
+        .bind(to.as_str())
+        .bind(i64::from(to.is_open()))
+        .bind(now)
+        .bind(number)
+        .bind(from.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1;
+    if done {
+        sqlx::query("INSERT INTO audit (order_number, actor, at, from_status, to_status, note) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(number)
+            .bind(actor)
+            .bind(now)
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(note)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(done)
+}
+
+impl Store {
+    pub async fn order(&self, number: &str) -> Result<Option<Order>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM orders WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Order::from_row).transpose()
+    }
+
+    pub async fn latest_payment(&self, order: &str) -> Result<Option<Payment>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM payments WHERE order_number = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
+            .bind(order)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Payment::from_row).transpose()
+    }
+
+    pub async fn payment(&self, id: &str) -> Result<Option<Payment>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM payments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Payment::from_row).transpose()
+    }
+
+    pub async fn audit_count(&self, number: &str) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM audit WHERE order_number = $1")
+            .bind(number)
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get("n")
+    }
+}

@@ -1,0 +1,232 @@
+//! certrenew server: the renewal and payment API under `/api/v1`, the sandbox cashier, and
+//! (when built) the web app. `app(state)` is the whole router, so tests drive it in process.
+
+pub mod ca;
+pub mod db;
+pub mod error;
+pub mod payment;
+pub mod routes;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A random identifier of `bytes` bytes, as lower-case hex.
+pub fn random_id(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    let _ = getrandom::fill(&mut b);
+    ca::encode_hex(&b)
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    ca::encode_hex(&sha2::Sha256::digest(data))
+}
+
+/// Civil date (UTC+8, China Standard Time) of a Unix time, as (year, month, day).
+pub fn china_date(t: i64) -> (i64, u32, u32) {
+    let days = (t + 8 * 3600).div_euclid(86_400);
+    // Howard Hinnant's days-from-civil inverse.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `t` plus `months` calendar months (day clamped to the month's end), keeping the time of day.
+pub fn add_months(t: i64, months: u32) -> i64 {
+    let secs_of_day = t.rem_euclid(86_400);
+    let days = t.div_euclid(86_400);
+    let (y, m, d) = civil(days);
+    let total = y * 12 + i64::from(m - 1) + i64::from(months);
+    let (ny, nm) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
+    let dim = match nm {
+        2 if (ny % 4 == 0 && ny % 100 != 0) || ny % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    days_from_civil(ny, nm, d.min(dim)) * 86_400 + secs_of_day
+}
+
+fn civil(days: i64) -> (i64, u32, u32) {
+    china_date(days * 86_400 - 8 * 3600)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Base URL the browser and the payment provider reach this server at.
+    pub public_url: String,
+    /// Online renewal opens this many days before notAfter (and closes at notAfter).
+    pub renewal_window_days: i64,
+    pub payment_ttl_secs: i64,
+    pub challenge_ttl_secs: i64,
+    pub auto_approve: bool,
+    /// Accept a CSR with a new key (rekey); by default only the certificate's own key.
+    pub allow_rekey: bool,
+    pub unit_fen_per_year: i64,
+    pub periods_months: Vec<u32>,
+    /// Web app files to serve at `/` (the Trunk build), if any.
+    pub web_dir: Option<PathBuf>,
+    /// Origins allowed to call the API from another site (CORS); none by default.
+    pub cors_origins: Vec<String>,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, public_url: String) -> Self {
+        let database_url = format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("certrenew.db").display()
+        );
+        Self {
+            data_dir,
+            database_url,
+            public_url,
+            renewal_window_days: 90,
+            payment_ttl_secs: 2 * 3600,
+            challenge_ttl_secs: 300,
+            auto_approve: false,
+            allow_rekey: false,
+            unit_fen_per_year: 20_000,
+            periods_months: vec![12, 24, 36],
+            web_dir: None,
+            cors_origins: vec![],
+        }
+    }
+
+    pub fn prices(&self) -> api::PriceList {
+        api::PriceList {
+            unit_fen_per_year: self.unit_fen_per_year,
+            options: self
+                .periods_months
+                .iter()
+                .map(|&months| api::PriceOption {
+                    months,
+                    fee_fen: self.unit_fen_per_year * i64::from(months) / 12,
+                })
+                .collect(),
+        }
+    }
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub db: db::Store,
+    pub ca: ca::Ca,
+    pub sandbox: payment::Sandbox,
+    pub merchant: payment::Merchant,
+    pub http: reqwest::Client,
+}
+
+pub type State = Arc<AppState>;
+
+impl AppState {
+    /// Opens (creating on first start) the data directory, CA, sandbox provider and database.
+    pub async fn open(config: Config) -> Result<(State, Vec<String>), String> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+        let mut notes = Vec::new();
+        let (ca, created) = ca::Ca::load_or_create(&config.data_dir, now())?;
+        if created {
+            notes.push(format!(
+                "created the issuing CA: {}",
+                config.data_dir.join("ca.crt").display()
+            ));
+        }
+        let sandbox = payment::Sandbox::load_or_create(&config.data_dir)?;
+        let merchant = sandbox.merchant.clone();
+        let db = db::Store::connect(&config.database_url)
+            .await
+            .map_err(|e| format!("database: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok((
+            Arc::new(AppState {
+                config,
+                db,
+                ca,
+                sandbox,
+                merchant,
+                http,
+            }),
+            notes,
+        ))
+    }
+}
+
+pub use routes::app;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_calendar_months() {
+        // 2026-01-31 10:00 UTC + 1 month = 2026-02-28 10:00 UTC; + 12 = 2027-01-31.
+        let t = days_from_civil(2026, 1, 31) * 86_400 + 36_000;
+        assert_eq!(
+            add_months(t, 1),
+            days_from_civil(2026, 2, 28) * 86_400 + 36_000
+        );
+        assert_eq!(
+            add_months(t, 12),
+            days_from_civil(2027, 1, 31) * 86_400 + 36_000
+        );
+        assert_eq!(
+            add_months(t, 13),
+            days_from_civil(2027, 2, 28) * 86_400 + 36_000
+        );
+        assert_eq!(china_date(0), (1970, 1, 1));
+        assert_eq!(china_date(16 * 3600), (1970, 1, 2), "midnight in Beijing");
+    }
+}
+
+/// Issues a certificate for a demo or first-issue token key and records it.
+pub async fn demo_certificate(
+    s: &State,
+    subject: &x509_cert::name::Name,
+    key: &ccid::keys::PublicKey,
+    not_before: i64,
+    not_after: i64,
+) -> Result<Vec<u8>, String> {
+    let der = s.ca.issue_end_entity(subject, key, not_before, not_after)?;
+    let summary = ccid::cert::summarize(&der, now()).map_err(|e| e.to_string())?;
+    sqlx::query(
+        "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&summary.serial)
+    .bind(&summary.subject)
+    .bind(not_after)
+    .bind(der.clone())
+    .execute(&s.db.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(der)
+}

@@ -1,0 +1,201 @@
+//! `certrenew`: the renewal server.
+//!
+//! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR] [--auto-approve]
+//! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
+//! certrenew ca show [--data DIR]
+//! certrenew issue-demo --public-key SPKI.der --subject "CN=…" --days N [--data DIR]
+
+use certrenew_server::{AppState, Config};
+use std::path::PathBuf;
+
+struct Args {
+    data: PathBuf,
+    listen: String,
+    database: Option<String>,
+    public_url: Option<String>,
+    web: Option<PathBuf>,
+    auto_approve: bool,
+    rest: Vec<String>,
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args {
+        data: PathBuf::from("data"),
+        listen: "127.0.0.1:8080".into(),
+        database: None,
+        public_url: None,
+        web: None,
+        auto_approve: false,
+        rest: vec![],
+    };
+    while let Some(x) = it.next() {
+        let mut val = || it.next().ok_or(format!("{x} needs a value"));
+        match x.as_str() {
+            "--data" => a.data = val()?.into(),
+            "--listen" => a.listen = val()?,
+            "--database" => a.database = Some(val()?),
+            "--public-url" => a.public_url = Some(val()?),
+            "--web" => a.web = Some(val()?.into()),
+            "--auto-approve" => a.auto_approve = true,
+            _ => a.rest.push(x),
+        }
+    }
+    Ok(a)
+}
+
+fn config(a: &Args) -> Config {
+    let mut c = Config::new(
+        a.data.clone(),
+        a.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", a.listen)),
+    );
+    if let Some(db) = &a.database {
+        c.database_url = db.clone();
+    }
+    c.web_dir = a.web.clone();
+    c.auto_approve = a.auto_approve;
+    c
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let mut argv = std::env::args().skip(1);
+    let cmd = argv.next().unwrap_or_default();
+    let args = match parse(argv) {
+        Ok(a) => a,
+        Err(e) => fail(&e),
+    };
+    let result = match cmd.as_str() {
+        "serve" => serve(args).await,
+        "admin" => admin(args).await,
+        "ca" => ca(args).await,
+        "issue-demo" => issue_demo(args).await,
+        _ => Err("usage: certrenew serve|admin create USER|ca show|issue-demo …".into()),
+    };
+    if let Err(e) = result {
+        fail(&e);
+    }
+}
+
+fn fail(e: &str) -> ! {
+    eprintln!("certrenew: {e}");
+    std::process::exit(1)
+}
+
+async fn serve(a: Args) -> Result<(), String> {
+    let (state, notes) = AppState::open(config(&a)).await?;
+    for n in notes {
+        println!("{n}");
+    }
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .map_err(|e| format!("{}: {e}", a.listen))?;
+    println!(
+        "certrenew listening on {} (data in {}, database {})",
+        state.config.public_url,
+        state.config.data_dir.display(),
+        redact(&state.config.database_url)
+    );
+    axum::serve(listener, certrenew_server::app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn redact(url: &str) -> String {
+    // postgres://user:password@host/db → postgres://user:***@host/db
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if url[s + 3..at].contains(':') => {
+            let colon = s + 3 + url[s + 3..at].find(':').unwrap_or(0);
+            format!("{}:***{}", &url[..colon], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn admin(a: Args) -> Result<(), String> {
+    let [sub, user] = a.rest.as_slice() else {
+        return Err("usage: certrenew admin create USER".into());
+    };
+    if sub != "create" {
+        return Err("usage: certrenew admin create USER".into());
+    }
+    let password = match std::env::var("CERTRENEW_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            eprint!("password for {user}: ");
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            line.trim_end().to_string()
+        }
+    };
+    let (state, _) = AppState::open(config(&a)).await?;
+    certrenew_server::routes::admin::create_admin(&state, user, &password).await?;
+    println!("administrator {user} saved");
+    Ok(())
+}
+
+async fn ca(a: Args) -> Result<(), String> {
+    let (state, _) = AppState::open(config(&a)).await?;
+    let s = ccid::cert::summarize(&state.ca.cert_der, certrenew_server::now())
+        .map_err(|e| e.to_string())?;
+    println!(
+        "subject: {}\nserial: {}\nnot after: {}\nfile: {}",
+        s.subject,
+        s.serial,
+        s.not_after,
+        state.config.data_dir.join("ca.crt").display()
+    );
+    Ok(())
+}
+
+async fn issue_demo(a: Args) -> Result<(), String> {
+    let mut it = a.rest.iter();
+    let (mut key, mut subject, mut days, mut out) = (
+        None,
+        "CN=演示用户,O=演示医疗器械有限公司,C=CN".to_string(),
+        30i64,
+        None,
+    );
+    while let Some(x) = it.next() {
+        let v = it.next().ok_or(format!("{x} needs a value"))?;
+        match x.as_str() {
+            "--public-key" => key = Some(std::fs::read(v).map_err(|e| format!("{v}: {e}"))?),
+            "--subject" => subject = v.clone(),
+            "--days" => days = v.parse().map_err(|_| "--days takes a number")?,
+            "--out" => out = Some(v.clone()),
+            _ => return Err(format!("unknown option {x}")),
+        }
+    }
+    let key =
+        ccid::keys::PublicKey::from_spki_der(&key.ok_or("--public-key SPKI.der is required")?)?;
+    let (state, _) = AppState::open(config(&a)).await?;
+    let subject: x509_cert::name::Name = subject.parse().map_err(|e| format!("subject: {e:?}"))?;
+    let t = certrenew_server::now();
+    let der = certrenew_server::demo_certificate(
+        &state,
+        &subject,
+        &key,
+        t - 365 * 86_400 + days * 86_400 - 86_400,
+        t + days * 86_400,
+    )
+    .await?;
+    match out {
+        Some(p) => std::fs::write(&p, der).map_err(|e| e.to_string())?,
+        None => println!(
+            "{}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der)
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,807 @@
+//! HTTP routes. Handlers are thin: parse, call the order logic, map errors.
+
+use crate::db::{transition, Order, Payment};
+use crate::error::{AppError, AppResult};
+use crate::{now, random_id, sha256_hex, State};
+use api::{OrderStatus, OrderView};
+use axum::extract::{Form, Path};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use der::{Decode, Encode};
+use sqlx::Row;
+use x509_cert::Certificate;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub fn app(state: State) -> Router {
+    let api = Router::new()
+        .route("/agreement", get(agreement))
+        .route("/prices", get(prices))
+        .route("/ca", get(ca_certificate))
+        .route("/challenges", post(new_challenge))
+        .route("/applications", post(apply))
+        .route("/orders/{number}", get(order))
+        .route("/orders/{number}/cancel", post(cancel))
+        .route("/orders/{number}/payments", post(create_payment))
+        .route("/orders/{number}/certificate", post(issue))
+        .route("/orders/{number}/confirm", post(confirm))
+        .route("/orders/{number}/invoice", get(invoice))
+        .route("/payments/notify", post(notify))
+        .merge(crate::routes::admin::router());
+    let mut router = Router::new()
+        .nest("/api/v1", api)
+        .route("/sandbox/cashier/{id}", get(cashier_page))
+        .route("/sandbox/cashier/{id}/pay", post(cashier_pay))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
+    if let Some(dir) = &state.config.web_dir {
+        router = router.fallback_service(
+            tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true),
+        );
+    }
+    router.with_state(state)
+}
+
+pub mod admin;
+
+async fn agreement() -> Json<api::Agreement> {
+    Json(api::Agreement {
+        version: "2026-1".into(),
+        title: "电子认证服务协议".into(),
+        text: include_str!("agreement.txt").into(),
+    })
+}
+
+async fn prices(axum::extract::State(s): axum::extract::State<State>) -> Json<api::PriceList> {
+    Json(s.config.prices())
+}
+
+async fn ca_certificate(axum::extract::State(s): axum::extract::State<State>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/pkix-cert")],
+        s.ca.cert_der.clone(),
+    )
+        .into_response()
+}
+
+async fn new_challenge(
+    axum::extract::State(s): axum::extract::State<State>,
+) -> AppResult<Json<api::Challenge>> {
+    let c = api::Challenge {
+        id: random_id(16),
+        nonce: random_id(32),
+        expires_at: now() + s.config.challenge_ttl_secs,
+    };
+    sqlx::query("INSERT INTO challenges (id, nonce, expires_at) VALUES ($1, $2, $3)")
+        .bind(&c.id)
+        .bind(&c.nonce)
+        .bind(c.expires_at)
+        .execute(&s.db.pool)
+        .await?;
+    Ok(Json(c))
+}
+
+fn today(t: i64) -> u32 {
+    let (y, m, d) = crate::china_date(t);
+    (y as u32) * 10_000 + m * 100 + d
+}
+
+/// Parses and checks a certificate the way an application needs it: ours, valid, in the window.
+fn check_certificate(
+    s: &State,
+    der: &[u8],
+    t: i64,
+) -> AppResult<(Certificate, ccid::cert::CertSummary)> {
+    let cert = Certificate::from_der(der)
+        .map_err(|_| AppError::bad("certificate", "not a certificate"))?;
+    if !s.ca.issued(&cert) {
+        return Err(AppError::Forbidden(
+            "this certificate was not issued by this CA",
+        ));
+    }
+    let summary =
+        ccid::cert::summarize(der, t).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    if summary.expired {
+        return Err(AppError::Expired);
+    }
+    let opens = summary.not_after - s.config.renewal_window_days * 86_400;
+    if t < opens {
+        return Err(AppError::conflict(
+            "not_in_renewal_window",
+            format!("online renewal opens at {opens}"),
+        ));
+    }
+    Ok((cert, summary))
+}
+
+async fn apply(
+    axum::extract::State(s): axum::extract::State<State>,
+    Json(req): Json<api::ApplicationRequest>,
+) -> AppResult<Response> {
+    let t = now();
+    let form = req.form.validate(today(t)).map_err(AppError::Fields)?;
+    let Some(price) = s
+        .config
+        .prices()
+        .options
+        .into_iter()
+        .find(|p| p.months == form.period_months)
+    else {
+        return Err(AppError::Fields(vec![(
+            "period_months".into(),
+            api::validate::Invalid::Format,
+        )]));
+    };
+    let der = B64
+        .decode(&req.certificate)
+        .map_err(|_| AppError::bad("certificate", "certificate is not base64"))?;
+    let (cert, summary) = check_certificate(&s, &der, t)?;
+    let revoked = sqlx::query(
+        "SELECT revoked_at FROM certificates WHERE serial = $1 AND revoked_at IS NOT NULL",
+    )
+    .bind(&summary.serial)
+    .fetch_optional(&s.db.pool)
+    .await?;
+    if revoked.is_some() {
+        return Err(AppError::Forbidden("this certificate is revoked"));
+    }
+    let row = sqlx::query(
+        "SELECT nonce FROM challenges WHERE id = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(&req.challenge_id)
+    .bind(t)
+    .fetch_optional(&s.db.pool)
+    .await?;
+    let nonce: String = row
+        .ok_or(AppError::conflict(
+            "challenge",
+            "the challenge is unknown, used or expired",
+        ))?
+        .try_get("nonce")?;
+    // Proof of possession: the form as submitted, signed by the certificate's key on the token.
+    let key =
+        ccid::cert::public_key(&cert).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    let sig = B64
+        .decode(&req.signature)
+        .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
+    if !key.verify_sha256(&api::canonical_application(&req.form, &nonce, &der), &sig) {
+        return Err(AppError::Forbidden(
+            "the application's signature does not match the certificate",
+        ));
+    }
+    let token = random_id(16);
+    let new_not_after = crate::add_months(summary.not_after, form.period_months);
+    let mut tx = s.db.pool.begin().await?;
+    let used = sqlx::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+        .bind(t)
+        .bind(&req.challenge_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if used != 1 {
+        return Err(AppError::conflict(
+            "challenge",
+            "the challenge was already used",
+        ));
+    }
+    let (y, m, d) = crate::china_date(t);
+    let day = format!("{y:04}{m:02}{d:02}");
+    let seq: i64 = sqlx::query("INSERT INTO order_seq (day, last) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET last = order_seq.last + 1 RETURNING last")
+        .bind(&day)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("last")?;
+    let number = format!("01{day}{seq:07}");
+    let form_json = serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
+    let inserted = sqlx::query(
+        "INSERT INTO orders (number, cert_fingerprint, cert_serial, subject, old_cert, old_not_after, period_months, fee_fen, new_not_after, form_json, operator_name, status, open, applied_at, updated_at, token_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14)",
+    )
+    .bind(&number)
+    .bind(sha256_hex(&der))
+    .bind(&summary.serial)
+    .bind(&summary.subject)
+    .bind(der.clone())
+    .bind(summary.not_after)
+    .bind(i64::from(form.period_months))
+    .bind(price.fee_fen)
+    .bind(new_not_after)
+    .bind(&form_json)
+    .bind(&form.operator.name)
+    .bind(OrderStatus::AwaitingPayment.as_str())
+    .bind(t)
+    .bind(sha256_hex(token.as_bytes()))
+    .execute(&mut *tx)
+    .await;
+    if let Err(sqlx::Error::Database(e)) = &inserted {
+        if e.is_unique_violation() {
+            return Err(AppError::conflict(
+                "open_order",
+                "this certificate already has an open renewal order",
+            ));
+        }
+    }
+    inserted?;
+    sqlx::query("INSERT INTO audit (order_number, actor, at, from_status, to_status, note) VALUES ($1, 'applicant', $2, 'applied', $3, '')")
+        .bind(&number)
+        .bind(t)
+        .bind(OrderStatus::AwaitingPayment.as_str())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(order = %number, serial = %summary.serial, operator_id = %api::validate::mask(&form.operator.id_number), "application accepted");
+    let order = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
+    let view = view(&s, &order).await?;
+    Ok((
+        StatusCode::CREATED,
+        [("x-order-token", token.as_str())],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// Loads an order for its holder: the `X-Order-Token` handed out with the application.
+async fn authorized(s: &State, number: &str, headers: &HeaderMap) -> AppResult<Order> {
+    let token = headers
+        .get("x-order-token")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(AppError::Unauthorized("order token required"))?;
+    let row = sqlx::query("SELECT token_hash FROM orders WHERE number = $1")
+        .bind(number)
+        .fetch_optional(&s.db.pool)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let stored: String = row.try_get("token_hash")?;
+    if stored != sha256_hex(token.as_bytes()) {
+        // Same answer as a missing order: the token is what proves the right to see it.
+        return Err(AppError::NotFound);
+    }
+    s.db.order(number).await?.ok_or(AppError::NotFound)
+}
+
+pub(crate) async fn view(s: &State, o: &Order) -> AppResult<OrderView> {
+    let payment =
+        s.db.latest_payment(&o.number)
+            .await?
+            .map(|p| payment_view(s, &p));
+    let invoice = sqlx::query("SELECT * FROM invoices WHERE order_number = $1")
+        .bind(&o.number)
+        .fetch_optional(&s.db.pool)
+        .await?;
+    let invoice = invoice.map(|r| invoice_view(&r)).transpose()?;
+    Ok(OrderView {
+        number: o.number.clone(),
+        subject: o.subject.clone(),
+        certificate_serial: o.cert_serial.clone(),
+        applied_at: o.applied_at,
+        status: o.status,
+        progress_step: o.status.progress_step(),
+        period_months: o.period_months as u32,
+        fee_fen: o.fee_fen,
+        old_not_after: o.old_not_after,
+        new_not_after: o.new_not_after,
+        operator_name: o.operator_name.clone(),
+        remarks: o.remarks.clone(),
+        payment,
+        invoice,
+    })
+}
+
+fn payment_view(s: &State, p: &Payment) -> api::PaymentView {
+    let url = format!("{}/sandbox/cashier/{}", s.config.public_url, p.id);
+    api::PaymentView {
+        id: p.id.clone(),
+        method: if p.method == "union_pay" {
+            api::PaymentMethod::UnionPay
+        } else {
+            api::PaymentMethod::Online
+        },
+        amount_fen: p.amount_fen,
+        paid: p.status == "paid",
+        qr_payload: url.clone(),
+        cashier_url: url,
+        expires_at: p.expires_at,
+    }
+}
+
+fn invoice_view(r: &sqlx::any::AnyRow) -> Result<api::InvoiceView, sqlx::Error> {
+    Ok(api::InvoiceView {
+        number: r.try_get("number")?,
+        issued_at: r.try_get("issued_at")?,
+        buyer_title: r.try_get("buyer_title")?,
+        buyer_taxpayer_id: r.try_get("buyer_taxpayer_id")?,
+        item: r.try_get("item")?,
+        amount_fen: r.try_get("amount_fen")?,
+        tax_fen: r.try_get("tax_fen")?,
+        total_fen: r.try_get("total_fen")?,
+    })
+}
+
+async fn order(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Json<OrderView>> {
+    let o = authorized(&s, &number, &headers).await?;
+    Ok(Json(view(&s, &o).await?))
+}
+
+fn illegal(o: &Order, action: &str) -> AppError {
+    AppError::conflict(
+        "illegal_transition",
+        format!("cannot {action} an order that is {}", o.status.as_str()),
+    )
+}
+
+async fn cancel(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Json<OrderView>> {
+    let o = authorized(&s, &number, &headers).await?;
+    let t = now();
+    let mut tx = s.db.pool.begin().await?;
+    let done = match o.status {
+        OrderStatus::AwaitingPayment => {
+            transition(
+                &mut tx,
+                &number,
+                o.status,
+                OrderStatus::Cancelled,
+                "applicant",
+                "cancelled",
+                t,
+            )
+            .await?
+        }
+        OrderStatus::Paid | OrderStatus::UnderReview => {
+            transition(
+                &mut tx,
+                &number,
+                o.status,
+                OrderStatus::Refunding,
+                "applicant",
+                "cancelled after payment",
+                t,
+            )
+            .await?
+                && refund(&mut tx, &number, "applicant", t).await?
+        }
+        _ => return Err(illegal(&o, "cancel")),
+    };
+    if !done {
+        return Err(AppError::conflict(
+            "illegal_transition",
+            "the order changed meanwhile; reload it",
+        ));
+    }
+    tx.commit().await?;
+    let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(view(&s, &o).await?))
+}
+
+/// Refunds the paid payment of an order in `Refunding` and completes the refund. The sandbox
+/// refunds at once; a real provider would finish this from its refund notice.
+pub(crate) async fn refund(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    number: &str,
+    actor: &str,
+    t: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE order_number = $2 AND status = 'paid'").bind(t).bind(number).execute(&mut **tx).await?;
+    transition(
+        tx,
+        number,
+        OrderStatus::Refunding,
+        OrderStatus::Refunded,
+        actor,
+        "refunded",
+        t,
+    )
+    .await
+}
+
+async fn create_payment(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<api::PaymentRequest>,
+) -> AppResult<Json<api::PaymentView>> {
+    let o = authorized(&s, &number, &headers).await?;
+    let mut fields = vec![];
+    let title = api::validate::text(&req.invoice_title, 100)
+        .map_err(|e| fields.push(("invoice_title".to_string(), e)))
+        .ok();
+    let taxpayer = api::validate::social_credit_code(&req.taxpayer_id)
+        .map_err(|e| fields.push(("taxpayer_id".to_string(), e)))
+        .ok();
+    let (Some(title), Some(taxpayer)) = (title, taxpayer) else {
+        return Err(AppError::Fields(fields));
+    };
+    if o.status != OrderStatus::AwaitingPayment {
+        return Err(illegal(&o, "pay"));
+    }
+    let t = now();
+    if let Some(p) = s.db.latest_payment(&number).await? {
+        // An unexpired pending payment is reused, so a double click cannot pay twice.
+        if p.status == "pending"
+            && p.expires_at > t
+            && p.invoice_title == title
+            && p.taxpayer_id == taxpayer
+        {
+            return Ok(Json(payment_view(&s, &p)));
+        }
+    }
+    let method = match req.method {
+        api::PaymentMethod::Online => "online",
+        api::PaymentMethod::UnionPay => "union_pay",
+    };
+    let id = format!("P{}", random_id(12));
+    sqlx::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)")
+        .bind(&id)
+        .bind(&number)
+        .bind(method)
+        .bind(o.fee_fen)
+        .bind(&title)
+        .bind(&taxpayer)
+        .bind(t)
+        .bind(t + s.config.payment_ttl_secs)
+        .execute(&s.db.pool)
+        .await?;
+    let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(payment_view(&s, &p)))
+}
+
+/// The provider's asynchronous notice. Answers `success` once the payment is recorded (also for
+/// repeats), so the provider stops resending; anything it cannot trust is refused.
+async fn notify(
+    axum::extract::State(s): axum::extract::State<State>,
+    Form(params): Form<crate::payment::Params>,
+) -> Response {
+    match handle_notice(&s, &params).await {
+        Ok(()) => "success".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "payment notice refused");
+            (StatusCode::BAD_REQUEST, "failure").into_response()
+        }
+    }
+}
+
+async fn handle_notice(s: &State, params: &crate::payment::Params) -> AppResult<()> {
+    let notice = s
+        .merchant
+        .verify(params)
+        .map_err(|e| AppError::bad("notice", e.to_string()))?;
+    let p =
+        s.db.payment(&notice.payment_id)
+            .await?
+            .ok_or(AppError::bad("notice", "unknown payment"))?;
+    if p.amount_fen != notice.amount_fen {
+        return Err(AppError::bad(
+            "notice",
+            format!(
+                "amount {} does not match {}",
+                notice.amount_fen, p.amount_fen
+            ),
+        ));
+    }
+    let t = now();
+    let mut tx = s.db.pool.begin().await?;
+    let first = sqlx::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
+        .bind(t)
+        .bind(&notice.trade_no)
+        .bind(&p.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    if !first {
+        // A repeat: already recorded, nothing changes.
+        return Ok(());
+    }
+    if transition(
+        &mut tx,
+        &p.order_number,
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Paid,
+        "payment",
+        &notice.trade_no,
+        t,
+    )
+    .await?
+    {
+        transition(
+            &mut tx,
+            &p.order_number,
+            OrderStatus::Paid,
+            OrderStatus::UnderReview,
+            "system",
+            "queued for review",
+            t,
+        )
+        .await?;
+        if s.config.auto_approve {
+            transition(
+                &mut tx,
+                &p.order_number,
+                OrderStatus::UnderReview,
+                OrderStatus::Approved,
+                "auto-approve",
+                "",
+                t,
+            )
+            .await?;
+        }
+    } else {
+        // Money arrived for an order that is no longer payable (cancelled, expired): give it back.
+        sqlx::query("UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE id = $2")
+            .bind(t)
+            .bind(&p.id)
+            .execute(&mut *tx)
+            .await?;
+        tracing::warn!(order = %p.order_number, "payment for a closed order refunded");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn cashier_page(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(id): Path<String>,
+) -> AppResult<Html<String>> {
+    let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
+    let state = if p.status == "paid" {
+        "已支付 Paid"
+    } else {
+        "未支付 Unpaid"
+    };
+    Ok(Html(format!(
+        include_str!("cashier.html"),
+        order = html_escape(&p.order_number),
+        id = html_escape(&p.id),
+        amount = api::yuan(p.amount_fen),
+        title = html_escape(&p.invoice_title),
+        taxpayer = html_escape(&p.taxpayer_id),
+        state = state,
+    )))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A person presses "pay" in the sandbox: the provider then notifies the merchant, with retries.
+async fn cashier_pay(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(id): Path<String>,
+) -> AppResult<Html<String>> {
+    let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
+    if p.status == "pending" && p.expires_at <= now() {
+        return Err(AppError::conflict(
+            "payment_expired",
+            "this payment has expired",
+        ));
+    }
+    if p.status == "pending" {
+        let params = s.sandbox.notice(&p.id, p.amount_fen, now());
+        let url = format!("{}/api/v1/payments/notify", s.config.public_url);
+        tokio::spawn(crate::payment::deliver(s.http.clone(), url, params, 8));
+    }
+    Ok(Html(format!(
+        "<!doctype html><meta charset=utf-8><title>支付成功</title><p id=result>支付成功，请返回续期页面。Payment made; return to the renewal page.</p><p>{}</p>",
+        html_escape(&p.order_number)
+    )))
+}
+
+async fn issue(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<api::IssueRequest>,
+) -> AppResult<Json<api::IssueResponse>> {
+    let o = authorized(&s, &number, &headers).await?;
+    if !matches!(o.status, OrderStatus::Approved | OrderStatus::Issued) {
+        return Err(illegal(&o, "issue a certificate for"));
+    }
+    let csr = B64
+        .decode(&req.csr)
+        .map_err(|_| AppError::bad("csr", "csr is not base64"))?;
+    let (subject, key) =
+        ccid::cert::verify_csr(&csr).map_err(|e| AppError::bad("csr", e.to_string()))?;
+    let old = Certificate::from_der(&o.old_cert).map_err(|e| AppError::Internal(e.to_string()))?;
+    if subject.to_der().ok() != old.tbs_certificate().subject().to_der().ok() {
+        return Err(AppError::bad(
+            "subject_mismatch",
+            "the request's subject differs from the certificate being renewed",
+        ));
+    }
+    let old_key = ccid::cert::public_key(&old).map_err(|e| AppError::Internal(e.to_string()))?;
+    if key != old_key && !s.config.allow_rekey {
+        return Err(AppError::bad(
+            "key_mismatch",
+            "renewal keeps the certificate's key; this request has another key",
+        ));
+    }
+    let key_fp = sha256_hex(&key.to_spki_der().map_err(AppError::Internal)?);
+    if o.status == OrderStatus::Issued {
+        // Issuing twice for the same order and key returns the same certificate.
+        return match (&o.issued_cert, &o.issued_key) {
+            (Some(cert), Some(k)) if *k == key_fp => Ok(Json(api::IssueResponse {
+                certificate: B64.encode(cert),
+                not_after: o.new_not_after,
+            })),
+            _ => Err(AppError::conflict(
+                "already_issued",
+                "a certificate was already issued for another key",
+            )),
+        };
+    }
+    let t = now();
+    let serial = crate::ca::random_serial();
+    let der =
+        s.ca.issue_renewal(&old, &key, t, o.new_not_after, &serial)
+            .map_err(AppError::Internal)?;
+    let mut tx = s.db.pool.begin().await?;
+    let updated = sqlx::query("UPDATE orders SET issued_cert = $1, issued_key = $2, issued_at = $3 WHERE number = $4 AND status = 'approved'")
+        .bind(der.clone())
+        .bind(&key_fp)
+        .bind(t)
+        .bind(&number)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if updated != 1
+        || !transition(
+            &mut tx,
+            &number,
+            OrderStatus::Approved,
+            OrderStatus::Issued,
+            "ca",
+            &crate::ca::serial_hex(&serial),
+            t,
+        )
+        .await?
+    {
+        // Another request issued first: return what it stored.
+        drop(tx);
+        let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
+        return match (o.issued_cert, o.issued_key) {
+            (Some(cert), Some(k)) if k == key_fp => Ok(Json(api::IssueResponse {
+                certificate: B64.encode(cert),
+                not_after: o.new_not_after,
+            })),
+            _ => Err(AppError::conflict(
+                "already_issued",
+                "a certificate was already issued for another key",
+            )),
+        };
+    }
+    sqlx::query(
+        "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(crate::ca::serial_hex(&serial))
+    .bind(&o.subject)
+    .bind(o.new_not_after)
+    .bind(der.clone())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(api::IssueResponse {
+        certificate: B64.encode(&der),
+        not_after: o.new_not_after,
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct ConfirmRequest {
+    /// Signature by the installed certificate's key over `certrenew-installed-v1\n{number}\n{serial}`.
+    signature: String,
+}
+
+pub fn install_proof_message(number: &str, serial_hex: &str) -> Vec<u8> {
+    format!("certrenew-installed-v1\n{number}\n{serial_hex}").into_bytes()
+}
+
+async fn confirm(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<ConfirmRequest>,
+) -> AppResult<Json<OrderView>> {
+    let o = authorized(&s, &number, &headers).await?;
+    if o.status == OrderStatus::Installed {
+        return Ok(Json(view(&s, &o).await?));
+    }
+    if o.status != OrderStatus::Issued {
+        return Err(illegal(&o, "confirm installation of"));
+    }
+    let der = o.issued_cert.clone().ok_or(AppError::Internal(
+        "issued order without certificate".into(),
+    ))?;
+    let summary =
+        ccid::cert::summarize(&der, now()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let cert = Certificate::from_der(&der).map_err(|e| AppError::Internal(e.to_string()))?;
+    let key = ccid::cert::public_key(&cert).map_err(|e| AppError::Internal(e.to_string()))?;
+    let sig = B64
+        .decode(&req.signature)
+        .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
+    if !key.verify_sha256(&install_proof_message(&number, &summary.serial), &sig) {
+        return Err(AppError::Forbidden(
+            "the token did not prove it holds the new certificate's key",
+        ));
+    }
+    let t = now();
+    let payment =
+        s.db.latest_payment(&number)
+            .await?
+            .filter(|p| p.status == "paid")
+            .ok_or(AppError::Internal("installed order without payment".into()))?;
+    let form: api::ApplicationForm =
+        serde_json::from_str(&o.form_json).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut tx = s.db.pool.begin().await?;
+    if !transition(
+        &mut tx,
+        &number,
+        OrderStatus::Issued,
+        OrderStatus::Installed,
+        "applicant",
+        "",
+        t,
+    )
+    .await?
+    {
+        return Err(AppError::conflict(
+            "illegal_transition",
+            "the order changed meanwhile; reload it",
+        ));
+    }
+    sqlx::query("UPDATE orders SET installed_at = $1 WHERE number = $2")
+        .bind(t)
+        .bind(&number)
+        .execute(&mut *tx)
+        .await?;
+    let invoice = crate::routes::admin::issue_invoice(&mut tx, &number, &payment, t).await?;
+    let body = format!(
+        "您的数字证书续期已完成（业务单号 {number}），新有效期至 {}。电子发票号码 {}，金额 {} 元。\nYour certificate renewal {number} is complete; invoice {} for CNY {}.",
+        o.new_not_after,
+        invoice.number,
+        api::yuan(invoice.total_fen),
+        invoice.number,
+        api::yuan(invoice.total_fen)
+    );
+    for (kind, to) in [
+        ("email", &form.operator.email),
+        ("sms", &form.operator.mobile),
+    ] {
+        sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(kind)
+            .bind(to)
+            .bind("证书续期完成 / Certificate renewed")
+            .bind(&body)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(view(&s, &o).await?))
+}
+
+async fn invoice(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Json<api::InvoiceView>> {
+    authorized(&s, &number, &headers).await?;
+    let row = sqlx::query("SELECT * FROM invoices WHERE order_number = $1")
+        .bind(&number)
+        .fetch_optional(&s.db.pool)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(invoice_view(&row)?))
+}

@@ -1,0 +1,331 @@
+//! Administrator console API: login (argon2), review queue, approve / reject, search.
+//! Sessions live in an HttpOnly, SameSite=Strict cookie; every state change also needs the
+//! session's CSRF token in `X-CSRF-Token`.
+
+use crate::db::{transition, Order, Payment};
+use crate::error::{AppError, AppResult};
+use crate::{now, random_id, sha256_hex, State};
+use api::OrderStatus;
+use argon2::{PasswordHasher, PasswordVerifier};
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+const COOKIE: &str = "certrenew_admin";
+const SESSION_SECS: i64 = 8 * 3600;
+
+pub fn router() -> Router<State> {
+    Router::new()
+        .route("/admin/login", post(login))
+        .route("/admin/logout", post(logout))
+        .route("/admin/orders", get(list))
+        .route("/admin/orders/{number}/approve", post(approve))
+        .route("/admin/orders/{number}/reject", post(reject))
+}
+
+pub fn hash_password(password: &str) -> Result<String, String> {
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Creates or replaces an administrator.
+pub async fn create_admin(s: &State, username: &str, password: &str) -> Result<(), String> {
+    if password.chars().count() < 10 {
+        return Err("an administrator password has at least 10 characters".into());
+    }
+    let hash = hash_password(password)?;
+    sqlx::query("INSERT INTO admins (username, password_hash) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET password_hash = $2")
+        .bind(username)
+        .bind(hash)
+        .execute(&s.db.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub username: String,
+    pub csrf: String,
+}
+
+async fn login(
+    axum::extract::State(s): axum::extract::State<State>,
+    Json(l): Json<Login>,
+) -> AppResult<Response> {
+    let row = sqlx::query("SELECT password_hash FROM admins WHERE username = $1")
+        .bind(&l.username)
+        .fetch_optional(&s.db.pool)
+        .await?;
+    // Verify against a fixed hash when the user is unknown, so timing does not reveal names.
+    let hash: String = match &row {
+        Some(r) => r.try_get("password_hash")?,
+        None => DUMMY_HASH.to_string(),
+    };
+    let ok = argon2::Argon2::default()
+        .verify_password(l.password.as_bytes(), hash.as_str())
+        .is_ok();
+    if !ok || row.is_none() {
+        tracing::info!(user = %l.username, "admin login refused");
+        return Err(AppError::Unauthorized("wrong username or password"));
+    }
+    let token = random_id(32);
+    let csrf = random_id(16);
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, username, csrf, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(sha256_hex(token.as_bytes()))
+    .bind(&l.username)
+    .bind(&csrf)
+    .bind(now() + SESSION_SECS)
+    .execute(&s.db.pool)
+    .await?;
+    let secure = if s.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/api/v1/admin; Max-Age={SESSION_SECS}{secure}");
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(SessionInfo {
+            username: l.username,
+            csrf,
+        }),
+    )
+        .into_response())
+}
+
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0YjpFO8cbcUu8fFbNvWq1lQ6ZnD2eWZ6m7T7dYkKc9Q";
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    let prefix = format!("{COOKIE}=");
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(&prefix).map(str::to_owned))
+}
+
+/// The logged-in administrator; `csrf` also checks the token for state-changing requests.
+async fn admin(s: &State, headers: &HeaderMap, csrf: bool) -> AppResult<String> {
+    let token = cookie_token(headers).ok_or(AppError::Unauthorized("login required"))?;
+    let row = sqlx::query(
+        "SELECT username, csrf FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+    )
+    .bind(sha256_hex(token.as_bytes()))
+    .bind(now())
+    .fetch_optional(&s.db.pool)
+    .await?
+    .ok_or(AppError::Unauthorized("login required"))?;
+    if csrf {
+        let expected: String = row.try_get("csrf")?;
+        if headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+            return Err(AppError::Forbidden("missing or wrong CSRF token"));
+        }
+    }
+    Ok(row.try_get("username")?)
+}
+
+async fn logout(
+    axum::extract::State(s): axum::extract::State<State>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    admin(&s, &headers, true).await?;
+    if let Some(token) = cookie_token(&headers) {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(sha256_hex(token.as_bytes()))
+            .execute(&s.db.pool)
+            .await?;
+    }
+    Ok((
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/api/v1/admin; Max-Age=0"),
+        )],
+        "",
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    /// Order number or part of the subject.
+    q: Option<String>,
+}
+
+/// An order as the review queue lists it: personal data masked.
+#[derive(Serialize, Deserialize)]
+pub struct AdminOrder {
+    pub number: String,
+    pub subject: String,
+    pub status: OrderStatus,
+    pub fee_fen: i64,
+    pub applied_at: i64,
+    pub operator_name: String,
+    pub operator_id: String,
+    pub operator_mobile: String,
+}
+
+async fn list(
+    axum::extract::State(s): axum::extract::State<State>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Json<Vec<AdminOrder>>> {
+    admin(&s, &headers, false).await?;
+    let status = q.status.as_deref().unwrap_or("under_review");
+    if OrderStatus::parse(status).is_none() {
+        return Err(AppError::bad("status", "unknown status"));
+    }
+    let pattern = format!("%{}%", q.q.unwrap_or_default().replace(['%', '_'], ""));
+    let rows = sqlx::query("SELECT * FROM orders WHERE status = $1 AND (number LIKE $2 OR subject LIKE $2) ORDER BY updated_at LIMIT 200")
+        .bind(status)
+        .bind(&pattern)
+        .fetch_all(&s.db.pool)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let o = Order::from_row(r)?;
+        let form: api::ApplicationForm = serde_json::from_str(&o.form_json).unwrap_or_default();
+        out.push(AdminOrder {
+            number: o.number,
+            subject: o.subject,
+            status: o.status,
+            fee_fen: o.fee_fen,
+            applied_at: o.applied_at,
+            operator_name: o.operator_name,
+            operator_id: api::validate::mask(&form.operator.id_number),
+            operator_mobile: api::validate::mask(&form.operator.mobile),
+        });
+    }
+    Ok(Json(out))
+}
+
+async fn approve(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Json<api::OrderView>> {
+    let who = admin(&s, &headers, true).await?;
+    decide(&s, &number, &who, OrderStatus::Approved, "").await
+}
+
+#[derive(Deserialize)]
+struct Reject {
+    reason: String,
+}
+
+async fn reject(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Json(r): Json<Reject>,
+) -> AppResult<Json<api::OrderView>> {
+    let who = admin(&s, &headers, true).await?;
+    let reason = api::validate::text(&r.reason, 200)
+        .map_err(|e| AppError::Fields(vec![("reason".into(), e)]))?;
+    decide(&s, &number, &who, OrderStatus::Rejected, &reason).await
+}
+
+async fn decide(
+    s: &State,
+    number: &str,
+    who: &str,
+    to: OrderStatus,
+    note: &str,
+) -> AppResult<Json<api::OrderView>> {
+    let o = s.db.order(number).await?.ok_or(AppError::NotFound)?;
+    if o.status != OrderStatus::UnderReview {
+        return Err(AppError::conflict(
+            "illegal_transition",
+            format!(
+                "only orders under review can be decided; this one is {}",
+                o.status.as_str()
+            ),
+        ));
+    }
+    let t = now();
+    let mut tx = s.db.pool.begin().await?;
+    // Two administrators at once: only the first transition succeeds.
+    if !transition(&mut tx, number, OrderStatus::UnderReview, to, who, note, t).await? {
+        return Err(AppError::conflict(
+            "illegal_transition",
+            "another administrator decided this order first",
+        ));
+    }
+    if to == OrderStatus::Rejected {
+        sqlx::query("UPDATE orders SET remarks = $1 WHERE number = $2")
+            .bind(note)
+            .bind(number)
+            .execute(&mut *tx)
+            .await?;
+        transition(
+            &mut tx,
+            number,
+            OrderStatus::Rejected,
+            OrderStatus::Refunding,
+            who,
+            "refund after rejection",
+            t,
+        )
+        .await?;
+        crate::routes::refund(&mut tx, number, who, t).await?;
+    }
+    tx.commit().await?;
+    let o = s.db.order(number).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(crate::routes::view(s, &o).await?))
+}
+
+/// Issues the e-invoice of a paid order (immutable once written). Number: year (2), province
+/// 44 (Guangdong), channel 1, and a 15-digit sequence.
+pub async fn issue_invoice(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    number: &str,
+    p: &Payment,
+    t: i64,
+) -> Result<api::InvoiceView, sqlx::Error> {
+    let seq: i64 = sqlx::query("INSERT INTO invoice_seq (id, last) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET last = invoice_seq.last + 1 RETURNING last")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("last")?;
+    let (y, _, _) = crate::china_date(t);
+    // 6 % VAT on information technology services; the fee includes tax.
+    let tax = (p.amount_fen * 6 + 53) / 106;
+    let inv = api::InvoiceView {
+        number: format!("{:02}441{seq:015}", y % 100),
+        issued_at: t,
+        buyer_title: p.invoice_title.clone(),
+        buyer_taxpayer_id: p.taxpayer_id.clone(),
+        item: "证书服务费用 certificate service fee".into(),
+        amount_fen: p.amount_fen - tax,
+        tax_fen: tax,
+        total_fen: p.amount_fen,
+    };
+    sqlx::query("INSERT INTO invoices (number, order_number, issued_at, buyer_title, buyer_taxpayer_id, item, amount_fen, tax_fen, total_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(&inv.number)
+        .bind(number)
+        .bind(t)
+        .bind(&inv.buyer_title)
+        .bind(&inv.buyer_taxpayer_id)
+        .bind(&inv.item)
+        .bind(inv.amount_fen)
+        .bind(inv.tax_fen)
+        .bind(inv.total_fen)
+        .execute(&mut **tx)
+        .await?;
+    Ok(inv)
+}
