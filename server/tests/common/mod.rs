@@ -1,0 +1,248 @@
+//! A real server on a loopback port (SQLite, or PostgreSQL when CERTRENEW_TEST_POSTGRES is set)
+//! and a virtual token holding a key and a certificate from that server's CA.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use base64::Engine;
+use ccid::piv::{Algorithm, Pin, Piv, Slot};
+use certrenew_server::{AppState, Config, State};
+use std::str::FromStr;
+use token::keys::PrivateKey;
+use token::PivApplet;
+
+pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+pub struct Server {
+    pub state: State,
+    pub url: String,
+    pub http: reqwest::Client,
+    _dir: TempDir,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The databases every store test runs on: SQLite always, PostgreSQL when the test script
+/// started one (CERTRENEW_TEST_POSTGRES=postgres://…/postgres).
+pub fn backends() -> Vec<&'static str> {
+    let mut b = vec!["sqlite"];
+    if std::env::var("CERTRENEW_TEST_POSTGRES").is_ok() {
+        b.push("postgres");
+    } else if std::env::var("CI").is_ok() {
+        panic!("CI must run the store tests on PostgreSQL too: set CERTRENEW_TEST_POSTGRES");
+    } else {
+        eprintln!(
+            "note: PostgreSQL not configured (CERTRENEW_TEST_POSTGRES); running on SQLite only"
+        );
+    }
+    b
+}
+
+async fn database_url(backend: &str, dir: &std::path::Path) -> String {
+    if backend == "sqlite" {
+        return format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
+    }
+    // A fresh database per test, so tests run in parallel without seeing each other.
+    let admin = std::env::var("CERTRENEW_TEST_POSTGRES").unwrap();
+    sqlx::any::install_default_drivers();
+    let name = format!("certrenew_{}", certrenew_server::random_id(6));
+    let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let base = admin.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}
+
+impl Server {
+    pub async fn start(backend: &str, tune: impl FnOnce(&mut Config)) -> Server {
+        let dir =
+            std::env::temp_dir().join(format!("certrenew-test-{}", certrenew_server::random_id(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = Config::new(dir.clone(), url.clone());
+        config.database_url = database_url(backend, &dir).await;
+        tune(&mut config);
+        let (state, _) = AppState::open(config).await.unwrap();
+        let app = certrenew_server::app(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        Server {
+            state,
+            url,
+            http,
+            _dir: TempDir(dir),
+        }
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.url)
+    }
+
+    /// A token with a P-256 key in 9A and a certificate from this CA expiring in `days_left`.
+    pub async fn token(&self, days_left: i64) -> (PivApplet, Vec<u8>) {
+        let mut applet = PivApplet::new();
+        let key = PrivateKey::generate(Algorithm::EccP256).unwrap();
+        let public = key.public_key();
+        applet.install_key(Slot::Authentication, key);
+        let t = certrenew_server::now();
+        let subject =
+            x509_cert::name::Name::from_str("CN=张三,O=深圳市某医疗器械有限公司,C=CN").unwrap();
+        let der = certrenew_server::demo_certificate(
+            &self.state,
+            &subject,
+            &public,
+            t - 300 * 86_400,
+            t + days_left * 86_400,
+        )
+        .await
+        .unwrap();
+        applet.install_certificate(Slot::Authentication, &der);
+        (applet, der)
+    }
+
+    pub async fn admin_login(&self) -> String {
+        certrenew_server::routes::admin::create_admin(
+            &self.state,
+            "reviewer",
+            "correct horse battery",
+        )
+        .await
+        .unwrap();
+        let r = self
+            .http
+            .post(self.api("/admin/login"))
+            .json(&serde_json::json!({"username": "reviewer", "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let info: serde_json::Value = r.json().await.unwrap();
+        info["csrf"].as_str().unwrap().to_string()
+    }
+}
+
+pub fn form() -> api::ApplicationForm {
+    api::ApplicationForm {
+        period_months: 12,
+        operator: api::Operator {
+            id_type: api::IdType::ResidentId,
+            id_number: "11010519491231002X".into(),
+            name: "张三".into(),
+            mobile: "13800138000".into(),
+            email: "ops@supplier.cn".into(),
+        },
+        recipient: api::Recipient {
+            name: "李四".into(),
+            mobile: "13900139000".into(),
+            address: "深圳市福田区某路1号".into(),
+        },
+    }
+}
+
+/// Signs `msg` on the token with the 9A key (PIN verified first).
+pub fn sign_on_token(applet: &mut PivApplet, msg: &[u8]) -> Vec<u8> {
+    let mut piv = Piv::new(applet);
+    pollster::block_on(async {
+        piv.select().await.unwrap();
+        piv.verify_pin(&Pin::new(b"123456").unwrap()).await.unwrap();
+        piv.sign_sha256(Slot::Authentication, Algorithm::EccP256, msg)
+            .await
+            .unwrap()
+    })
+}
+
+/// A complete application request from the token, with a fresh challenge.
+pub async fn application(
+    s: &Server,
+    applet: &mut PivApplet,
+    cert: &[u8],
+    form: &api::ApplicationForm,
+) -> api::ApplicationRequest {
+    let c: api::Challenge = s
+        .http
+        .post(s.api("/challenges"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sig = sign_on_token(applet, &api::canonical_application(form, &c.nonce, cert));
+    api::ApplicationRequest {
+        challenge_id: c.id,
+        certificate: B64.encode(cert),
+        form: form.clone(),
+        signature: B64.encode(sig),
+    }
+}
+
+/// Applies and returns (order number, order token).
+pub async fn apply(s: &Server, applet: &mut PivApplet, cert: &[u8]) -> (String, String) {
+    let req = application(s, applet, cert, &form()).await;
+    let r = s
+        .http
+        .post(s.api("/applications"))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let token = r.headers()["x-order-token"].to_str().unwrap().to_string();
+    let v: api::OrderView = r.json().await.unwrap();
+    (v.number, token)
+}
+
+pub async fn order(s: &Server, number: &str, token: &str) -> api::OrderView {
+    s.http
+        .get(s.api(&format!("/orders/{number}")))
+        .header("x-order-token", token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Pays through the sandbox cashier and waits (bounded) for the notice to land.
+pub async fn pay(s: &Server, number: &str, token: &str) -> api::OrderView {
+    let p: api::PaymentView = s
+        .http
+        .post(s.api(&format!("/orders/{number}/payments")))
+        .header("x-order-token", token)
+        .json(&serde_json::json!({"method": "online", "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = s
+        .http
+        .post(format!("{}/pay", p.cashier_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("支付成功"), "{page}");
+    for _ in 0..100 {
+        let v = order(s, number, token).await;
+        if v.status != api::OrderStatus::AwaitingPayment {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the payment notice did not arrive in 5 s");
+}

@@ -1,0 +1,226 @@
+//! The whole renewal through the real router over HTTP, on SQLite and PostgreSQL:
+//! challenge → application → pay → notice → approve → issue → install → confirm → invoice.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use api::OrderStatus;
+use ccid::keys::ManagementKey;
+use ccid::piv::{Piv, Slot};
+use common::*;
+use der::{Decode, Encode};
+use x509_cert::Certificate;
+
+#[tokio::test]
+async fn happy_path() {
+    for backend in backends() {
+        happy_path_on(backend).await;
+    }
+}
+
+async fn happy_path_on(backend: &str) {
+    let s = Server::start(backend, |_| {}).await;
+    let (mut applet, old_der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &old_der).await;
+    assert!(number.starts_with("01") && number.len() == 17, "{number}");
+    let v = order(&s, &number, &token).await;
+    assert_eq!(
+        (v.status, v.progress_step, v.fee_fen),
+        (OrderStatus::AwaitingPayment, 2, 20_000)
+    );
+    let old = Certificate::from_der(&old_der).unwrap();
+    let old_not_after = old
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs() as i64;
+    assert_eq!(
+        v.new_not_after,
+        certrenew_server::add_months(old_not_after, 12)
+    );
+
+    // Without the order token nobody sees the order.
+    let r = s
+        .http
+        .get(s.api(&format!("/orders/{number}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let v = pay(&s, &number, &token).await;
+    assert_eq!(
+        (v.status, v.progress_step),
+        (OrderStatus::UnderReview, 3),
+        "{backend}"
+    );
+    assert!(v.payment.unwrap().paid);
+
+    let csrf = s.admin_login().await;
+    let queue: Vec<serde_json::Value> = s
+        .http
+        .get(s.api("/admin/orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = queue
+        .iter()
+        .find(|o| o["number"] == number.as_str())
+        .expect("order in the review queue");
+    assert_eq!(
+        listed["operator_id"], "110***********002X",
+        "ID numbers are masked in lists"
+    );
+    assert_eq!(listed["operator_mobile"], "138****8000");
+    let r = s
+        .http
+        .post(s.api(&format!("/admin/orders/{number}/approve")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "approve without the CSRF token is refused");
+    let r = s
+        .http
+        .post(s.api(&format!("/admin/orders/{number}/approve")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(order(&s, &number, &token).await.progress_step, 4);
+
+    // Install: a PKCS#10 request signed on the token with its existing key.
+    let csr = {
+        let mut piv = Piv::new(&mut applet);
+        pollster::block_on(async {
+            piv.select().await.unwrap();
+            piv.verify_pin(&ccid::piv::Pin::new(b"123456").unwrap())
+                .await
+                .unwrap();
+            let key = ccid::cert::public_key(&old).unwrap();
+            ccid::cert::build_csr(
+                &mut piv,
+                Slot::Authentication,
+                old.tbs_certificate().subject(),
+                &key,
+            )
+            .await
+            .unwrap()
+        })
+    };
+    let issue = |csr: Vec<u8>| {
+        let (s, number, token) = (&s, number.clone(), token.clone());
+        async move {
+            s.http
+                .post(s.api(&format!("/orders/{number}/certificate")))
+                .header("x-order-token", token)
+                .json(&api::IssueRequest {
+                    csr: base64::Engine::encode(&B64, csr),
+                })
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = issue(csr.clone()).await;
+    assert_eq!(r.status(), 200);
+    let issued: api::IssueResponse = r.json().await.unwrap();
+    let new_der = base64::Engine::decode(&B64, &issued.certificate).unwrap();
+    let new = Certificate::from_der(&new_der).unwrap();
+    assert_eq!(
+        new.tbs_certificate().subject().to_der().unwrap(),
+        old.tbs_certificate().subject().to_der().unwrap(),
+        "same subject bytes"
+    );
+    assert_ne!(
+        new.tbs_certificate().serial_number(),
+        old.tbs_certificate().serial_number()
+    );
+    assert_eq!(
+        new.tbs_certificate()
+            .validity()
+            .not_after
+            .to_unix_duration()
+            .as_secs() as i64,
+        certrenew_server::add_months(old_not_after, 12)
+    );
+    assert!(s.state.ca.issued(&new));
+    assert_eq!(
+        ccid::cert::public_key(&new).unwrap(),
+        ccid::cert::public_key(&old).unwrap(),
+        "same key"
+    );
+    // Asking again (page reloaded mid-install) returns the same certificate.
+    let again: api::IssueResponse = issue(csr).await.json().await.unwrap();
+    assert_eq!(again.certificate, issued.certificate);
+
+    // Write it to the token, read it back, prove the key matches, confirm.
+    let summary = ccid::cert::summarize(&new_der, certrenew_server::now()).unwrap();
+    let proof = {
+        let mut piv = Piv::new(&mut applet);
+        pollster::block_on(async {
+            piv.select().await.unwrap();
+            piv.authenticate(&ManagementKey::default_tdes())
+                .await
+                .unwrap();
+            piv.write_certificate(Slot::Authentication, &new_der)
+                .await
+                .unwrap();
+            assert_eq!(
+                piv.read_certificate(Slot::Authentication)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+                new_der
+            );
+        });
+        sign_on_token(
+            &mut applet,
+            &certrenew_server::routes::install_proof_message(&number, &summary.serial),
+        )
+    };
+    let r = s
+        .http
+        .post(s.api(&format!("/orders/{number}/confirm")))
+        .header("x-order-token", &token)
+        .json(&serde_json::json!({"signature": base64::Engine::encode(&B64, &proof)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: api::OrderView = r.json().await.unwrap();
+    assert_eq!((v.status, v.progress_step), (OrderStatus::Installed, 5));
+    let inv = v.invoice.expect("invoice issued on installation");
+    assert_eq!(inv.total_fen, 20_000);
+    assert_eq!(inv.amount_fen + inv.tax_fen, 20_000);
+    assert_eq!(inv.number.len(), 20);
+    assert_eq!(inv.buyer_taxpayer_id, "91350100M000100Y43");
+    let outbox: i64 = sqlx::Row::try_get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM outbox")
+            .fetch_one(&s.state.db.pool)
+            .await
+            .unwrap(),
+        "n",
+    )
+    .unwrap();
+    assert_eq!(outbox, 2, "notice by e-mail and SMS");
+    // applied→awaiting, paid, under review, approved, issued, installed.
+    assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 6);
+    // The renewed certificate can apply again later (registry knows it), the old order is closed.
+    let again = s
+        .http
+        .post(s.api(&format!("/orders/{number}/cancel")))
+        .header("x-order-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        409,
+        "an installed order cannot be cancelled"
+    );
+}
