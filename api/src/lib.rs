@@ -370,7 +370,7 @@ mod tests {
             period_months: 12,
             ..Default::default()
         };
-        let errs = form.validate(2026_11_24).unwrap_err();
+        let errs = form.validate(20261124).unwrap_err();
         assert_eq!(errs.len(), 7);
         let good = ApplicationForm {
             period_months: 12,
@@ -387,7 +387,7 @@ mod tests {
                 address: "深圳市福田区某路1号".into(),
             },
         };
-        let v = good.validate(2026_11_24).unwrap();
+        let v = good.validate(20261124).unwrap();
         assert_eq!(v.operator.id_number, "11010519491231002X");
         assert_eq!(v.operator.mobile, "13800138000");
     }

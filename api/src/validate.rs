@@ -67,9 +67,10 @@ pub fn resident_id(input: &str, today: u32) -> Result<String, Invalid> {
     Ok(s)
 }
 
-fn days_in_month(y: u32, m: u32) -> u32 {
+/// Days in month `m` of year `y` (Gregorian).
+pub fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -188,7 +189,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const TODAY: u32 = 2026_11_24;
+    const TODAY: u32 = 20261124;
 
     #[test]
     fn resident_ids() {

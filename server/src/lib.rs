@@ -53,12 +53,7 @@ pub fn add_months(t: i64, months: u32) -> i64 {
     let (y, m, d) = civil(days);
     let total = y * 12 + i64::from(m - 1) + i64::from(months);
     let (ny, nm) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
-    let dim = match nm {
-        2 if (ny % 4 == 0 && ny % 100 != 0) || ny % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
+    let dim = api::validate::days_in_month(ny as u32, nm);
     days_from_civil(ny, nm, d.min(dim)) * 86_400 + secs_of_day
 }
 
@@ -183,6 +178,29 @@ impl AppState {
 
 pub use routes::app;
 
+/// Issues a certificate for a demo or first-issue token key and records it.
+pub async fn demo_certificate(
+    s: &State,
+    subject: &x509_cert::name::Name,
+    key: &ccid::keys::PublicKey,
+    not_before: i64,
+    not_after: i64,
+) -> Result<Vec<u8>, String> {
+    let der = s.ca.issue_end_entity(subject, key, not_before, not_after)?;
+    let summary = ccid::cert::summarize(&der, now()).map_err(|e| e.to_string())?;
+    sqlx::query(
+        "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&summary.serial)
+    .bind(&summary.subject)
+    .bind(not_after)
+    .bind(der.clone())
+    .execute(&s.db.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(der)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,27 +224,4 @@ mod tests {
         assert_eq!(china_date(0), (1970, 1, 1));
         assert_eq!(china_date(16 * 3600), (1970, 1, 2), "midnight in Beijing");
     }
-}
-
-/// Issues a certificate for a demo or first-issue token key and records it.
-pub async fn demo_certificate(
-    s: &State,
-    subject: &x509_cert::name::Name,
-    key: &ccid::keys::PublicKey,
-    not_before: i64,
-    not_after: i64,
-) -> Result<Vec<u8>, String> {
-    let der = s.ca.issue_end_entity(subject, key, not_before, not_after)?;
-    let summary = ccid::cert::summarize(&der, now()).map_err(|e| e.to_string())?;
-    sqlx::query(
-        "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&summary.serial)
-    .bind(&summary.subject)
-    .bind(not_after)
-    .bind(der.clone())
-    .execute(&s.db.pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    Ok(der)
 }

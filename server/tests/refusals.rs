@@ -1,0 +1,360 @@
+//! Every refusal leaves state unchanged and says why (issue 3, "what it must show" 2 and 3).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use api::OrderStatus;
+use common::*;
+use std::str::FromStr;
+
+async fn status_code(r: reqwest::Response) -> (u16, serde_json::Value) {
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or_default())
+}
+
+async fn orders_count(s: &Server) -> i64 {
+    sqlx::Row::try_get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM orders")
+            .fetch_one(&s.state.db.pool)
+            .await
+            .unwrap(),
+        "n",
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn applications_refused() {
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let post = |req: api::ApplicationRequest| {
+            let s = &s;
+            async move {
+                status_code(
+                    s.http
+                        .post(s.api("/applications"))
+                        .json(&req)
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await
+            }
+        };
+
+        // Expired certificate: the offline route.
+        let (mut applet, der) = s.token(-1).await;
+        let (code, body) = post(application(&s, &mut applet, &der, &form()).await).await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (422, Some("certificate_expired")),
+            "{backend}"
+        );
+
+        // Not yet in the renewal window (expires in 200 days).
+        let (mut applet, der) = s.token(200).await;
+        let (code, body) = post(application(&s, &mut applet, &der, &form()).await).await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (409, Some("not_in_renewal_window"))
+        );
+
+        // A certificate from another CA (same subject, signed by a stranger).
+        let other = certrenew_server::ca::Ca::load_or_create(
+            &std::env::temp_dir().join(format!("otherca-{}", certrenew_server::random_id(4))),
+            certrenew_server::now(),
+        )
+        .unwrap()
+        .0;
+        let (mut applet, _) = s.token(30).await;
+        let key = applet.public_key(ccid::piv::Slot::Authentication).unwrap();
+        let t = certrenew_server::now();
+        let foreign = other
+            .issue_end_entity(
+                &x509_cert::name::Name::from_str("CN=张三").unwrap(),
+                &key,
+                t - 86_400,
+                t + 30 * 86_400,
+            )
+            .unwrap();
+        let (code, body) = post(application(&s, &mut applet, &foreign, &form()).await).await;
+        assert_eq!((code, body["code"].as_str()), (403, Some("forbidden")));
+
+        // Bad proof of possession: signed by another token's key.
+        let (_, der) = s.token(30).await;
+        let (mut stranger, _) = s.token(30).await;
+        let (code, _) = post(application(&s, &mut stranger, &der, &form()).await).await;
+        assert_eq!(code, 403);
+
+        // The form was changed after signing.
+        let (mut applet, der) = s.token(30).await;
+        let mut req = application(&s, &mut applet, &der, &form()).await;
+        req.form.period_months = 36;
+        let (code, _) = post(req).await;
+        assert_eq!(code, 403);
+
+        // Invalid ID number, phone: field errors, nothing stored.
+        let mut bad = form();
+        bad.operator.id_number = "110105194912310021".into();
+        bad.operator.mobile = "12345".into();
+        let (code, body) = post(application(&s, &mut applet, &der, &bad).await).await;
+        assert_eq!(code, 422);
+        let fields: Vec<String> = body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f[0].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(fields, ["operator.id_number", "operator.mobile"]);
+        assert_eq!(
+            orders_count(&s).await,
+            0,
+            "{backend}: no order from any refused application"
+        );
+
+        // Reused challenge: the first application wins, the replay is refused.
+        let req = application(&s, &mut applet, &der, &form()).await;
+        assert_eq!(post(req.clone()).await.0, 201);
+        let (code, body) = post(req).await;
+        assert_eq!((code, body["code"].as_str()), (409, Some("challenge")));
+        // A second open order for the same certificate, with a fresh challenge.
+        let (code, body) = post(application(&s, &mut applet, &der, &form()).await).await;
+        assert_eq!((code, body["code"].as_str()), (409, Some("open_order")));
+        assert_eq!(orders_count(&s).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn notices_refused_and_repeated() {
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let (mut applet, der) = s.token(30).await;
+        let (number, token) = apply(&s, &mut applet, &der).await;
+        let p: api::PaymentView = s
+            .http
+            .post(s.api(&format!("/orders/{number}/payments")))
+            .header("x-order-token", &token)
+            .json(&serde_json::json!({"method": "online", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let notify = |params: certrenew_server::payment::Params| {
+            let s = &s;
+            async move {
+                s.http
+                    .post(s.api("/payments/notify"))
+                    .form(&params)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        // Forged: signed by another key.
+        let forger_dir =
+            std::env::temp_dir().join(format!("forger-{}", certrenew_server::random_id(4)));
+        std::fs::create_dir_all(&forger_dir).unwrap();
+        let forger = certrenew_server::payment::Sandbox::load_or_create(&forger_dir).unwrap();
+        std::fs::remove_dir_all(&forger_dir).unwrap();
+        assert_eq!(
+            notify(forger.notice(&p.id, p.amount_fen, 0)).await,
+            "failure"
+        );
+        // Wrong amount, correctly signed.
+        assert_eq!(
+            notify(s.state.sandbox.notice(&p.id, p.amount_fen - 1, 0)).await,
+            "failure"
+        );
+        // Unknown order (payment id).
+        assert_eq!(
+            notify(s.state.sandbox.notice("Pnothing", p.amount_fen, 0)).await,
+            "failure"
+        );
+        // Tampered after signing.
+        let mut tampered = s.state.sandbox.notice(&p.id, p.amount_fen, 0);
+        tampered.insert("seller_id".into(), "2088999999999999".into());
+        assert_eq!(notify(tampered).await, "failure");
+        assert_eq!(
+            order(&s, &number, &token).await.status,
+            OrderStatus::AwaitingPayment,
+            "{backend}"
+        );
+
+        // Approve before payment and issue before approval are refused.
+        let csrf = s.admin_login().await;
+        let r = s
+            .http
+            .post(s.api(&format!("/admin/orders/{number}/approve")))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409);
+        let r = s
+            .http
+            .post(s.api(&format!("/orders/{number}/certificate")))
+            .header("x-order-token", &token)
+            .json(&api::IssueRequest { csr: "AA==".into() })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409);
+
+        // The same genuine notice 100 times, concurrently: paid once, one audit trail.
+        let genuine = s.state.sandbox.notice(&p.id, p.amount_fen, 0);
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let (http, url, params) = (s.http.clone(), s.api("/payments/notify"), genuine.clone());
+            tasks.push(tokio::spawn(async move {
+                http.post(url)
+                    .form(&params)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), "success");
+        }
+        let v = order(&s, &number, &token).await;
+        assert_eq!(v.status, OrderStatus::UnderReview);
+        // applied, paid, under review: one of each, not a hundred.
+        assert_eq!(
+            s.state.db.audit_count(&number).await.unwrap(),
+            3,
+            "{backend}"
+        );
+
+        // Two administrators approving at once: one transition.
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let (http, url, csrf) = (
+                s.http.clone(),
+                s.api(&format!("/admin/orders/{number}/approve")),
+                csrf.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                http.post(url)
+                    .header("x-csrf-token", csrf)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        let mut codes = vec![];
+        for t in tasks {
+            codes.push(t.await.unwrap());
+        }
+        codes.sort();
+        assert_eq!(codes, [200, 409], "{backend}");
+        assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 4);
+    }
+}
+
+#[tokio::test]
+async fn csr_with_another_subject_or_key_is_refused() {
+    let s = Server::start("sqlite", |c| c.auto_approve = true).await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    assert_eq!(
+        pay(&s, &number, &token).await.status,
+        OrderStatus::Approved,
+        "auto-approve policy"
+    );
+    let old = ccid::cert::parse(&der).unwrap();
+    let key = ccid::cert::public_key(&old).unwrap();
+    let mut piv = ccid::piv::Piv::new(&mut applet);
+    let (other_subject, other_key) = pollster::block_on(async {
+        piv.select().await.unwrap();
+        piv.verify_pin(&ccid::piv::Pin::new(b"123456").unwrap())
+            .await
+            .unwrap();
+        let name = x509_cert::name::Name::from_str("CN=李四,O=别的公司,C=CN").unwrap();
+        let a = ccid::cert::build_csr(&mut piv, ccid::piv::Slot::Authentication, &name, &key)
+            .await
+            .unwrap();
+        piv.authenticate(&ccid::keys::ManagementKey::default_tdes())
+            .await
+            .unwrap();
+        let fresh = piv
+            .generate(ccid::piv::Slot::Signature, ccid::piv::Algorithm::EccP256)
+            .await
+            .unwrap();
+        let b = ccid::cert::build_csr(
+            &mut piv,
+            ccid::piv::Slot::Signature,
+            old.tbs_certificate().subject(),
+            &fresh,
+        )
+        .await
+        .unwrap();
+        (a, b)
+    });
+    for (csr, code) in [
+        (other_subject, "subject_mismatch"),
+        (other_key, "key_mismatch"),
+    ] {
+        let r = s
+            .http
+            .post(s.api(&format!("/orders/{number}/certificate")))
+            .header("x-order-token", &token)
+            .json(&api::IssueRequest {
+                csr: base64::Engine::encode(&B64, csr),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["code"], code);
+    }
+    assert_eq!(
+        order(&s, &number, &token).await.status,
+        OrderStatus::Approved
+    );
+}
+
+#[tokio::test]
+async fn cancel_before_and_after_payment() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    let cancel = |n: String, t: String| {
+        let s = &s;
+        async move {
+            s.http
+                .post(s.api(&format!("/orders/{n}/cancel")))
+                .header("x-order-token", t)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let v: api::OrderView = cancel(number.clone(), token.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.status, OrderStatus::Cancelled);
+    // The certificate may apply again once its order is closed; paying then cancelling refunds.
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    pay(&s, &number, &token).await;
+    let v: api::OrderView = cancel(number.clone(), token.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.status, OrderStatus::Refunded);
+    let p = s.state.db.latest_payment(&number).await.unwrap().unwrap();
+    assert_eq!(p.status, "refunded");
+}
