@@ -2,6 +2,7 @@
 //! (when built) the web app. `app(state)` is the whole router, so tests drive it in process.
 
 pub mod ca;
+pub mod check;
 pub mod db;
 pub mod error;
 pub mod payment;

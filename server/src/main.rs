@@ -3,6 +3,7 @@
 //! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR] [--auto-approve]
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew ca show [--data DIR]
+//! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
 //! certrenew issue-demo --public-key SPKI.der --subject "CN=…" --days N [--data DIR]
 
 use certrenew_server::{AppState, Config};
@@ -76,6 +77,7 @@ async fn main() {
         "admin" => admin(args).await,
         "ca" => ca(args).await,
         "issue-demo" => issue_demo(args).await,
+        "check" => check(args).await,
         _ => Err("usage: certrenew serve|admin create USER|ca show|issue-demo …".into()),
     };
     if let Err(e) = result {
@@ -198,4 +200,28 @@ async fn issue_demo(a: Args) -> Result<(), String> {
         ),
     }
     Ok(())
+}
+
+async fn check(a: Args) -> Result<(), String> {
+    let (state, _) = AppState::open(config(&a)).await?;
+    let bad = certrenew_server::check::invariants(&state.db)
+        .await
+        .map_err(|e| e.to_string())?;
+    let n: i64 = sqlx::Row::try_get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM orders")
+            .fetch_one(&state.db.pool)
+            .await
+            .map_err(|e| e.to_string())?,
+        "n",
+    )
+    .map_err(|e| e.to_string())?;
+    for b in &bad {
+        println!("violation: {b}");
+    }
+    println!("{n} orders checked, {} violations", bad.len());
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err("invariants violated".into())
+    }
 }

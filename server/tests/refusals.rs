@@ -258,6 +258,12 @@ async fn notices_refused_and_repeated() {
         codes.sort();
         assert_eq!(codes, [200, 409], "{backend}");
         assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 4);
+        assert_eq!(
+            certrenew_server::check::invariants(&s.state.db)
+                .await
+                .unwrap(),
+            Vec::<String>::new()
+        );
     }
 }
 
@@ -357,4 +363,10 @@ async fn cancel_before_and_after_payment() {
     assert_eq!(v.status, OrderStatus::Refunded);
     let p = s.state.db.latest_payment(&number).await.unwrap().unwrap();
     assert_eq!(p.status, "refunded");
+    assert_eq!(
+        certrenew_server::check::invariants(&s.state.db)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
 }

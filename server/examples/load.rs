@@ -1,0 +1,303 @@
+//! Load generator: complete renewals against a running server (started with --auto-approve), each
+//! from its own virtual token, N clients at once. Prints renewals per second, p50/p99 latency per
+//! endpoint, and the CA's raw signing rate measured in the same run.
+//!
+//! cargo run --release -p certrenew-server --example load -- --url URL --data DIR [--clients 100] [--renewals 2000]
+
+use base64::Engine;
+use ccid::piv::{Algorithm, Pin, Piv, Slot};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use token::keys::PrivateKey;
+use token::PivApplet;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+type Latencies = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;
+
+fn sign(applet: &mut PivApplet, msg: &[u8]) -> Vec<u8> {
+    pollster::block_on(async {
+        let mut piv = Piv::new(applet);
+        piv.select().await.expect("select");
+        piv.verify_pin(&Pin::new(b"123456").expect("pin"))
+            .await
+            .expect("verify");
+        piv.sign_sha256(Slot::Authentication, Algorithm::EccP256, msg)
+            .await
+            .expect("sign")
+    })
+}
+
+fn form(i: usize) -> api::ApplicationForm {
+    api::ApplicationForm {
+        period_months: 12,
+        operator: api::Operator {
+            id_type: api::IdType::ResidentId,
+            id_number: "11010519491231002X".into(),
+            name: format!("经办人{i}"),
+            mobile: "13800138000".into(),
+            email: "ops@supplier.cn".into(),
+        },
+        recipient: api::Recipient {
+            name: "李四".into(),
+            mobile: "13900139000".into(),
+            address: "深圳市福田区某路1号".into(),
+        },
+    }
+}
+
+async fn timed<T>(
+    lat: &Latencies,
+    name: &'static str,
+    f: impl std::future::Future<Output = T>,
+) -> T {
+    let start = Instant::now();
+    let out = f.await;
+    lat.lock()
+        .expect("lock")
+        .entry(name)
+        .or_default()
+        .push(start.elapsed());
+    out
+}
+
+async fn renew(
+    http: &reqwest::Client,
+    url: &str,
+    sandbox: &certrenew_server::payment::Sandbox,
+    mut applet: PivApplet,
+    cert: Vec<u8>,
+    i: usize,
+    lat: &Latencies,
+) -> Result<(), String> {
+    let api = |p: &str| format!("{url}/api/v1{p}");
+    let c: api::Challenge = timed(lat, "POST /challenges", async {
+        http.post(api("/challenges")).send().await?.json().await
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let f = form(i);
+    let sig = sign(
+        &mut applet,
+        &api::canonical_application(&f, &c.nonce, &cert),
+    );
+    let req = api::ApplicationRequest {
+        challenge_id: c.id,
+        certificate: B64.encode(&cert),
+        form: f,
+        signature: B64.encode(sig),
+    };
+    let r = timed(
+        lat,
+        "POST /applications",
+        http.post(api("/applications")).json(&req).send(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if r.status() != 201 {
+        return Err(format!(
+            "apply: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        ));
+    }
+    let token = r.headers()["x-order-token"]
+        .to_str()
+        .map_err(|e| e.to_string())?
+        .to_string();
+    let order: api::OrderView = r.json().await.map_err(|e| e.to_string())?;
+    let n = order.number;
+    let p: api::PaymentView = timed(lat, "POST /orders/{n}/payments", async {
+        http.post(api(&format!("/orders/{n}/payments"))).header("x-order-token", &token).json(&serde_json::json!({"method": "online", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"})).send().await?.json().await
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    // The provider's notice, as the sandbox would send it.
+    let notice = sandbox.notice(&p.id, p.amount_fen, certrenew_server::now());
+    let ack = timed(lat, "POST /payments/notify", async {
+        http.post(api("/payments/notify"))
+            .form(&notice)
+            .send()
+            .await?
+            .text()
+            .await
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if ack != "success" {
+        return Err(format!("notice: {ack}"));
+    }
+    let old = ccid::cert::parse(&cert).map_err(|e| e.to_string())?;
+    let key = ccid::cert::public_key(&old).map_err(|e| e.to_string())?;
+    let csr = pollster::block_on(async {
+        let mut piv = Piv::new(&mut applet);
+        piv.select().await.expect("select");
+        piv.verify_pin(&Pin::new(b"123456").expect("pin"))
+            .await
+            .expect("verify");
+        ccid::cert::build_csr(
+            &mut piv,
+            Slot::Authentication,
+            old.tbs_certificate().subject(),
+            &key,
+        )
+        .await
+    })
+    .map_err(|e| e.to_string())?;
+    let issued: api::IssueResponse = timed(lat, "POST /orders/{n}/certificate", async {
+        http.post(api(&format!("/orders/{n}/certificate")))
+            .header("x-order-token", &token)
+            .json(&api::IssueRequest {
+                csr: B64.encode(csr),
+            })
+            .send()
+            .await?
+            .json()
+            .await
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let der = B64.decode(issued.certificate).map_err(|e| e.to_string())?;
+    let serial = ccid::cert::summarize(&der, certrenew_server::now())
+        .map_err(|e| e.to_string())?
+        .serial;
+    let proof = sign(
+        &mut applet,
+        &certrenew_server::routes::install_proof_message(&n, &serial),
+    );
+    let v: api::OrderView = timed(lat, "POST /orders/{n}/confirm", async {
+        http.post(api(&format!("/orders/{n}/confirm")))
+            .header("x-order-token", &token)
+            .json(&serde_json::json!({"signature": B64.encode(proof)}))
+            .send()
+            .await?
+            .json()
+            .await
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if v.status != api::OrderStatus::Installed {
+        return Err(format!("ended {:?}", v.status));
+    }
+    Ok(())
+}
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v.get(i).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut url, mut data, mut clients, mut renewals) =
+        (String::new(), String::new(), 100usize, 2000usize);
+    while let Some(a) = args.next() {
+        let v = args.next().expect("value");
+        match a.as_str() {
+            "--url" => url = v,
+            "--data" => data = v,
+            "--clients" => clients = v.parse().expect("number"),
+            "--renewals" => renewals = v.parse().expect("number"),
+            _ => panic!("unknown {a}"),
+        }
+    }
+    let dir = std::path::PathBuf::from(&data);
+    let (ca, _) = certrenew_server::ca::Ca::load_or_create(&dir, certrenew_server::now())
+        .expect("CA in the server's data dir");
+    let sandbox =
+        Arc::new(certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key"));
+    eprintln!("preparing {renewals} tokens …");
+    let t = certrenew_server::now();
+    let mut work = Vec::with_capacity(renewals);
+    for i in 0..renewals {
+        let key = PrivateKey::generate(Algorithm::EccP256).expect("key");
+        let subject: x509_cert::name::Name = format!("CN=负载测试{i},O=certrenew,C=CN")
+            .parse()
+            .expect("name");
+        let cert = ca
+            .issue_end_entity(
+                &subject,
+                &key.public_key(),
+                t - 300 * 86_400,
+                t + 30 * 86_400,
+            )
+            .expect("cert");
+        let mut applet = PivApplet::new();
+        applet.install_key(Slot::Authentication, key);
+        applet.install_certificate(Slot::Authentication, &cert);
+        work.push((applet, cert, i));
+    }
+    let queue = Arc::new(Mutex::new(work));
+    let lat: Latencies = Arc::default();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("client");
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (queue, lat, http, url, sandbox, errors) = (
+            queue.clone(),
+            lat.clone(),
+            http.clone(),
+            url.clone(),
+            sandbox.clone(),
+            errors.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Some((applet, cert, i)) = queue.lock().expect("lock").pop() else {
+                    break;
+                };
+                if let Err(e) = renew(&http, &url, &sandbox, applet, cert, i, &lat).await {
+                    errors.lock().expect("lock").push(e);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let errors = errors.lock().expect("lock").clone();
+    let done = renewals - errors.len();
+    let rate = done as f64 / elapsed;
+    // The CA's raw signing rate on the same machine, measured right after.
+    let n = 5000;
+    let s = Instant::now();
+    for i in 0..n {
+        std::hint::black_box(ca.sign(&(i as u64).to_be_bytes()));
+    }
+    let sign_rate = n as f64 / s.elapsed().as_secs_f64();
+    println!(
+        "renewals: {done} complete, {} failed, {clients} clients, {elapsed:.1} s",
+        errors.len()
+    );
+    println!("renewals per second: {rate:.0}");
+    println!(
+        "CA raw signing rate (P-256, one core): {sign_rate:.0}/s; renewals / signing = {:.3}",
+        rate / sign_rate
+    );
+    println!(
+        "{:<32} {:>8} {:>9} {:>9}",
+        "endpoint", "count", "p50 ms", "p99 ms"
+    );
+    for (name, v) in lat.lock().expect("lock").iter_mut() {
+        let count = v.len();
+        println!(
+            "{name:<32} {count:>8} {:>9.2} {:>9.2}",
+            pct(v, 0.5),
+            pct(v, 0.99)
+        );
+    }
+    for e in errors.iter().take(5) {
+        println!("error: {e}");
+    }
+    if !errors.is_empty() {
+        std::process::exit(1);
+    }
+}
