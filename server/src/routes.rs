@@ -16,8 +16,37 @@ use x509_cert::Certificate;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// Every API route as (method, path under /api/v1); the OpenAPI document lists exactly these
+/// (a test compares them and checks each is routed).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/agreement"),
+    ("GET", "/prices"),
+    ("GET", "/ca"),
+    ("GET", "/openapi.json"),
+    ("POST", "/challenges"),
+    ("POST", "/applications"),
+    ("GET", "/orders/{number}"),
+    ("POST", "/orders/{number}/cancel"),
+    ("POST", "/orders/{number}/payments"),
+    ("POST", "/orders/{number}/certificate"),
+    ("POST", "/orders/{number}/confirm"),
+    ("GET", "/orders/{number}/invoice"),
+    ("POST", "/payments/notify"),
+    ("POST", "/admin/login"),
+    ("POST", "/admin/logout"),
+    ("GET", "/admin/orders"),
+    ("POST", "/admin/orders/{number}/approve"),
+    ("POST", "/admin/orders/{number}/reject"),
+];
+
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 pub fn app(state: State) -> Router {
     let api = Router::new()
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
         .route("/agreement", get(agreement))
         .route("/prices", get(prices))
         .route("/ca", get(ca_certificate))
