@@ -9,7 +9,11 @@ use sqlx::{AnyPool, Row};
 
 #[derive(Clone)]
 pub struct Store {
+    /// For reads.
     pub pool: AnyPool,
+    /// For writes. On SQLite a single connection, so writers queue in the pool instead of
+    /// meeting SQLite's busy handler (which sleeps); on PostgreSQL the same pool as reads.
+    pub writer: AnyPool,
     pub postgres: bool,
 }
 
@@ -28,9 +32,17 @@ impl Store {
         sqlx::any::install_default_drivers();
         let postgres = url.starts_with("postgres");
         let opts = AnyPoolOptions::new().max_connections(if postgres { 16 } else { 8 });
-        let pool = if postgres {
-            opts.connect(url).await?
-        } else {
+        if postgres {
+            let pool = opts.connect(url).await?;
+            let store = Self {
+                writer: pool.clone(),
+                pool,
+                postgres,
+            };
+            store.migrate().await?;
+            return Ok(store);
+        }
+        let sqlite = |opts: AnyPoolOptions| {
             opts.after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL lets readers run beside the writer; a busy writer waits instead of failing.
@@ -49,16 +61,23 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect(url)
-            .await?
         };
-        let store = Self { pool, postgres };
+        // The writer first: it creates the file and switches it to WAL before readers open it.
+        let writer = sqlite(AnyPoolOptions::new().max_connections(1))
+            .connect(url)
+            .await?;
+        let pool = sqlite(opts).connect(url).await?;
+        let store = Self {
+            pool,
+            writer,
+            postgres,
+        };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").execute(&self.pool).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").execute(&self.writer).await?;
         let set = if self.postgres {
             POSTGRES_MIGRATIONS
         } else {
@@ -73,7 +92,7 @@ impl Store {
             if done.is_some() {
                 continue;
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             for stmt in split_sql(sql) {
                 sqlx::query(sqlx::AssertSqlSafe(stmt))
                     .execute(&mut *tx)

@@ -196,7 +196,7 @@ pub async fn demo_certificate(
     .bind(&summary.subject)
     .bind(not_after)
     .bind(der.clone())
-    .execute(&s.db.pool)
+    .execute(&s.db.writer)
     .await
     .map_err(|e| e.to_string())?;
     Ok(der)

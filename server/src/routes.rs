@@ -107,7 +107,7 @@ async fn new_challenge(
         .bind(&c.id)
         .bind(&c.nonce)
         .bind(c.expires_at)
-        .execute(&s.db.pool)
+        .execute(&s.db.writer)
         .await?;
     Ok(Json(c))
 }
@@ -202,7 +202,7 @@ async fn apply(
     }
     let token = random_id(16);
     let new_not_after = crate::add_months(summary.not_after, form.period_months);
-    let mut tx = s.db.pool.begin().await?;
+    let mut tx = s.db.writer.begin().await?;
     let used = sqlx::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
         .bind(t)
         .bind(&req.challenge_id)
@@ -371,7 +371,7 @@ async fn cancel(
 ) -> AppResult<Json<OrderView>> {
     let o = authorized(&s, &number, &headers).await?;
     let t = now();
-    let mut tx = s.db.pool.begin().await?;
+    let mut tx = s.db.writer.begin().await?;
     let done = match o.status {
         OrderStatus::AwaitingPayment => {
             transition(
@@ -477,7 +477,7 @@ async fn create_payment(
         .bind(&taxpayer)
         .bind(t)
         .bind(t + s.config.payment_ttl_secs)
-        .execute(&s.db.pool)
+        .execute(&s.db.writer)
         .await?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(payment_view(&s, &p)))
@@ -517,7 +517,7 @@ async fn handle_notice(s: &State, params: &crate::payment::Params) -> AppResult<
         ));
     }
     let t = now();
-    let mut tx = s.db.pool.begin().await?;
+    let mut tx = s.db.writer.begin().await?;
     let first = sqlx::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
         .bind(t)
         .bind(&notice.trade_no)
@@ -675,7 +675,7 @@ async fn issue(
     let der =
         s.ca.issue_renewal(&old, &key, t, o.new_not_after, &serial)
             .map_err(AppError::Internal)?;
-    let mut tx = s.db.pool.begin().await?;
+    let mut tx = s.db.writer.begin().await?;
     let updated = sqlx::query("UPDATE orders SET issued_cert = $1, issued_key = $2, issued_at = $3 WHERE number = $4 AND status = 'approved'")
         .bind(der.clone())
         .bind(&key_fp)
@@ -772,7 +772,7 @@ async fn confirm(
             .ok_or(AppError::Internal("installed order without payment".into()))?;
     let form: api::ApplicationForm =
         serde_json::from_str(&o.form_json).map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut tx = s.db.pool.begin().await?;
+    let mut tx = s.db.writer.begin().await?;
     if !transition(
         &mut tx,
         &number,

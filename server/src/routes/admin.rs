@@ -43,7 +43,7 @@ pub async fn create_admin(s: &State, username: &str, password: &str) -> Result<(
     sqlx::query("INSERT INTO admins (username, password_hash) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET password_hash = $2")
         .bind(username)
         .bind(hash)
-        .execute(&s.db.pool)
+        .execute(&s.db.writer)
         .await
         .map_err(|e| e.to_string())?;
     Ok(())
@@ -90,7 +90,7 @@ async fn login(
     .bind(&l.username)
     .bind(&csrf)
     .bind(now() + SESSION_SECS)
-    .execute(&s.db.pool)
+    .execute(&s.db.writer)
     .await?;
     let secure = if s.config.public_url.starts_with("https://") {
         "; Secure"
@@ -148,7 +148,7 @@ async fn logout(
     if let Some(token) = cookie_token(&headers) {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(sha256_hex(token.as_bytes()))
-            .execute(&s.db.pool)
+            .execute(&s.db.writer)
             .await?;
     }
     Ok((
@@ -259,7 +259,7 @@ async fn decide(
         ));
     }
     let t = now();
-    let mut tx = s.db.pool.begin().await?;
+    let mut tx = s.db.writer.begin().await?;
     // Two administrators at once: only the first transition succeeds.
     if !transition(&mut tx, number, OrderStatus::UnderReview, to, who, note, t).await? {
         return Err(AppError::conflict(
