@@ -8,7 +8,7 @@ clients=${1:-100}; renewals=${2:-3000}
 cargo build -q --release --locked -p certrenew-server --bin certrenew --example load
 data=$(mktemp -d); port=18181
 db_args=(); [ -n "${CERTRENEW_DATABASE:-}" ] && db_args=(--database "$CERTRENEW_DATABASE")
-RUST_LOG=warn target/release/certrenew serve --data "$data" --listen 127.0.0.1:$port --auto-approve "${db_args[@]}" >"$data/server.log" 2>&1 &
+RUST_LOG=warn target/release/certrenew serve --data "$data" --listen 127.0.0.1:$port --auto-approve --rate-limit 0 "${db_args[@]}" >"$data/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/v1/prices" >/dev/null && break; sleep 0.1; done

@@ -5,6 +5,8 @@ pub mod ca;
 pub mod check;
 pub mod db;
 pub mod error;
+pub mod jobs;
+pub mod limit;
 pub mod payment;
 pub mod routes;
 
@@ -91,6 +93,9 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// Origins allowed to call the API from another site (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// Challenges and applications per client IP per minute (0 = no limit), and the burst.
+    pub rate_per_minute: u32,
+    pub rate_burst: u32,
 }
 
 impl Config {
@@ -112,6 +117,8 @@ impl Config {
             periods_months: vec![12, 24, 36],
             web_dir: None,
             cors_origins: vec![],
+            rate_per_minute: 30,
+            rate_burst: 10,
         }
     }
 
@@ -137,6 +144,7 @@ pub struct AppState {
     pub sandbox: payment::Sandbox,
     pub merchant: payment::Merchant,
     pub http: reqwest::Client,
+    pub limiter: limit::RateLimiter,
 }
 
 pub type State = Arc<AppState>;
@@ -163,6 +171,7 @@ impl AppState {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;
+        let limiter = limit::RateLimiter::new(config.rate_per_minute, config.rate_burst);
         Ok((
             Arc::new(AppState {
                 config,
@@ -171,6 +180,7 @@ impl AppState {
                 sandbox,
                 merchant,
                 http,
+                limiter,
             }),
             notes,
         ))

@@ -1,6 +1,7 @@
 //! `certrenew`: the renewal server.
 //!
-//! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR] [--auto-approve]
+//! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
+//!                 [--auto-approve] [--rate-limit PER_MINUTE] [--cors-origin ORIGIN]…
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew ca show [--data DIR]
 //! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
@@ -16,6 +17,8 @@ struct Args {
     public_url: Option<String>,
     web: Option<PathBuf>,
     auto_approve: bool,
+    rate_limit: Option<u32>,
+    cors: Vec<String>,
     rest: Vec<String>,
 }
 
@@ -27,6 +30,8 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         public_url: None,
         web: None,
         auto_approve: false,
+        rate_limit: None,
+        cors: vec![],
         rest: vec![],
     };
     while let Some(x) = it.next() {
@@ -38,6 +43,14 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--public-url" => a.public_url = Some(val()?),
             "--web" => a.web = Some(val()?.into()),
             "--auto-approve" => a.auto_approve = true,
+            "--rate-limit" => {
+                a.rate_limit = Some(
+                    val()?
+                        .parse()
+                        .map_err(|_| "--rate-limit takes requests per minute")?,
+                )
+            }
+            "--cors-origin" => a.cors.push(val()?),
             _ => a.rest.push(x),
         }
     }
@@ -56,6 +69,10 @@ fn config(a: &Args) -> Config {
     }
     c.web_dir = a.web.clone();
     c.auto_approve = a.auto_approve;
+    if let Some(r) = a.rate_limit {
+        c.rate_per_minute = r;
+    }
+    c.cors_origins = a.cors.clone();
     c
 }
 
@@ -104,12 +121,16 @@ async fn serve(a: Args) -> Result<(), String> {
         state.config.data_dir.display(),
         redact(&state.config.database_url)
     );
-    axum::serve(listener, certrenew_server::app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    certrenew_server::jobs::spawn(state.clone());
+    axum::serve(
+        listener,
+        certrenew_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 fn redact(url: &str) -> String {

@@ -4,7 +4,7 @@ use crate::db::{transition, Order, Payment};
 use crate::error::{AppError, AppResult};
 use crate::{now, random_id, sha256_hex, State};
 use api::{OrderStatus, OrderView};
-use axum::extract::{Form, Path};
+use axum::extract::{ConnectInfo, Form, Path};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -65,6 +65,24 @@ pub fn app(state: State) -> Router {
         .route("/sandbox/cashier/{id}", get(cashier_page))
         .route("/sandbox/cashier/{id}/pay", post(cashier_pay))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
+    if !state.config.cors_origins.is_empty() {
+        let origins: Vec<axum::http::HeaderValue> = state
+            .config
+            .cors_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect();
+        router = router.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([
+                    header::CONTENT_TYPE,
+                    axum::http::HeaderName::from_static("x-order-token"),
+                ])
+                .expose_headers([axum::http::HeaderName::from_static("x-order-token")]),
+        );
+    }
     if let Some(dir) = &state.config.web_dir {
         router = router.fallback_service(
             tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true),
@@ -95,9 +113,19 @@ async fn ca_certificate(axum::extract::State(s): axum::extract::State<State>) ->
         .into_response()
 }
 
+fn limited(s: &State, addr: std::net::SocketAddr) -> AppResult<()> {
+    if s.limiter.allow(addr.ip()) {
+        Ok(())
+    } else {
+        Err(AppError::RateLimited)
+    }
+}
+
 async fn new_challenge(
     axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
 ) -> AppResult<Json<api::Challenge>> {
+    limited(&s, addr)?;
     let c = api::Challenge {
         id: random_id(16),
         nonce: random_id(32),
@@ -147,8 +175,10 @@ fn check_certificate(
 
 async fn apply(
     axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Json(req): Json<api::ApplicationRequest>,
 ) -> AppResult<Response> {
+    limited(&s, addr)?;
     let t = now();
     let form = req.form.validate(today(t)).map_err(AppError::Fields)?;
     let Some(price) = s

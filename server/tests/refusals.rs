@@ -370,3 +370,72 @@ async fn cancel_before_and_after_payment() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test]
+async fn challenges_are_rate_limited_per_client() {
+    let s = Server::start("sqlite", |c| {
+        c.rate_per_minute = 6;
+        c.rate_burst = 3;
+    })
+    .await;
+    let mut codes = vec![];
+    for _ in 0..5 {
+        codes.push(
+            s.http
+                .post(s.api("/challenges"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(codes, [200, 200, 200, 429, 429]);
+}
+
+#[tokio::test]
+async fn unpaid_orders_expire_and_late_money_is_returned() {
+    let s = Server::start("sqlite", |c| c.payment_ttl_secs = -1).await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    let p: api::PaymentView = s
+        .http
+        .post(s.api(&format!("/orders/{number}/payments")))
+        .header("x-order-token", &token)
+        .json(&serde_json::json!({"method": "online", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        certrenew_server::jobs::expire_unpaid(&s.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        order(&s, &number, &token).await.status,
+        OrderStatus::PaymentExpired
+    );
+    // The notice still arrives (the user paid just too late): acknowledged, order untouched.
+    let r = s
+        .http
+        .post(s.api("/payments/notify"))
+        .form(&s.state.sandbox.notice(&p.id, p.amount_fen, 0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "success");
+    assert_eq!(
+        order(&s, &number, &token).await.status,
+        OrderStatus::PaymentExpired
+    );
+    assert_eq!(
+        certrenew_server::check::invariants(&s.state.db)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+}

@@ -68,10 +68,18 @@ impl Server {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config::new(dir.clone(), url.clone());
         config.database_url = database_url(backend, &dir).await;
+        config.rate_per_minute = 0;
         tune(&mut config);
         let (state, _) = AppState::open(config).await.unwrap();
         let app = certrenew_server::app(state.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap()
+        });
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .build()
