@@ -96,6 +96,8 @@ pub struct Config {
     /// Challenges and applications per client IP per minute (0 = no limit), and the burst.
     pub rate_per_minute: u32,
     pub rate_burst: u32,
+    /// Demo mode: anyone may get a soon-expiring certificate for a browser demo token.
+    pub demo: bool,
 }
 
 impl Config {
@@ -119,6 +121,7 @@ impl Config {
             cors_origins: vec![],
             rate_per_minute: 30,
             rate_burst: 10,
+            demo: false,
         }
     }
 

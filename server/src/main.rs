@@ -1,7 +1,7 @@
 //! `certrenew`: the renewal server.
 //!
 //! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
-//!                 [--auto-approve] [--rate-limit PER_MINUTE] [--cors-origin ORIGIN]…
+//!                 [--auto-approve] [--demo] [--rate-limit PER_MINUTE] [--cors-origin ORIGIN]…
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew ca show [--data DIR]
 //! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
@@ -17,6 +17,7 @@ struct Args {
     public_url: Option<String>,
     web: Option<PathBuf>,
     auto_approve: bool,
+    demo: bool,
     rate_limit: Option<u32>,
     cors: Vec<String>,
     rest: Vec<String>,
@@ -30,6 +31,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         public_url: None,
         web: None,
         auto_approve: false,
+        demo: false,
         rate_limit: None,
         cors: vec![],
         rest: vec![],
@@ -43,6 +45,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--public-url" => a.public_url = Some(val()?),
             "--web" => a.web = Some(val()?.into()),
             "--auto-approve" => a.auto_approve = true,
+            "--demo" => a.demo = true,
             "--rate-limit" => {
                 a.rate_limit = Some(
                     val()?
@@ -69,6 +72,7 @@ fn config(a: &Args) -> Config {
     }
     c.web_dir = a.web.clone();
     c.auto_approve = a.auto_approve;
+    c.demo = a.demo;
     if let Some(r) = a.rate_limit {
         c.rate_per_minute = r;
     }

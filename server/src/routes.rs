@@ -37,6 +37,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/orders"),
     ("POST", "/admin/orders/{number}/approve"),
     ("POST", "/admin/orders/{number}/reject"),
+    ("POST", "/demo/certificate"),
 ];
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -59,6 +60,7 @@ pub fn app(state: State) -> Router {
         .route("/orders/{number}/confirm", post(confirm))
         .route("/orders/{number}/invoice", get(invoice))
         .route("/payments/notify", post(notify))
+        .route("/demo/certificate", post(demo_certificate))
         .merge(crate::routes::admin::router());
     let mut router = Router::new()
         .nest("/api/v1", api)
@@ -863,4 +865,40 @@ async fn invoice(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Json(invoice_view(&row)?))
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct DemoRequest {
+    /// SubjectPublicKeyInfo of the demo token's key, DER in base64.
+    pub public_key: String,
+}
+
+/// Demo mode only: a certificate for a browser demo token, expiring in 30 days so that it is
+/// inside the renewal window at once.
+async fn demo_certificate(
+    axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Json(req): Json<DemoRequest>,
+) -> AppResult<Json<api::IssueResponse>> {
+    if !s.config.demo {
+        return Err(AppError::NotFound);
+    }
+    limited(&s, addr)?;
+    let spki = B64
+        .decode(&req.public_key)
+        .map_err(|_| AppError::bad("public_key", "not base64"))?;
+    let key =
+        ccid::keys::PublicKey::from_spki_der(&spki).map_err(|e| AppError::bad("public_key", e))?;
+    let subject: x509_cert::name::Name =
+        format!("CN=演示用户{},O=演示医疗器械有限公司,C=CN", &random_id(2))
+            .parse()
+            .map_err(|e| AppError::Internal(format!("{e:?}")))?;
+    let t = now();
+    let der = crate::demo_certificate(&s, &subject, &key, t - 335 * 86_400, t + 30 * 86_400)
+        .await
+        .map_err(AppError::Internal)?;
+    Ok(Json(api::IssueResponse {
+        certificate: B64.encode(&der),
+        not_after: t + 30 * 86_400,
+    }))
 }

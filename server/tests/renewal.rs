@@ -224,3 +224,44 @@ async fn happy_path_on(backend: &str) {
         "an installed order cannot be cancelled"
     );
 }
+
+#[tokio::test]
+async fn demo_certificates_only_in_demo_mode() {
+    let key = token::keys::PrivateKey::generate(ccid::piv::Algorithm::EccP256)
+        .unwrap()
+        .public_key();
+    let body =
+        serde_json::json!({"public_key": base64::Engine::encode(&B64, key.to_spki_der().unwrap())});
+    let s = Server::start("sqlite", |_| {}).await;
+    let r = s
+        .http
+        .post(s.api("/demo/certificate"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        404,
+        "a production CA issues nothing to strangers"
+    );
+    let s = Server::start("sqlite", |c| c.demo = true).await;
+    let r: api::IssueResponse = s
+        .http
+        .post(s.api("/demo/certificate"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let der = base64::Engine::decode(&B64, r.certificate).unwrap();
+    let summary = ccid::cert::summarize(&der, certrenew_server::now()).unwrap();
+    assert_eq!(summary.days_left, 29);
+    assert!(s.state.ca.issued(&ccid::cert::parse(&der).unwrap()));
+    assert_eq!(
+        ccid::cert::public_key(&ccid::cert::parse(&der).unwrap()).unwrap(),
+        key
+    );
+}
