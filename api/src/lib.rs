@@ -150,6 +150,11 @@ pub fn canonical_application(
     format!("certrenew-application-v1\n{nonce}\n{cert_hash}\n{form}").into_bytes()
 }
 
+/// What the new certificate's key signs to confirm it was installed on the token.
+pub fn install_proof_message(order_number: &str, serial_hex: &str) -> Vec<u8> {
+    format!("certrenew-installed-v1\n{order_number}\n{serial_hex}").into_bytes()
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationRequest {
     pub challenge_id: String,

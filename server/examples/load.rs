@@ -162,10 +162,7 @@ async fn renew(
     let serial = ccid::cert::summarize(&der, certrenew_server::now())
         .map_err(|e| e.to_string())?
         .serial;
-    let proof = sign(
-        &mut applet,
-        &certrenew_server::routes::install_proof_message(&n, &serial),
-    );
+    let proof = sign(&mut applet, &api::install_proof_message(&n, &serial));
     let v: api::OrderView = timed(lat, "POST /orders/{n}/confirm", async {
         http.post(api(&format!("/orders/{n}/confirm")))
             .header("x-order-token", &token)

@@ -764,10 +764,6 @@ struct ConfirmRequest {
     signature: String,
 }
 
-pub fn install_proof_message(number: &str, serial_hex: &str) -> Vec<u8> {
-    format!("certrenew-installed-v1\n{number}\n{serial_hex}").into_bytes()
-}
-
 async fn confirm(
     axum::extract::State(s): axum::extract::State<State>,
     Path(number): Path<String>,
@@ -791,7 +787,7 @@ async fn confirm(
     let sig = B64
         .decode(&req.signature)
         .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
-    if !key.verify_sha256(&install_proof_message(&number, &summary.serial), &sig) {
+    if !key.verify_sha256(&api::install_proof_message(&number, &summary.serial), &sig) {
         return Err(AppError::Forbidden(
             "the token did not prove it holds the new certificate's key",
         ));

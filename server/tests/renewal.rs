@@ -180,7 +180,7 @@ async fn happy_path_on(backend: &str) {
         });
         sign_on_token(
             &mut applet,
-            &certrenew_server::routes::install_proof_message(&number, &summary.serial),
+            &api::install_proof_message(&number, &summary.serial),
         )
     };
     let r = s
@@ -258,7 +258,11 @@ async fn demo_certificates_only_in_demo_mode() {
         .unwrap();
     let der = base64::Engine::decode(&B64, r.certificate).unwrap();
     let summary = ccid::cert::summarize(&der, certrenew_server::now()).unwrap();
-    assert!((29..=30).contains(&summary.days_left), "{}", summary.days_left);
+    assert!(
+        (29..=30).contains(&summary.days_left),
+        "{}",
+        summary.days_left
+    );
     assert!(s.state.ca.issued(&ccid::cert::parse(&der).unwrap()));
     assert_eq!(
         ccid::cert::public_key(&ccid::cert::parse(&der).unwrap()).unwrap(),

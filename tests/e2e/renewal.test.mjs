@@ -1,0 +1,163 @@
+// The whole renewal in real Chromium against the real server: demo token (virtual token compiled
+// to WASM, behind the CCID reader code), apply, pay in the sandbox cashier, review, install.
+// Run by scripts/test through `node --test`; screenshots go to $ARTIFACTS (default target/e2e).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('../../', import.meta.url).pathname;
+const artifacts = process.env.ARTIFACTS || join(root, 'target/e2e');
+mkdirSync(artifacts, { recursive: true });
+const port = 18300 + Math.floor(Math.random() * 500);
+const base = `http://127.0.0.1:${port}`;
+let server, browser, data;
+
+async function waitForServer() {
+  for (let i = 0; i < 200; i++) {
+    try { if ((await fetch(`${base}/api/v1/prices`)).ok) return; } catch {}
+    await new Promise(r => setTimeout(r, 100));
+  }
+  throw new Error('server did not start');
+}
+
+before(async () => {
+  data = mkdtempSync(join(tmpdir(), 'certrenew-e2e-'));
+  const bin = process.env.CERTRENEW_BIN || join(root, 'target/debug/certrenew');
+  server = spawn(bin, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--web', join(root, 'dist'), '--rate-limit', '0'], { stdio: 'inherit' });
+  await waitForServer();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+  rmSync(data, { recursive: true, force: true });
+});
+
+async function newPage(name) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const requests = [];
+  page.on('request', r => requests.push({ url: r.url(), body: r.postData() || '' }));
+  page.on('pageerror', e => { throw new Error(`page error: ${e.message}`); });
+  let n = 0;
+  const shot = async (label) => page.screenshot({ path: join(artifacts, `${name}-${String(++n).padStart(2, '0')}-${label}.png`), fullPage: true });
+  return { context, page, requests, shot };
+}
+
+// Counts what a person does: clicks, taps and fields typed.
+function counter(page) {
+  const c = { actions: 0 };
+  c.click = async (sel) => { c.actions++; await page.click(sel); };
+  c.fill = async (sel, v) => { c.actions++; await page.fill(sel, v); await page.dispatchEvent(sel, 'change'); };
+  c.select = async (sel, v) => { c.actions++; await page.selectOption(sel, v); };
+  return c;
+}
+
+async function adminApprove(number) {
+  // The review console UI is not built yet; the reviewer acts through its API.
+  const { spawnSync } = await import('node:child_process');
+  const bin = process.env.CERTRENEW_BIN || join(root, 'target/debug/certrenew');
+  const made = spawnSync(bin, ['admin', 'create', 'reviewer', '--data', data], { env: { ...process.env, CERTRENEW_ADMIN_PASSWORD: 'e2e reviewer password' } });
+  assert.equal(made.status, 0, String(made.stderr));
+  const login = await fetch(`${base}/api/v1/admin/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'reviewer', password: 'e2e reviewer password' }) });
+  assert.equal(login.status, 200);
+  const { csrf } = await login.json();
+  const cookie = login.headers.get('set-cookie').split(';')[0];
+  const r = await fetch(`${base}/api/v1/admin/orders/${number}/approve`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } });
+  assert.equal(r.status, 200, await r.text());
+}
+
+test('full renewal W3→W11 with the demo token', async () => {
+  const { context, page, requests, shot } = await newPage('renewal');
+  const u = counter(page);
+  await page.goto(base);
+  await page.waitForSelector('#start');
+  await shot('start');
+  await u.click('#use-demo');
+  await page.waitForSelector('#token', { timeout: 30000 });
+  await page.waitForSelector('#demo-badge');
+  const oldNotAfter = await page.textContent('#cert-not-after');
+  await shot('token');
+  await u.click('#apply');
+  await page.waitForSelector('#agreement');
+  assert.equal(await page.isDisabled('#agreement-next'), true, 'next needs the tick');
+  await u.click('#accept');
+  await shot('agreement');
+  await u.click('#agreement-next');
+  await page.waitForSelector('#form');
+  await u.fill('#operator-id_number', '11010519491231002X');
+  await u.fill('#operator-name', '张三');
+  await u.fill('#operator-mobile', '13800138000');
+  await u.fill('#operator-email', 'ops@supplier.cn');
+  await u.fill('#recipient-name', '李四');
+  await u.fill('#recipient-mobile', '13900139000');
+  await u.fill('#recipient-address', '深圳市福田区某路1号');
+  assert.equal(await page.textContent('#fee'), '200.00');
+  await shot('form');
+  await u.click('#form-submit');
+  await page.waitForSelector('#pin');
+  assert.equal((await page.textContent('#pin-tries')).includes('3'), true);
+  await u.fill('#pin-input', '123456');
+  await shot('pin');
+  await u.click('#pin-confirm');
+  await page.waitForSelector('#order', { timeout: 20000 });
+  const number = (await page.textContent('#order-number')).trim();
+  assert.match(number, /^01\d{15}$/);
+  await shot('order');
+  await u.click('#pay-now');
+  await u.fill('#invoice-title', '深圳市某医疗器械有限公司');
+  await u.fill('#taxpayer-id', '91350100M000100Y43');
+  await u.click('#payment-submit');
+  await page.waitForSelector('#cashier-link');
+  await shot('cashier-link');
+  // The sandbox cashier opens in a new tab, as the real one would.
+  const [cashier] = await Promise.all([context.waitForEvent('page'), u.click('#cashier-link')]);
+  await cashier.waitForSelector('#pay');
+  await cashier.screenshot({ path: join(artifacts, 'renewal-cashier.png') });
+  await cashier.click('#pay');
+  u.actions++;
+  await cashier.waitForSelector('#result');
+  await cashier.close();
+  await page.waitForSelector('#under-review', { timeout: 20000 });
+  const actionsToPaid = u.actions;
+  await shot('under-review');
+  await adminApprove(number);
+  await page.waitForSelector('#install', { timeout: 20000 });
+  await shot('install');
+  await u.fill('#install-pin', '123456');
+  await u.click('#install-button');
+  await page.waitForSelector('#done', { timeout: 30000 });
+  await shot('done');
+  const newNotAfter = await page.textContent('#cert-not-after');
+  assert.notEqual(newNotAfter, oldNotAfter);
+  assert.equal(Number(newNotAfter.slice(0, 4)), Number(oldNotAfter.slice(0, 4)) + 1, 'validity extended by 12 months');
+  assert.match(await page.textContent('#invoice-number'), /^\d{20}$/);
+  // The token itself now holds the new certificate: reload, the page reads it from the token.
+  await page.reload();
+  await page.click('#use-demo');
+  await page.waitForSelector('#token');
+  assert.equal(await page.textContent('#cert-not-after'), newNotAfter);
+  // The PIN never left the browser.
+  for (const r of requests) assert.equal(r.body.includes('123456') || r.url.includes('123456'), false, `PIN in ${r.url}`);
+  console.log(`user actions from token inserted to order paid: ${actionsToPaid}`);
+  await context.close();
+});
+
+test('switching language', async () => {
+  const { context, page } = await newPage('lang');
+  await page.goto(base);
+  await page.waitForSelector('#start');
+  assert.equal(await page.textContent('#use-demo'), '使用演示令牌体验');
+  await page.click('#lang-switch');
+  assert.equal(await page.textContent('#use-demo'), 'Try with a demo token');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await context.close();
+});

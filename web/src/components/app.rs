@@ -1,0 +1,91 @@
+//! The app shell: language switch, demo badge, progress and errors, and the current screen.
+
+use crate::ctx::AppCtx;
+use crate::flow::{Action, Flow, Screen};
+use crate::i18n::{t, Lang};
+use yew::prelude::*;
+
+fn initial_lang() -> Lang {
+    // ?lang=en, else Chinese.
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    if search.contains("lang=en") {
+        Lang::En
+    } else {
+        Lang::Zh
+    }
+}
+
+#[component]
+pub fn App() -> Html {
+    let lang = use_state(initial_lang);
+    let flow = use_reducer(Flow::default);
+    let token = use_state(|| None);
+    {
+        let flow = flow.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(p) = crate::api_client::get::<api::PriceList>("/prices", None).await {
+                    flow.dispatch(Action::Prices(p));
+                }
+            });
+        });
+    }
+    {
+        let code = lang.code();
+        use_effect_with(code, move |code| {
+            if let Some(d) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.document_element())
+            {
+                let _ = d.set_attribute("lang", code);
+            }
+        });
+    }
+    let ctx = AppCtx {
+        lang: lang.clone(),
+        flow: flow.clone(),
+        token: token.clone(),
+    };
+    let switch = {
+        let lang = lang.clone();
+        Callback::from(move |_| lang.set(lang.other()))
+    };
+    let demo = token.as_ref().is_some_and(|t| t.demo);
+    let dismiss = {
+        let flow = flow.clone();
+        Callback::from(move |_| flow.dispatch(Action::Error(None)))
+    };
+    let screen = match flow.screen {
+        Screen::Start => html! { <crate::components::start::Start /> },
+        Screen::Token => html! { <crate::components::token_view::TokenView /> },
+        Screen::Agreement => html! { <crate::components::agreement::Agreement /> },
+        Screen::Form => html! { <crate::components::form::Form /> },
+        Screen::Pin => html! { <crate::components::pin::PinEntry /> },
+        Screen::Order => html! { <crate::components::order::Order /> },
+        Screen::Done => html! { <crate::components::done::Done /> },
+    };
+    html! {
+        <ContextProvider<AppCtx> context={ctx}>
+            <header>
+                <h1>{ t(*lang, "title") }</h1>
+                if demo { <span class="badge" id="demo-badge">{ t(*lang, "demo_badge") }</span> }
+                <button id="lang-switch" class="link" onclick={switch}>{ t(*lang, "switch_lang") }</button>
+            </header>
+            <main>
+                if let Some(p) = flow.progress {
+                    <p class="progress-note" id="busy" role="status"><span class="spinner"></span>{ t(*lang, p) }</p>
+                }
+                if let Some(e) = flow.error.clone() {
+                    <div class="notice bad" id="error" role="alert">
+                        <p>{ { let k = t(*lang, &e); if k == "?" { e.clone() } else { k.to_string() } } }</p>
+                        <button onclick={dismiss}>{ t(*lang, "retry") }</button>
+                    </div>
+                }
+                { screen }
+            </main>
+            <footer>{ t(*lang, "contacts") }</footer>
+        </ContextProvider<AppCtx>>
+    }
+}

@@ -1,0 +1,310 @@
+//! The order page (W7), payment (W8, W9) and installation (W10). The page follows the order's
+//! status by itself; every step can be resumed after a reload or a pulled token.
+
+use crate::components::token_view::date;
+use crate::ctx::{saved_order, token_error_key, use_app, AppCtx};
+use crate::flow::{Action, Screen};
+use api::{OrderStatus, OrderView};
+use ccid::keys::ManagementKey;
+use ccid::piv::{Pin, Slot};
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+const STEPS: [&str; 5] = [
+    "step_apply",
+    "step_pay",
+    "step_review",
+    "step_install",
+    "step_done",
+];
+
+fn input_value(e: &InputEvent) -> String {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        .map(|i| i.value())
+        .unwrap_or_default()
+}
+
+async fn reload(ctx: &AppCtx) {
+    let (Some(o), Some(t)) = (ctx.flow.order.clone(), ctx.flow.order_token.clone()) else {
+        return;
+    };
+    match crate::api_client::get::<OrderView>(&format!("/orders/{}", o.number), Some(&t)).await {
+        Ok(order) if order != o => ctx.dispatch(Action::Order { order, token: None }),
+        Ok(_) => {}
+        Err(e) => ctx.fail(crate::ctx::call_error_text(ctx, &e)),
+    }
+}
+
+#[component]
+pub fn Order() -> Html {
+    let ctx = use_app();
+    let Some(order) = ctx.flow.order.clone() else {
+        return html! {};
+    };
+    let paying = use_state(|| false);
+    let title = use_state(String::new);
+    let taxpayer = use_state(String::new);
+    let pin = use_state(String::new);
+    // Follow the status while something outside this page moves it (payment, review).
+    {
+        let ctx = ctx.clone();
+        let waiting = matches!(
+            order.status,
+            OrderStatus::AwaitingPayment | OrderStatus::Paid | OrderStatus::UnderReview
+        );
+        use_effect_with((order.status, waiting), move |(_, waiting)| {
+            let interval = waiting.then(|| {
+                gloo_timers::callback::Interval::new(2_000, move || {
+                    let ctx = ctx.clone();
+                    wasm_bindgen_futures::spawn_local(async move { reload(&ctx).await });
+                })
+            });
+            move || drop(interval)
+        });
+    }
+    let step = usize::from(order.progress_step);
+    let bar = html! {
+        <ol class="progress" id="progress">
+            { for STEPS.iter().enumerate().map(|(i, k)| html! {
+                <li class={classes!(if i + 1 < step || step == 5 {"done"} else if i + 1 == step {"current"} else {""})}>{ ctx.t(k) }</li>
+            }) }
+        </ol>
+    };
+    let token_hdr = ctx.flow.order_token.clone().unwrap_or_default();
+    let cancel = {
+        let ctx = ctx.clone();
+        let (n, t) = (order.number.clone(), token_hdr.clone());
+        Callback::from(move |_| {
+            let (ctx, n, t) = (ctx.clone(), n.clone(), t.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match crate::api_client::post::<_, OrderView>(
+                    &format!("/orders/{n}/cancel"),
+                    Some(&t),
+                    &(),
+                )
+                .await
+                {
+                    Ok(order) => {
+                        saved_order::clear();
+                        ctx.dispatch(Action::Order { order, token: None });
+                    }
+                    Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+                }
+            });
+        })
+    };
+    let pay = {
+        let ctx = ctx.clone();
+        let (n, t) = (order.number.clone(), token_hdr.clone());
+        let (title, taxpayer) = (title.clone(), taxpayer.clone());
+        Callback::from(move |_| {
+            let (ctx, n, t) = (ctx.clone(), n.clone(), t.clone());
+            let body = api::PaymentRequest {
+                method: api::PaymentMethod::Online,
+                invoice_title: (*title).clone(),
+                taxpayer_id: (*taxpayer).clone(),
+            };
+            wasm_bindgen_futures::spawn_local(async move {
+                match crate::api_client::post::<_, api::PaymentView>(
+                    &format!("/orders/{n}/payments"),
+                    Some(&t),
+                    &body,
+                )
+                .await
+                {
+                    Ok(_) => reload(&ctx).await,
+                    Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+                }
+            });
+        })
+    };
+    let install = {
+        let ctx = ctx.clone();
+        let pin = pin.clone();
+        Callback::from(move |_| {
+            let ctx = ctx.clone();
+            let entered = (*pin).clone();
+            pin.set(String::new());
+            wasm_bindgen_futures::spawn_local(async move { install(ctx, entered).await });
+        })
+    };
+    let restart = {
+        let ctx = ctx.clone();
+        Callback::from(move |_| {
+            saved_order::clear();
+            ctx.dispatch(Action::Go(Screen::Token));
+        })
+    };
+    let taxpayer_error = (!taxpayer.is_empty())
+        .then(|| api::validate::social_credit_code(&taxpayer).err())
+        .flatten();
+    let can_pay = !title.trim().is_empty() && api::validate::social_credit_code(&taxpayer).is_ok();
+    html! {
+        <section class="card" id="order">
+            <h2>{ ctx.t("order_title") }</h2>
+            { bar }
+            <dl class="cert">
+                <dt>{ ctx.t("order_number") }</dt><dd id="order-number" class="mono">{ &order.number }</dd>
+                <dt>{ ctx.t("subject") }</dt><dd>{ &order.subject }</dd>
+                <dt>{ ctx.t("applied_at") }</dt><dd>{ date(order.applied_at) }</dd>
+                <dt>{ ctx.t("fee_excl") }</dt><dd id="order-fee">{ api::yuan(order.fee_fen) }</dd>
+                <dt>{ ctx.t("new_valid_to") }</dt><dd id="order-new-not-after">{ date(order.new_not_after) }</dd>
+                <dt>{ ctx.t("operator") }</dt><dd>{ &order.operator_name }</dd>
+                if !order.remarks.is_empty() { <dt>{ ctx.t("remarks") }</dt><dd>{ &order.remarks }</dd> }
+            </dl>
+            { match order.status {
+                OrderStatus::AwaitingPayment => match &order.payment {
+                    Some(p) => html! {
+                        <div class="pay" id="cashier">
+                            <a id="cashier-link" class="button primary" href={p.cashier_url.clone()} target="_blank" rel="noopener">{ ctx.t("to_cashier") }</a>
+                            <p>{ ctx.t("scan_to_pay") }<code id="qr-payload">{ &p.qr_payload }</code></p>
+                            <p class="note" id="waiting-payment">{ ctx.t("waiting_payment") }</p>
+                        </div>
+                    },
+                    None if *paying => html! {
+                        <div class="pay" id="payment-form">
+                            <h3>{ ctx.t("pay_method") }</h3>
+                            <label class="check"><input type="radio" checked=true />{ ctx.t("online") }</label>
+                            <label class="field"><span>{ ctx.t("invoice_title") }<b class="req">{"*"}</b></span>
+                                <input id="invoice-title" value={(*title).clone()} oninput={let s = title.clone(); Callback::from(move |e: InputEvent| s.set(input_value(&e)))} /></label>
+                            <label class={classes!("field", taxpayer_error.map(|_| "invalid"))}><span>{ ctx.t("taxpayer_id") }<b class="req">{"*"}</b></span>
+                                <input id="taxpayer-id" value={(*taxpayer).clone()} oninput={let s = taxpayer.clone(); Callback::from(move |e: InputEvent| s.set(input_value(&e)))} />
+                                if let Some(i) = taxpayer_error { <small class="error">{ ctx.t(crate::components::form::invalid_key(i)) }</small> }
+                            </label>
+                            <p class="notice">{ ctx.t("invoice_warning") }</p>
+                            <div class="actions"><button id="payment-submit" class="primary" disabled={!can_pay} onclick={pay}>{ ctx.t("submit") }</button></div>
+                        </div>
+                    },
+                    None => html! {
+                        <div>
+                            <p id="submitted">{ ctx.t("submitted") }</p>
+                            <div class="actions">
+                                <button id="cancel" onclick={cancel}>{ ctx.t("cancel") }</button>
+                                <button id="pay-now" class="primary" onclick={let p = paying.clone(); Callback::from(move |_| p.set(true))}>{ ctx.t("pay_now") }</button>
+                            </div>
+                        </div>
+                    },
+                },
+                OrderStatus::Paid | OrderStatus::UnderReview => html! {
+                    <p class="notice" id="under-review">{ ctx.t("under_review") }</p>
+                },
+                OrderStatus::Approved | OrderStatus::Issued => html! {
+                    <div id="install">
+                        <p>{ ctx.t("pin_title") }</p>
+                        <input id="install-pin" type="password" inputmode="numeric" autocomplete="off" maxlength="8" value={(*pin).clone()}
+                            oninput={let s = pin.clone(); Callback::from(move |e: InputEvent| s.set(input_value(&e)))} />
+                        <div class="actions"><button id="install-button" class="primary" disabled={pin.len() < 6 || ctx.flow.progress.is_some()} onclick={install}>{ ctx.t("install") }</button></div>
+                    </div>
+                },
+                OrderStatus::Cancelled | OrderStatus::PaymentExpired => html! {
+                    <div><p id="closed">{ ctx.t("cancelled") }</p><button onclick={restart}>{ ctx.t("back") }</button></div>
+                },
+                OrderStatus::Rejected | OrderStatus::Refunding | OrderStatus::Refunded => html! {
+                    <div><p id="rejected">{ ctx.t("rejected") }</p><button onclick={restart}>{ ctx.t("back") }</button></div>
+                },
+                OrderStatus::Installed => html! {},
+            } }
+        </section>
+    }
+}
+
+/// Install (W10): CSR on the token → certificate from the CA → written, read back and checked
+/// on the token → confirmed with a signature by the new certificate's key.
+async fn install(ctx: AppCtx, entered: String) {
+    let (Some(order), Some(order_token), Some(token)) = (
+        ctx.flow.order.clone(),
+        ctx.flow.order_token.clone(),
+        (*ctx.token).clone(),
+    ) else {
+        return;
+    };
+    let Some((old_der, _)) = ctx.flow.certificate.clone() else {
+        return;
+    };
+    let Ok(pin) = Pin::new(entered.as_bytes()) else {
+        return ctx.fail("pin_wrong");
+    };
+    let Ok(old) = ccid::cert::parse(&old_der) else {
+        return ctx.fail("no_cert");
+    };
+    let Ok(key) = ccid::cert::public_key(&old) else {
+        return ctx.fail("no_cert");
+    };
+    ctx.dispatch(Action::Progress(Some("installing_csr")));
+    let subject = old.tbs_certificate().subject().clone();
+    let csr = token
+        .with(async |piv| {
+            piv.verify_pin(&pin).await?;
+            ccid::cert::build_csr(piv, Slot::Authentication, &subject, &key)
+                .await
+                .map_err(|e| match e {
+                    ccid::cert::CertError::Piv(p) => p,
+                    other => ccid::piv::PivError::Malformed(other.to_string()),
+                })
+        })
+        .await;
+    let csr = match csr {
+        Ok(c) => c,
+        Err(e) => return ctx.fail(token_error_key(&e)),
+    };
+    ctx.dispatch(Action::Progress(Some("installing_issue")));
+    let n = order.number.clone();
+    let issued: api::IssueResponse = match crate::api_client::post(
+        &format!("/orders/{n}/certificate"),
+        Some(&order_token),
+        &api::IssueRequest {
+            csr: crate::api_client::b64_encode(&csr),
+        },
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+    };
+    let Some(new_der) = crate::api_client::b64_decode(&issued.certificate) else {
+        return ctx.fail("err_network");
+    };
+    let now = (js_sys::Date::now() / 1000.0) as i64;
+    let Ok(summary) = ccid::cert::summarize(&new_der, now) else {
+        return ctx.fail("no_cert");
+    };
+    ctx.dispatch(Action::Progress(Some("installing_write")));
+    let proof_msg = api::install_proof_message(&n, &summary.serial);
+    let written = token
+        .with(async |piv| {
+            piv.authenticate(&ManagementKey::default_tdes()).await?;
+            piv.write_certificate(Slot::Authentication, &new_der)
+                .await?;
+            if piv.read_certificate(Slot::Authentication).await?.as_deref() != Some(&new_der[..]) {
+                return Err(ccid::piv::PivError::Malformed("read-back differs".into()));
+            }
+            piv.verify_pin(&pin).await?;
+            piv.sign_sha256(Slot::Authentication, key.algorithm(), &proof_msg)
+                .await
+        })
+        .await;
+    let proof = match written {
+        Ok(p) => p,
+        Err(e) => return ctx.fail(token_error_key(&e)),
+    };
+    if !key.verify_sha256(&proof_msg, &proof) {
+        return ctx.fail("error");
+    }
+    ctx.dispatch(Action::Progress(Some("installing_confirm")));
+    match crate::api_client::post::<_, OrderView>(
+        &format!("/orders/{n}/confirm"),
+        Some(&order_token),
+        &serde_json::json!({"signature": crate::api_client::b64_encode(&proof)}),
+    )
+    .await
+    {
+        Ok(order) => {
+            saved_order::clear();
+            ctx.dispatch(Action::Certificate(Some((new_der, summary))));
+            ctx.dispatch(Action::Progress(None));
+            ctx.dispatch(Action::Order { order, token: None });
+        }
+        Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+    }
+}

@@ -1,0 +1,139 @@
+//! PIN entry (W6): tries left shown, a warning before the last try; the application is signed on
+//! the token and submitted. The PIN goes to the token only.
+
+use crate::ctx::{saved_order, token_error_key, use_app};
+use crate::flow::{Action, Screen};
+use ccid::piv::{Pin, PinState, PivError, Slot};
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+#[component]
+pub fn PinEntry() -> Html {
+    let ctx = use_app();
+    let pin = use_state(String::new);
+    {
+        let ctx = ctx.clone();
+        use_effect_with((), move |_| {
+            if let Some(token) = (*ctx.token).clone() {
+                wasm_bindgen_futures::spawn_local(async move {
+                    match token.with(async |piv| piv.pin_state().await).await {
+                        Ok(PinState::TriesLeft(n)) => ctx.dispatch(Action::PinTries(Some(n))),
+                        Ok(PinState::Blocked) => ctx.dispatch(Action::PinTries(Some(0))),
+                        _ => ctx.dispatch(Action::PinTries(None)),
+                    }
+                });
+            }
+        });
+    }
+    let oninput = {
+        let pin = pin.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(i) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            {
+                pin.set(i.value());
+            }
+        })
+    };
+    let confirm = {
+        let ctx = ctx.clone();
+        let pin = pin.clone();
+        Callback::from(move |_| {
+            let ctx = ctx.clone();
+            let entered = (*pin).clone();
+            pin.set(String::new());
+            wasm_bindgen_futures::spawn_local(async move { submit(ctx, entered).await });
+        })
+    };
+    let back = {
+        let ctx = ctx.clone();
+        Callback::from(move |_| ctx.dispatch(Action::Go(Screen::Form)))
+    };
+    let tries = ctx.flow.pin_tries;
+    html! {
+        <section class="card" id="pin">
+            <h2>{ ctx.t("pin_title") }</h2>
+            <p class="note">{ ctx.t("pin_note") }</p>
+            if let Some(n) = tries {
+                <p id="pin-tries">{ ctx.t("pin_tries") }{ "：" }<strong>{ n }</strong></p>
+                if n == 1 { <p class="notice bad" id="pin-last-try">{ ctx.t("pin_last_try") }</p> }
+                if n == 0 { <p class="notice bad" id="pin-blocked">{ ctx.t("pin_blocked") }</p> }
+            }
+            <input id="pin-input" type="password" inputmode="numeric" autocomplete="off" maxlength="8" value={(*pin).clone()} {oninput} />
+            <div class="actions">
+                <button onclick={back}>{ ctx.t("back") }</button>
+                <button id="pin-confirm" class="primary" disabled={pin.len() < 6 || tries == Some(0)} onclick={confirm}>{ ctx.t("confirm") }</button>
+            </div>
+        </section>
+    }
+}
+
+async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
+    let Some(token) = (*ctx.token).clone() else {
+        return;
+    };
+    let Some((der, _)) = ctx.flow.certificate.clone() else {
+        return;
+    };
+    let form = ctx.flow.form.clone();
+    let Ok(pin) = Pin::new(entered.as_bytes()) else {
+        return ctx.fail("pin_wrong");
+    };
+    ctx.dispatch(Action::Progress(Some("signing")));
+    let challenge: api::Challenge = match crate::api_client::post("/challenges", None, &()).await {
+        Ok(c) => c,
+        Err(e) => return ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+    };
+    let message = api::canonical_application(&form, &challenge.nonce, &der);
+    let key = ccid::cert::parse(&der)
+        .ok()
+        .and_then(|c| ccid::cert::public_key(&c).ok());
+    let Some(key) = key else {
+        return ctx.fail("no_cert");
+    };
+    let signed = token
+        .with(async |piv| {
+            piv.verify_pin(&pin).await?;
+            piv.sign_sha256(Slot::Authentication, key.algorithm(), &message)
+                .await
+        })
+        .await;
+    let signature = match signed {
+        Ok(s) => s,
+        Err(crate::token_access::TokenError::Piv(PivError::WrongPin { tries_left })) => {
+            ctx.dispatch(Action::PinTries(Some(tries_left)));
+            return ctx.fail("pin_wrong");
+        }
+        Err(e) => {
+            if matches!(e, crate::token_access::TokenError::Piv(PivError::Blocked)) {
+                ctx.dispatch(Action::PinTries(Some(0)));
+            }
+            return ctx.fail(token_error_key(&e));
+        }
+    };
+    let req = api::ApplicationRequest {
+        challenge_id: challenge.id,
+        certificate: crate::api_client::b64_encode(&der),
+        form,
+        signature: crate::api_client::b64_encode(&signature),
+    };
+    match crate::api_client::apply(&req).await {
+        Ok((order, order_token)) => {
+            saved_order::save(&order.number, &order_token);
+            ctx.dispatch(Action::Progress(None));
+            ctx.dispatch(Action::Order {
+                order,
+                token: Some(order_token),
+            });
+        }
+        Err(crate::api_client::CallError::Api(e)) if e.code == "invalid_fields" => {
+            ctx.dispatch(Action::Go(Screen::Form));
+            ctx.fail(crate::ctx::call_error_text(
+                &ctx,
+                &crate::api_client::CallError::Api(e),
+            ));
+        }
+        Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+    }
+}

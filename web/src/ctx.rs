@@ -1,0 +1,92 @@
+//! What every component reaches through the context: language, flow state, the token.
+
+use crate::flow::{Action, Flow};
+use crate::i18n::{t, Lang};
+use crate::token_access::TokenHandle;
+use yew::prelude::*;
+
+#[derive(Clone, PartialEq)]
+pub struct AppCtx {
+    pub lang: UseStateHandle<Lang>,
+    pub flow: UseReducerHandle<Flow>,
+    pub token: UseStateHandle<Option<TokenHandle>>,
+}
+
+impl AppCtx {
+    pub fn t(&self, key: &str) -> &'static str {
+        t(*self.lang, key)
+    }
+
+    pub fn dispatch(&self, a: Action) {
+        self.flow.dispatch(a);
+    }
+
+    /// Shows an error: a translation key when it is one, the text otherwise.
+    pub fn fail(&self, e: impl Into<String>) {
+        self.flow.dispatch(Action::Error(Some(e.into())));
+    }
+}
+
+#[hook]
+pub fn use_app() -> AppCtx {
+    use_context::<AppCtx>().expect("AppCtx provided by App")
+}
+
+/// Maps a token error to what the user should read.
+pub fn token_error_key(e: &crate::token_access::TokenError) -> String {
+    use ccid::piv::PivError;
+    use ccid::CardError;
+    match e {
+        crate::token_access::TokenError::Busy => "signing".into(),
+        crate::token_access::TokenError::Piv(PivError::Card(
+            CardError::Removed | CardError::NoCard,
+        )) => "err_removed".into(),
+        crate::token_access::TokenError::Piv(PivError::Card(CardError::Transport(
+            ccid::TransportError::Disconnected,
+        ))) => "err_removed".into(),
+        crate::token_access::TokenError::Piv(PivError::Blocked) => "pin_blocked".into(),
+        crate::token_access::TokenError::Piv(other) => other.to_string(),
+    }
+}
+
+/// Maps a server call error to what the user should read.
+pub fn call_error_text(ctx: &AppCtx, e: &crate::api_client::CallError) -> String {
+    match e {
+        crate::api_client::CallError::Network(_) => "err_network".into(),
+        crate::api_client::CallError::Api(a) => {
+            let key = match a.code.as_str() {
+                "certificate_expired" => "expired_title",
+                "not_in_renewal_window" => "not_yet_window",
+                _ => return format!("{} ({})", ctx.t("error"), a.message),
+            };
+            key.into()
+        }
+    }
+}
+
+/// Storage of the order in progress, so closing the page loses nothing.
+pub mod saved_order {
+    const KEY: &str = "certrenew.order";
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    pub fn save(number: &str, token: &str) {
+        if let Some(s) = storage() {
+            let _ = s.set_item(KEY, &format!("{number} {token}"));
+        }
+    }
+
+    pub fn load() -> Option<(String, String)> {
+        let v = storage()?.get_item(KEY).ok()??;
+        let (n, t) = v.split_once(' ')?;
+        Some((n.to_string(), t.to_string()))
+    }
+
+    pub fn clear() {
+        if let Some(s) = storage() {
+            let _ = s.remove_item(KEY);
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The renewal flow's state and the only place it changes (a reducer).
+
+use api::{ApplicationForm, OrderView, PriceList};
+use ccid::cert::CertSummary;
+use std::rc::Rc;
+use yew::Reducible;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Start,
+    Token,
+    Agreement,
+    Form,
+    Pin,
+    Order,
+    Done,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    pub screen: Screen,
+    pub certificate: Option<(Vec<u8>, CertSummary)>,
+    pub prices: Option<PriceList>,
+    pub form: ApplicationForm,
+    pub order: Option<OrderView>,
+    pub order_token: Option<String>,
+    /// A translation key of the step in progress (shown with a spinner), if any.
+    pub progress: Option<&'static str>,
+    /// A translation key, or a message from the server.
+    pub error: Option<String>,
+    pub pin_tries: Option<u8>,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Self {
+            screen: Screen::Start,
+            certificate: None,
+            prices: None,
+            form: ApplicationForm {
+                period_months: 12,
+                ..Default::default()
+            },
+            order: None,
+            order_token: None,
+            progress: None,
+            error: None,
+            pin_tries: None,
+        }
+    }
+}
+
+// Actions live for one dispatch; boxing the order would only add noise at every call site.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Go(Screen),
+    Certificate(Option<(Vec<u8>, CertSummary)>),
+    Prices(PriceList),
+    Form(ApplicationForm),
+    Order {
+        order: OrderView,
+        token: Option<String>,
+    },
+    Progress(Option<&'static str>),
+    Error(Option<String>),
+    PinTries(Option<u8>),
+    Reset,
+}
+
+impl Reducible for Flow {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match action {
+            Action::Go(screen) => {
+                // Applying needs a certificate that can still be renewed online (W1).
+                let renewable = next.certificate.as_ref().is_some_and(|(_, s)| !s.expired);
+                if matches!(screen, Screen::Agreement | Screen::Form | Screen::Pin) && !renewable {
+                    next.screen = Screen::Token;
+                } else {
+                    next.screen = screen;
+                }
+                next.error = None;
+            }
+            Action::Certificate(c) => next.certificate = c,
+            Action::Prices(p) => next.prices = Some(p),
+            Action::Form(f) => next.form = f,
+            Action::Order { order, token } => {
+                if token.is_some() {
+                    next.order_token = token;
+                }
+                next.screen = if order.status == api::OrderStatus::Installed {
+                    Screen::Done
+                } else {
+                    Screen::Order
+                };
+                next.order = Some(order);
+            }
+            Action::Progress(p) => next.progress = p,
+            Action::Error(e) => {
+                next.error = e;
+                next.progress = None;
+            }
+            Action::PinTries(t) => next.pin_tries = t,
+            Action::Reset => {
+                return Rc::new(Flow {
+                    prices: next.prices,
+                    ..Flow::default()
+                })
+            }
+        }
+        Rc::new(next)
+    }
+}
+
+impl Flow {
+    /// The fee of the chosen period, in fen.
+    pub fn fee(&self) -> Option<i64> {
+        self.prices
+            .as_ref()?
+            .options
+            .iter()
+            .find(|o| o.months == self.form.period_months)
+            .map(|o| o.fee_fen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(expired: bool) -> CertSummary {
+        CertSummary {
+            subject: "CN=张三".into(),
+            common_name: Some("张三".into()),
+            issuer: "CN=CA".into(),
+            serial: "01".into(),
+            not_before: 0,
+            not_after: 100,
+            key: ccid::piv::Algorithm::EccP256,
+            days_left: if expired { -1 } else { 30 },
+            expired,
+            not_yet_valid: false,
+        }
+    }
+
+    fn run(flow: Flow, actions: impl IntoIterator<Item = Action>) -> Flow {
+        let mut f = Rc::new(flow);
+        for a in actions {
+            f = f.reduce(a);
+        }
+        (*f).clone()
+    }
+
+    #[test]
+    fn an_expired_certificate_cannot_apply() {
+        let f = run(
+            Flow::default(),
+            [
+                Action::Certificate(Some((vec![], summary(true)))),
+                Action::Go(Screen::Agreement),
+            ],
+        );
+        assert_eq!(f.screen, Screen::Token, "W1: offline route only");
+        let f = run(
+            Flow::default(),
+            [
+                Action::Certificate(Some((vec![], summary(false)))),
+                Action::Go(Screen::Agreement),
+            ],
+        );
+        assert_eq!(f.screen, Screen::Agreement);
+    }
+
+    #[test]
+    fn errors_clear_on_navigation_and_stop_progress() {
+        let f = run(
+            Flow::default(),
+            [
+                Action::Progress(Some("signing")),
+                Action::Error(Some("pin_wrong".into())),
+            ],
+        );
+        assert_eq!((f.progress, f.error.as_deref()), (None, Some("pin_wrong")));
+        let f = run(f, [Action::Go(Screen::Start)]);
+        assert_eq!(f.error, None);
+    }
+
+    #[test]
+    fn fee_follows_the_period() {
+        let prices = api::PriceList {
+            unit_fen_per_year: 20000,
+            options: vec![
+                api::PriceOption {
+                    months: 12,
+                    fee_fen: 20000,
+                },
+                api::PriceOption {
+                    months: 24,
+                    fee_fen: 40000,
+                },
+            ],
+        };
+        let mut form = ApplicationForm {
+            period_months: 24,
+            ..Default::default()
+        };
+        let f = run(
+            Flow::default(),
+            [Action::Prices(prices), Action::Form(form.clone())],
+        );
+        assert_eq!(f.fee(), Some(40000));
+        form.period_months = 36;
+        assert_eq!(run(f, [Action::Form(form)]).fee(), None);
+    }
+
+    #[test]
+    fn an_installed_order_shows_done_and_keeps_its_token() {
+        let order = api::OrderView {
+            number: "01".into(),
+            subject: String::new(),
+            certificate_serial: String::new(),
+            applied_at: 0,
+            status: api::OrderStatus::AwaitingPayment,
+            progress_step: 2,
+            period_months: 12,
+            fee_fen: 1,
+            old_not_after: 0,
+            new_not_after: 0,
+            operator_name: String::new(),
+            remarks: String::new(),
+            payment: None,
+            invoice: None,
+        };
+        let f = run(
+            Flow::default(),
+            [Action::Order {
+                order: order.clone(),
+                token: Some("t".into()),
+            }],
+        );
+        assert_eq!(
+            (f.screen, f.order_token.as_deref()),
+            (Screen::Order, Some("t"))
+        );
+        let done = api::OrderView {
+            status: api::OrderStatus::Installed,
+            ..order
+        };
+        let f = run(
+            f,
+            [Action::Order {
+                order: done,
+                token: None,
+            }],
+        );
+        assert_eq!(
+            (f.screen, f.order_token.as_deref()),
+            (Screen::Done, Some("t"))
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Every string the user sees, in Simplified Chinese (default) and English.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+}
+
+/// Looks a message up; unknown keys show themselves so a missing translation is visible.
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    let (zh, en) = match key {
+        "title" => ("数字证书在线续期", "Online certificate renewal"),
+        "switch_lang" => ("English", "中文"),
+        "demo_badge" => ("演示令牌（非真实证书）", "Demo token (not a real certificate)"),
+        "env_title" => ("环境检查", "Checking this browser"),
+        "env_secure_ok" => ("安全连接：正常", "Secure context: yes"),
+        "env_secure_bad" => ("当前页面不是安全连接（https），浏览器不允许访问 USB 设备。请使用 https 地址打开本页。", "This page is not a secure context (https); the browser will not allow USB access. Open it over https."),
+        "env_webusb_ok" => ("WebUSB：可用", "WebUSB: available"),
+        "env_webusb_bad" => ("此浏览器不支持 WebUSB。请使用新版 Chrome 或 Edge，或在服务大厅使用自助终端。", "This browser has no WebUSB. Use a current Chrome or Edge, or the kiosk in the service hall."),
+        "connect_usb" => ("连接 USB 证书令牌", "Connect the USB token"),
+        "use_demo" => ("使用演示令牌体验", "Try with a demo token"),
+        "demo_preparing" => ("正在准备演示令牌…", "Preparing the demo token…"),
+        "reading_token" => ("正在读取证书…", "Reading the certificate…"),
+        "my_certs" => ("我的证书", "My certificates"),
+        "no_cert" => ("令牌中没有证书。", "The token holds no certificate."),
+        "subject" => ("证书主题", "Subject"),
+        "issuer" => ("颁发者", "Issuer"),
+        "serial" => ("序列号", "Serial number"),
+        "valid_from" => ("生效时间", "Valid from"),
+        "valid_to" => ("有效期至", "Valid until"),
+        "days_left" => ("剩余天数", "Days left"),
+        "expired_title" => ("证书已过期，无法在线续期", "The certificate has expired and cannot be renewed online"),
+        "expired_text" => ("请携带 USB 证书令牌，按《证书续期办理指南》到服务网点办理。", "Take the token to a service point and follow the certificate renewal handling guide."),
+        "not_yet_window" => ("证书到期前 90 天内才可在线续期。", "Online renewal opens 90 days before expiry."),
+        "contacts" => ("客服热线 400-000-0000，在线客服 QQ 800000000", "Hotline 400-000-0000, online chat QQ 800000000"),
+        "apply" => ("申请续期", "Apply for renewal"),
+        "agreement_accept" => ("我接受电子认证服务协议内容", "I accept the electronic certification service agreement"),
+        "next" => ("下一步", "Next"),
+        "back" => ("返回", "Back"),
+        "form_title" => ("数字证书续期申请表", "Certificate renewal application"),
+        "period" => ("续期时间", "Renewal period"),
+        "months" => ("个月", " months"),
+        "fee" => ("费用", "Fee"),
+        "yuan" => ("元", "CNY"),
+        "operator" => ("经办人", "Operator"),
+        "id_type" => ("证件类型", "ID document"),
+        "resident_id" => ("居民身份证", "Resident ID card"),
+        "id_number" => ("证件号码", "ID number"),
+        "name" => ("姓名", "Name"),
+        "mobile" => ("手机号码", "Mobile"),
+        "email" => ("电子邮箱", "Email"),
+        "recipient" => ("发票收件人", "Invoice recipient"),
+        "address" => ("地址", "Address"),
+        "required" => ("必填", "required"),
+        "submit" => ("提交", "Submit"),
+        "invalid_required" => ("请填写此项", "Please fill this in"),
+        "invalid_format" => ("格式不正确", "Wrong format"),
+        "invalid_checksum" => ("校验位不正确，请核对号码", "Check digit wrong; please check the number"),
+        "invalid_birth_date" => ("出生日期不正确", "Date of birth is not valid"),
+        "invalid_region" => ("地区代码不正确", "Region code is not valid"),
+        "invalid_too_long" => ("内容过长", "Too long"),
+        "pin_title" => ("请输入证书密码（PIN）", "Enter the certificate PIN"),
+        "pin_note" => ("PIN 只在您的令牌中验证，不会发送到任何服务器。", "The PIN is checked on your token only and never sent anywhere."),
+        "pin_tries" => ("剩余尝试次数", "Tries left"),
+        "pin_last_try" => ("注意：这是最后一次尝试，再错令牌将被锁定，需要到网点解锁。", "Careful: this is the last try; another wrong PIN locks the token until a service point unlocks it."),
+        "pin_wrong" => ("PIN 不正确", "Wrong PIN"),
+        "pin_blocked" => ("PIN 已锁定，请携带令牌到服务网点解锁。", "The PIN is blocked; take the token to a service point to unlock it."),
+        "confirm" => ("确定", "Confirm"),
+        "signing" => ("正在令牌上签署申请…", "Signing the application on the token…"),
+        "order_title" => ("业务单", "Order"),
+        "order_number" => ("业务单号", "Order number"),
+        "applied_at" => ("申请时间", "Applied at"),
+        "progress" => ("当前进度", "Progress"),
+        "fee_excl" => ("费用（不包含快递费）", "Fee (excluding delivery)"),
+        "new_valid_to" => ("续期后有效期至", "New validity until"),
+        "remarks" => ("备注", "Remarks"),
+        "step_apply" => ("用户申请", "Application"),
+        "step_pay" => ("用户缴费", "Payment"),
+        "step_review" => ("管理员审核", "Review"),
+        "step_install" => ("安装新证书", "Install"),
+        "step_done" => ("完成", "Done"),
+        "submitted" => ("您的申请已提交，请点击“立即支付”。", "Your application was submitted; press Pay now."),
+        "pay_now" => ("立即支付", "Pay now"),
+        "cancel" => ("撤销申请", "Cancel application"),
+        "cancelled" => ("申请已撤销。", "The application was cancelled."),
+        "pay_method" => ("选择支付方式", "Payment method"),
+        "online" => ("在线支付", "Online payment"),
+        "invoice_title" => ("发票抬头", "Invoice title"),
+        "taxpayer_id" => ("纳税人识别号", "Taxpayer ID"),
+        "invoice_warning" => ("请认真填写：电子发票一经开具不予重开。", "Fill in carefully: an issued e-invoice is never re-issued."),
+        "to_cashier" => ("前往收银台支付", "Go to the cashier"),
+        "scan_to_pay" => ("或用手机扫码支付：", "Or pay from your phone:"),
+        "waiting_payment" => ("等待支付结果…（本页会自动刷新）", "Waiting for the payment… (this page follows it by itself)"),
+        "under_review" => ("已支付，等待管理员审核。", "Paid; waiting for the administrator's review."),
+        "refresh" => ("刷新", "Refresh"),
+        "install" => ("安装证书", "Install certificate"),
+        "installing_csr" => ("1/4 在令牌上生成证书请求", "1/4 Signing the certificate request on the token"),
+        "installing_issue" => ("2/4 CA 签发新证书", "2/4 The CA issues the new certificate"),
+        "installing_write" => ("3/4 写入令牌并读回核对", "3/4 Writing to the token and reading it back"),
+        "installing_confirm" => ("4/4 确认安装", "4/4 Confirming the installation"),
+        "done_title" => ("续期完成", "Renewal complete"),
+        "invoice_note" => ("电子发票将在 1–2 个工作日内发送到经办人的手机或邮箱。", "The e-invoice is sent to the operator's mobile or email within 1–2 working days."),
+        "invoice_number" => ("发票号码", "Invoice number"),
+        "rejected" => ("审核未通过，费用将原路退回。", "The application was rejected; the fee is refunded."),
+        "error" => ("出错了", "Something went wrong"),
+        "err_protected" => ("浏览器禁止网页访问智能卡类 USB 设备。请在服务大厅的自助终端使用本服务，或使用支持网页访问的令牌。", "The browser does not let web pages use smart-card class USB devices. Use the kiosk in the service hall, or a token that allows web access."),
+        "err_busy" => ("令牌被其他程序或系统驱动占用。请关闭 CA 安全客户端等程序后重新插拔令牌。", "Another program or a system driver holds the token. Close programs such as the CA security client and re-insert the token."),
+        "err_removed" => ("令牌已拔出。请重新插入后继续，进度不会丢失。", "The token was removed. Insert it again to continue; nothing is lost."),
+        "err_network" => ("无法连接服务器，请检查网络后重试。", "Cannot reach the server; check the network and try again."),
+        "err_no_device" => ("没有选择令牌。", "No token was chosen."),
+        "retry" => ("重试", "Try again"),
+        _ => return "?",
+    };
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_differ_and_unknown_is_visible() {
+        assert_ne!(t(Lang::Zh, "apply"), t(Lang::En, "apply"));
+        assert_eq!(t(Lang::En, "no-such-key"), "?");
+    }
+}
