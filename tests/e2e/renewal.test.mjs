@@ -151,7 +151,7 @@ test('full renewal W3→W11 with the demo token', async () => {
   await context.close();
 });
 
-test('switching language', async () => {
+test('switching language on every screen', async () => {
   const { context, page } = await newPage('lang');
   await page.goto(base);
   await page.waitForSelector('#start');
@@ -159,5 +159,152 @@ test('switching language', async () => {
   await page.click('#lang-switch');
   assert.equal(await page.textContent('#use-demo'), 'Try with a demo token');
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await context.close();
+});
+
+// Helpers for the shorter scenarios: a fresh browser context is a fresh demo token.
+async function toToken(page) {
+  await page.goto(base);
+  await page.click('#use-demo');
+  await page.waitForSelector('#token', { timeout: 30000 });
+}
+
+async function toPin(page) {
+  await toToken(page);
+  await page.click('#apply');
+  await page.click('#accept');
+  await page.click('#agreement-next');
+  for (const [sel, v] of [['#operator-id_number', '11010519491231002X'], ['#operator-name', '张三'], ['#operator-mobile', '13800138000'],
+    ['#operator-email', 'ops@supplier.cn'], ['#recipient-name', '李四'], ['#recipient-mobile', '13900139000'], ['#recipient-address', '深圳市福田区某路1号']]) {
+    await page.fill(sel, v);
+    await page.dispatchEvent(sel, 'change');
+  }
+  await page.click('#form-submit');
+  await page.waitForSelector('#pin');
+}
+
+test('wrong PIN: tries left shown, last-try warning, then blocked', async () => {
+  const { context, page, shot } = await newPage('wrong-pin');
+  await toPin(page);
+  for (const left of [2, 1]) {
+    await page.fill('#pin-input', '000000');
+    await page.click('#pin-confirm');
+    await page.waitForFunction((n) => document.querySelector('#pin-tries strong')?.textContent === String(n), left);
+  }
+  assert.ok(await page.isVisible('#pin-last-try'), 'warned before the last try');
+  await shot('last-try');
+  await page.fill('#pin-input', '000000');
+  await page.click('#pin-confirm');
+  await page.waitForSelector('#pin-blocked');
+  assert.equal(await page.isDisabled('#pin-confirm'), true);
+  await shot('blocked');
+  await context.close();
+});
+
+test('cancel before payment', async () => {
+  const { context, page } = await newPage('cancel');
+  await toPin(page);
+  await page.fill('#pin-input', '123456');
+  await page.click('#pin-confirm');
+  await page.waitForSelector('#order');
+  await page.click('#cancel');
+  await page.waitForSelector('#closed');
+  await context.close();
+});
+
+test('the field errors show in place and block submission', async () => {
+  const { context, page } = await newPage('form');
+  await toToken(page);
+  await page.click('#apply');
+  await page.click('#accept');
+  await page.click('#agreement-next');
+  await page.fill('#operator-id_number', '110105194912310021');
+  await page.dispatchEvent('#operator-id_number', 'change');
+  assert.equal(await page.textContent('#operator-id_number-error'), '校验位不正确，请核对号码');
+  await page.click('#form-submit');
+  assert.ok(await page.isVisible('#form'), 'still on the form');
+  assert.ok(await page.isVisible('#operator-mobile-error'));
+  await context.close();
+});
+
+test('expired certificate: the offline route, no application', async () => {
+  const { context, page, shot } = await newPage('expired');
+  // The page believes it is 40 days later than the server: the 30-day demo certificate expired.
+  await page.addInitScript(() => {
+    const shift = 40 * 86400 * 1000;
+    const RealDate = Date;
+    globalThis.Date = class extends RealDate {
+      constructor(...a) { super(...(a.length ? a : [RealDate.now() + shift])); }
+      static now() { return RealDate.now() + shift; }
+    };
+  });
+  await toToken(page);
+  await page.waitForSelector('#expired');
+  assert.equal(await page.$('#apply'), null);
+  await shot('offline-route');
+  await context.close();
+});
+
+test('protected smart-card class: the browser refuses, the page says what to do', async () => {
+  const { context, page, shot } = await newPage('protected');
+  await page.addInitScript(() => {
+    // A smart-card class (0x0B) token as Chromium presents it to an ordinary page.
+    const config = [9, 2, 0x5d, 0, 1, 1, 0, 0x80, 50, 9, 4, 0, 0, 3, 0x0b, 0, 0, 0,
+      54, 0x21, 0x10, 0x01, 0, 7, 2, 0, 0, 0, 0xa0, 0x0f, 0, 0, 0xa0, 0x0f, 0, 0, 0, 0x80, 0x25, 0, 0, 0x80, 0x25, 0, 0, 0,
+      0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0, 4, 0, 0, 0x0c, 0, 0, 0xff, 0xff, 0, 0, 0, 1];
+    const device = {
+      vendorId: 0x1050, productId: 0x0407, opened: false,
+      configuration: { interfaces: [{ interfaceNumber: 0, alternate: { interfaceClass: 0x0b, endpoints: [
+        { endpointNumber: 1, direction: 'out', type: 'bulk' }, { endpointNumber: 2, direction: 'in', type: 'bulk' }] } }] },
+      open: async () => {},
+      controlTransferIn: async () => ({ status: 'ok', data: new DataView(new Uint8Array(config).buffer) }),
+      claimInterface: async () => { throw new DOMException('The requested interface implements a protected class.', 'SecurityError'); },
+    };
+    Object.defineProperty(navigator, 'usb', { value: { requestDevice: async () => device, getDevices: async () => [device] } });
+  });
+  await page.goto(base);
+  await page.click('#connect-usb');
+  await page.waitForSelector('#error');
+  assert.match(await page.textContent('#error'), /自助终端/);
+  await shot('protected-class');
+  await context.close();
+});
+
+test('token pulled during install, put back, install resumed', async () => {
+  const { context, page, shot } = await newPage('pulled');
+  await toPin(page);
+  await page.fill('#pin-input', '123456');
+  await page.click('#pin-confirm');
+  await page.waitForSelector('#order');
+  const number = (await page.textContent('#order-number')).trim();
+  await page.click('#pay-now');
+  await page.fill('#invoice-title', '某公司');
+  await page.fill('#taxpayer-id', '91350100M000100Y43');
+  await page.click('#payment-submit');
+  await page.waitForSelector('#cashier-link');
+  const href = await page.getAttribute('#cashier-link', 'href');
+  const pay = await fetch(`${href}/pay`, { method: 'POST' });
+  assert.equal(pay.status, 200);
+  await page.waitForSelector('#under-review', { timeout: 20000 });
+  await adminApprove(number);
+  await page.waitForSelector('#install', { timeout: 20000 });
+  // Pull the token the moment the CA has issued the certificate, before it is written.
+  let pulled = false;
+  await page.route('**/certificate', async (route) => {
+    const response = await route.fetch();
+    if (!pulled) { pulled = true; await page.evaluate(() => window.certrenewDemo.unplug()); }
+    await route.fulfill({ response });
+  });
+  await page.fill('#install-pin', '123456');
+  await page.click('#install-button');
+  await page.waitForSelector('#error');
+  assert.match(await page.textContent('#error'), /令牌已拔出/);
+  await shot('pulled');
+  await page.evaluate(() => window.certrenewDemo.plug());
+  await page.click('#error button');
+  await page.fill('#install-pin', '123456');
+  await page.click('#install-button');
+  await page.waitForSelector('#done', { timeout: 30000 });
+  await shot('resumed');
   await context.close();
 });

@@ -3,6 +3,8 @@
 pub mod applet;
 pub mod keys;
 pub mod reader;
+#[cfg(target_arch = "wasm32")]
+pub mod usb_standin;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod vpcd;
 

@@ -52,7 +52,7 @@ pub fn App() -> Html {
         let lang = lang.clone();
         Callback::from(move |_| lang.set(lang.other()))
     };
-    let demo = token.as_ref().is_some_and(|t| t.demo);
+    let demo = token.as_ref().is_some_and(|t| t.is_demo());
     let dismiss = {
         let flow = flow.clone();
         Callback::from(move |_| flow.dispatch(Action::Error(None)))
