@@ -61,12 +61,16 @@ function counter(page) {
   return c;
 }
 
-async function adminApprove(number) {
-  // The review console UI is not built yet; the reviewer acts through its API.
+async function createReviewer() {
   const { spawnSync } = await import('node:child_process');
   const bin = process.env.CERTRENEW_BIN || join(root, 'target/debug/certrenew');
   const made = spawnSync(bin, ['admin', 'create', 'reviewer', '--data', data], { env: { ...process.env, CERTRENEW_ADMIN_PASSWORD: 'e2e reviewer password' } });
   assert.equal(made.status, 0, String(made.stderr));
+}
+
+// Approval through the console's API, for scenarios about other things.
+async function adminApprove(number) {
+  await createReviewer();
   const login = await fetch(`${base}/api/v1/admin/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'reviewer', password: 'e2e reviewer password' }) });
   assert.equal(login.status, 200);
   const { csrf } = await login.json();
@@ -129,7 +133,20 @@ test('full renewal W3→W11 with the demo token', async () => {
   await page.waitForSelector('#under-review', { timeout: 20000 });
   const actionsToPaid = u.actions;
   await shot('under-review');
-  await adminApprove(number);
+  // The reviewer approves in the review console, in another tab.
+  await createReviewer();
+  const console_ = await context.newPage();
+  await console_.goto(`${base}/admin.html`);
+  await console_.fill('#username', 'reviewer');
+  await console_.fill('#password', 'e2e reviewer password');
+  await console_.click('#login-submit');
+  await console_.waitForSelector(`#order-${number}`);
+  assert.match(await console_.textContent(`#order-${number}`), /110\*+002X/, 'ID number masked in the queue');
+  await console_.fill('#search', number);
+  await console_.screenshot({ path: join(artifacts, 'renewal-review-console.png'), fullPage: true });
+  await console_.click(`#order-${number} .approve`);
+  await console_.waitForSelector('#queue-empty');
+  await console_.close();
   await page.waitForSelector('#install', { timeout: 20000 });
   await shot('install');
   await u.fill('#install-pin', '123456');

@@ -1,0 +1,50 @@
+//! The review console (a separate bundle, `admin.html`): login, review queue, search, approve and
+//! reject. Personal data arrives masked from the server.
+
+pub mod app;
+pub mod queue;
+
+use serde::de::DeserializeOwned;
+
+/// A call to the admin API: the session cookie goes along (same origin); changes carry the CSRF
+/// token from the login.
+pub async fn call<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    csrf: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Result<T, String> {
+    use gloo_net::http::Request;
+    let url = format!("/api/v1/admin{path}");
+    let mut req = if method == "GET" {
+        Request::get(&url)
+    } else {
+        Request::post(&url)
+    };
+    if let Some(c) = csrf {
+        req = req.header("x-csrf-token", c);
+    }
+    let resp = match body {
+        Some(b) => req.json(&b).map_err(|e| e.to_string())?.send().await,
+        None => req.send().await,
+    }
+    .map_err(|e| e.to_string())?;
+    if resp.ok() {
+        resp.json().await.map_err(|e| e.to_string())
+    } else {
+        let e: api::ApiError = resp.json().await.map_err(|e| e.to_string())?;
+        Err(e.code)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct AdminOrder {
+    pub number: String,
+    pub subject: String,
+    pub status: api::OrderStatus,
+    pub fee_fen: i64,
+    pub applied_at: i64,
+    pub operator_name: String,
+    pub operator_id: String,
+    pub operator_mobile: String,
+}
