@@ -150,6 +150,33 @@ pub fn canonical_application(
     format!("certrenew-application-v1\n{nonce}\n{cert_hash}\n{form}").into_bytes()
 }
 
+/// What the token signs to see the details of its previous renewal (shown only to the key holder).
+pub fn prefill_message(nonce: &str, certificate_der: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let cert_hash: String = sha2::Sha256::digest(certificate_der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("certrenew-prefill-v1\n{nonce}\n{cert_hash}").into_bytes()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefillRequest {
+    pub challenge_id: String,
+    /// DER in base64.
+    pub certificate: String,
+    /// Signature over [`prefill_message`], base64.
+    pub signature: String,
+}
+
+/// The operator, recipient and invoice details of this subject's last renewal, if any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Prefill {
+    pub form: Option<ApplicationForm>,
+    pub invoice_title: Option<String>,
+    pub taxpayer_id: Option<String>,
+}
+
 /// What the new certificate's key signs to confirm it was installed on the token.
 pub fn install_proof_message(order_number: &str, serial_hex: &str) -> Vec<u8> {
     format!("certrenew-installed-v1\n{order_number}\n{serial_hex}").into_bytes()

@@ -1,7 +1,8 @@
 //! `certrenew`: the renewal server.
 //!
 //! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
-//!                 [--auto-approve] [--demo] [--rate-limit PER_MINUTE] [--cors-origin ORIGIN]…
+//!                 [--auto-approve] [--demo] [--renewal-window-days N] [--rate-limit PER_MINUTE]
+//!                 [--cors-origin ORIGIN]…
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew ca show [--data DIR]
 //! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
@@ -18,6 +19,7 @@ struct Args {
     web: Option<PathBuf>,
     auto_approve: bool,
     demo: bool,
+    window: Option<i64>,
     rate_limit: Option<u32>,
     cors: Vec<String>,
     rest: Vec<String>,
@@ -32,6 +34,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         web: None,
         auto_approve: false,
         demo: false,
+        window: None,
         rate_limit: None,
         cors: vec![],
         rest: vec![],
@@ -46,6 +49,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--web" => a.web = Some(val()?.into()),
             "--auto-approve" => a.auto_approve = true,
             "--demo" => a.demo = true,
+            "--renewal-window-days" => {
+                a.window = Some(
+                    val()?
+                        .parse()
+                        .map_err(|_| "--renewal-window-days takes a number")?,
+                )
+            }
             "--rate-limit" => {
                 a.rate_limit = Some(
                     val()?
@@ -73,6 +83,9 @@ fn config(a: &Args) -> Config {
     c.web_dir = a.web.clone();
     c.auto_approve = a.auto_approve;
     c.demo = a.demo;
+    if let Some(w) = a.window {
+        c.renewal_window_days = w;
+    }
     if let Some(r) = a.rate_limit {
         c.rate_per_minute = r;
     }

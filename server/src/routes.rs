@@ -38,6 +38,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/orders/{number}/approve"),
     ("POST", "/admin/orders/{number}/reject"),
     ("POST", "/demo/certificate"),
+    ("POST", "/prefill"),
 ];
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -61,6 +62,7 @@ pub fn app(state: State) -> Router {
         .route("/orders/{number}/invoice", get(invoice))
         .route("/payments/notify", post(notify))
         .route("/demo/certificate", post(demo_certificate))
+        .route("/prefill", post(prefill))
         .merge(crate::routes::admin::router());
     let mut router = Router::new()
         .nest("/api/v1", api)
@@ -896,5 +898,66 @@ async fn demo_certificate(
     Ok(Json(api::IssueResponse {
         certificate: B64.encode(&der),
         not_after: t + 30 * 86_400,
+    }))
+}
+
+/// The details of this certificate subject's last renewal, for the holder of its key only.
+async fn prefill(
+    axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Json(req): Json<api::PrefillRequest>,
+) -> AppResult<Json<api::Prefill>> {
+    limited(&s, addr)?;
+    let t = now();
+    let der = B64
+        .decode(&req.certificate)
+        .map_err(|_| AppError::bad("certificate", "certificate is not base64"))?;
+    let cert = Certificate::from_der(&der)
+        .map_err(|_| AppError::bad("certificate", "not a certificate"))?;
+    if !s.ca.issued(&cert) {
+        return Err(AppError::Forbidden(
+            "this certificate was not issued by this CA",
+        ));
+    }
+    let summary =
+        ccid::cert::summarize(&der, t).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    let key =
+        ccid::cert::public_key(&cert).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    let sig = B64
+        .decode(&req.signature)
+        .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
+    let used = sqlx::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1 RETURNING nonce")
+        .bind(t)
+        .bind(&req.challenge_id)
+        .fetch_optional(&s.db.writer)
+        .await?
+        .ok_or(AppError::conflict("challenge", "the challenge is unknown, used or expired"))?;
+    let nonce: String = used.try_get("nonce")?;
+    if !key.verify_sha256(&api::prefill_message(&nonce, &der), &sig) {
+        return Err(AppError::Forbidden(
+            "the signature does not match the certificate",
+        ));
+    }
+    let last = sqlx::query("SELECT number, form_json FROM orders WHERE subject = $1 ORDER BY applied_at DESC, number DESC LIMIT 1")
+        .bind(&summary.subject)
+        .fetch_optional(&s.db.pool)
+        .await?;
+    let Some(last) = last else {
+        return Ok(Json(api::Prefill::default()));
+    };
+    let number: String = last.try_get("number")?;
+    let form: Option<api::ApplicationForm> =
+        serde_json::from_str(&last.try_get::<String, _>("form_json")?).ok();
+    let payment = sqlx::query("SELECT invoice_title, taxpayer_id FROM payments p JOIN orders o ON o.number = p.order_number WHERE o.subject = $1 ORDER BY p.created_at DESC LIMIT 1")
+        .bind(&summary.subject)
+        .fetch_optional(&s.db.pool)
+        .await?;
+    tracing::info!(order = %number, "details of the previous renewal shown to the key holder");
+    Ok(Json(api::Prefill {
+        form,
+        invoice_title: payment
+            .as_ref()
+            .and_then(|p| p.try_get("invoice_title").ok()),
+        taxpayer_id: payment.as_ref().and_then(|p| p.try_get("taxpayer_id").ok()),
     }))
 }

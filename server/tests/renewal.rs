@@ -269,3 +269,46 @@ async fn demo_certificates_only_in_demo_mode() {
         key
     );
 }
+
+#[tokio::test]
+async fn previous_details_only_for_the_key_holder() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(30).await;
+    async fn prefill(s: &Server, applet: &mut token::PivApplet, der: &[u8]) -> reqwest::Response {
+        let c: api::Challenge = s
+            .http
+            .post(s.api("/challenges"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sig = sign_on_token(applet, &api::prefill_message(&c.nonce, der));
+        let req = api::PrefillRequest {
+            challenge_id: c.id,
+            certificate: base64::Engine::encode(&B64, der),
+            signature: base64::Engine::encode(&B64, sig),
+        };
+        s.http
+            .post(s.api("/prefill"))
+            .json(&req)
+            .send()
+            .await
+            .unwrap()
+    }
+    let first: api::Prefill = prefill(&s, &mut applet, &der).await.json().await.unwrap();
+    assert_eq!(
+        first,
+        api::Prefill::default(),
+        "nothing before the first renewal"
+    );
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    pay(&s, &number, &token).await;
+    let again: api::Prefill = prefill(&s, &mut applet, &der).await.json().await.unwrap();
+    assert_eq!(again.form.unwrap().operator.id_number, "11010519491231002X");
+    assert_eq!(again.taxpayer_id.as_deref(), Some("91350100M000100Y43"));
+    // Another token cannot see them, even with the right certificate in hand.
+    let (mut stranger, _) = s.token(30).await;
+    assert_eq!(prefill(&s, &mut stranger, &der).await.status(), 403);
+}
