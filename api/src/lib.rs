@@ -38,6 +38,8 @@ pub struct PriceList {
     /// Unit price per year, as the cashier shows it (W9).
     pub unit_fen_per_year: i64,
     pub options: Vec<PriceOption>,
+    /// Online renewal opens this many days before the certificate expires.
+    pub renewal_window_days: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

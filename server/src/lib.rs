@@ -136,6 +136,7 @@ impl Config {
                     fee_fen: self.unit_fen_per_year * i64::from(months) / 12,
                 })
                 .collect(),
+            renewal_window_days: self.renewal_window_days,
         }
     }
 }

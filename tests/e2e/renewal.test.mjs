@@ -27,7 +27,7 @@ async function waitForServer() {
 before(async () => {
   data = mkdtempSync(join(tmpdir(), 'certrenew-e2e-'));
   const bin = process.env.CERTRENEW_BIN || join(root, 'target/debug/certrenew');
-  server = spawn(bin, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--web', join(root, 'dist'), '--rate-limit', '0'], { stdio: 'inherit' });
+  server = spawn(bin, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--web', join(root, 'dist'), '--rate-limit', '0', '--renewal-window-days', '400'], { stdio: 'inherit' });
   await waitForServer();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -96,6 +96,11 @@ test('full renewal W3→W11 with the demo token', async () => {
   await u.click('#accept');
   await shot('agreement');
   await u.click('#agreement-next');
+  await page.waitForSelector('#pin');
+  assert.equal((await page.textContent('#pin-tries')).includes('3'), true);
+  await u.fill('#pin-input', '123456');
+  await shot('pin');
+  await u.click('#pin-confirm');
   await page.waitForSelector('#form');
   await u.fill('#operator-id_number', '11010519491231002X');
   await u.fill('#operator-name', '张三');
@@ -107,11 +112,6 @@ test('full renewal W3→W11 with the demo token', async () => {
   assert.equal(await page.textContent('#fee'), '200.00');
   await shot('form');
   await u.click('#form-submit');
-  await page.waitForSelector('#pin');
-  assert.equal((await page.textContent('#pin-tries')).includes('3'), true);
-  await u.fill('#pin-input', '123456');
-  await shot('pin');
-  await u.click('#pin-confirm');
   await page.waitForSelector('#order', { timeout: 20000 });
   const number = (await page.textContent('#order-number')).trim();
   assert.match(number, /^01\d{15}$/);
@@ -164,7 +164,32 @@ test('full renewal W3→W11 with the demo token', async () => {
   assert.equal(await page.textContent('#cert-not-after'), newNotAfter);
   // The PIN never left the browser.
   for (const r of requests) assert.equal(r.body.includes('123456') || r.url.includes('123456'), false, `PIN in ${r.url}`);
-  console.log(`user actions from token inserted to order paid: ${actionsToPaid}`);
+  console.log(`user actions from token inserted to order paid, first renewal: ${actionsToPaid}`);
+
+  // Next year's renewal (the window is widened for the test): the details come back after the PIN.
+  const again = counter(page);
+  await again.click('#apply');
+  await again.click('#accept');
+  await again.click('#agreement-next');
+  await again.fill('#pin-input', '123456');
+  await again.click('#pin-confirm');
+  await page.waitForSelector('#form');
+  assert.equal(await page.inputValue('#operator-id_number'), '11010519491231002X', 'prefilled after the PIN');
+  assert.equal(await page.inputValue('#recipient-address'), '深圳市福田区某路1号');
+  await shot('form-prefilled');
+  await again.click('#form-submit');
+  await page.waitForSelector('#order', { timeout: 20000 });
+  await again.click('#pay-now');
+  assert.equal(await page.inputValue('#taxpayer-id'), '91350100M000100Y43');
+  await again.click('#payment-submit');
+  await page.waitForSelector('#cashier-link');
+  const [cashier2] = await Promise.all([context.waitForEvent('page'), again.click('#cashier-link')]);
+  await cashier2.click('#pay');
+  again.actions++;
+  await cashier2.close();
+  await page.waitForSelector('#under-review', { timeout: 20000 });
+  console.log(`user actions from token inserted to order paid, a later renewal: ${again.actions}`);
+  for (const r of requests) assert.equal(r.body.includes('123456') || r.url.includes('123456'), false, `PIN in ${r.url}`);
   await context.close();
 });
 
@@ -191,13 +216,25 @@ async function toPin(page) {
   await page.click('#apply');
   await page.click('#accept');
   await page.click('#agreement-next');
+  await page.waitForSelector('#pin');
+}
+
+async function toForm(page) {
+  await toPin(page);
+  await page.fill('#pin-input', '123456');
+  await page.click('#pin-confirm');
+  await page.waitForSelector('#form');
+}
+
+async function toOrder(page) {
+  await toForm(page);
   for (const [sel, v] of [['#operator-id_number', '11010519491231002X'], ['#operator-name', '张三'], ['#operator-mobile', '13800138000'],
     ['#operator-email', 'ops@supplier.cn'], ['#recipient-name', '李四'], ['#recipient-mobile', '13900139000'], ['#recipient-address', '深圳市福田区某路1号']]) {
     await page.fill(sel, v);
     await page.dispatchEvent(sel, 'change');
   }
   await page.click('#form-submit');
-  await page.waitForSelector('#pin');
+  await page.waitForSelector('#order', { timeout: 20000 });
 }
 
 test('wrong PIN: tries left shown, last-try warning, then blocked', async () => {
@@ -220,10 +257,7 @@ test('wrong PIN: tries left shown, last-try warning, then blocked', async () => 
 
 test('cancel before payment', async () => {
   const { context, page } = await newPage('cancel');
-  await toPin(page);
-  await page.fill('#pin-input', '123456');
-  await page.click('#pin-confirm');
-  await page.waitForSelector('#order');
+  await toOrder(page);
   await page.click('#cancel');
   await page.waitForSelector('#closed');
   await context.close();
@@ -231,10 +265,7 @@ test('cancel before payment', async () => {
 
 test('the field errors show in place and block submission', async () => {
   const { context, page } = await newPage('form');
-  await toToken(page);
-  await page.click('#apply');
-  await page.click('#accept');
-  await page.click('#agreement-next');
+  await toForm(page);
   await page.fill('#operator-id_number', '110105194912310021');
   await page.dispatchEvent('#operator-id_number', 'change');
   assert.equal(await page.textContent('#operator-id_number-error'), '校验位不正确，请核对号码');
@@ -289,10 +320,7 @@ test('protected smart-card class: the browser refuses, the page says what to do'
 
 test('token pulled during install, put back, install resumed', async () => {
   const { context, page, shot } = await newPage('pulled');
-  await toPin(page);
-  await page.fill('#pin-input', '123456');
-  await page.click('#pin-confirm');
-  await page.waitForSelector('#order');
+  await toOrder(page);
   const number = (await page.textContent('#order-number')).trim();
   await page.click('#pay-now');
   await page.fill('#invoice-title', '某公司');

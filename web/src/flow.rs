@@ -29,6 +29,8 @@ pub struct Flow {
     /// A translation key, or a message from the server.
     pub error: Option<String>,
     pub pin_tries: Option<u8>,
+    /// Invoice details of the previous renewal, shown to the key holder only.
+    pub invoice_prefill: Option<(String, String)>,
 }
 
 impl Default for Flow {
@@ -46,6 +48,7 @@ impl Default for Flow {
             progress: None,
             error: None,
             pin_tries: None,
+            invoice_prefill: None,
         }
     }
 }
@@ -65,6 +68,8 @@ pub enum Action {
     Progress(Option<&'static str>),
     Error(Option<String>),
     PinTries(Option<u8>),
+    /// The previous renewal's details (after the PIN proved the key holder is here).
+    Prefill(api::Prefill),
     Reset,
 }
 
@@ -104,6 +109,16 @@ impl Reducible for Flow {
                 next.progress = None;
             }
             Action::PinTries(t) => next.pin_tries = t,
+            Action::Prefill(p) => {
+                if let Some(mut form) = p.form {
+                    // Keep the period chosen now; the rest is last year's, to be checked.
+                    form.period_months = next.form.period_months;
+                    next.form = form;
+                }
+                if let (Some(title), Some(id)) = (p.invoice_title, p.taxpayer_id) {
+                    next.invoice_prefill = Some((title, id));
+                }
+            }
             Action::Reset => {
                 return Rc::new(Flow {
                     prices: next.prices,
@@ -186,6 +201,39 @@ mod tests {
         assert_eq!((f.progress, f.error.as_deref()), (None, Some("pin_wrong")));
         let f = run(f, [Action::Go(Screen::Start)]);
         assert_eq!(f.error, None);
+    }
+
+    #[test]
+    fn prefill_fills_the_form_but_keeps_the_period() {
+        let old = ApplicationForm {
+            period_months: 36,
+            operator: api::Operator {
+                name: "张三".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let f = run(
+            Flow::default(),
+            [Action::Prefill(api::Prefill {
+                form: Some(old),
+                invoice_title: Some("某公司".into()),
+                taxpayer_id: Some("91350100M000100Y43".into()),
+            })],
+        );
+        assert_eq!(
+            (f.form.period_months, f.form.operator.name.as_str()),
+            (12, "张三")
+        );
+        assert_eq!(
+            f.invoice_prefill,
+            Some(("某公司".into(), "91350100M000100Y43".into()))
+        );
+        let f = run(f, [Action::Prefill(api::Prefill::default())]);
+        assert_eq!(
+            f.form.operator.name, "张三",
+            "nothing to prefill changes nothing"
+        );
     }
 
     #[test]

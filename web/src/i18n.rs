@@ -48,7 +48,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "days_left" => ("剩余天数", "Days left"),
         "expired_title" => ("证书已过期，无法在线续期", "The certificate has expired and cannot be renewed online"),
         "expired_text" => ("请携带 USB 证书令牌，按《证书续期办理指南》到服务网点办理。", "Take the token to a service point and follow the certificate renewal handling guide."),
-        "not_yet_window" => ("证书到期前 90 天内才可在线续期。", "Online renewal opens 90 days before expiry."),
+        "not_yet_window" => ("尚未到在线续期时间。在线续期开放于证书到期前（天）：", "Not yet: online renewal opens this many days before expiry:"),
         "contacts" => ("客服热线 400-000-0000，在线客服 QQ 800000000", "Hotline 400-000-0000, online chat QQ 800000000"),
         "apply" => ("申请续期", "Apply for renewal"),
         "agreement_accept" => ("我接受电子认证服务协议内容", "I accept the electronic certification service agreement"),

@@ -25,7 +25,7 @@ pub fn Agreement() -> Html {
     };
     let next = {
         let ctx = ctx.clone();
-        Callback::from(move |_| ctx.dispatch(Action::Go(Screen::Form)))
+        Callback::from(move |_| ctx.dispatch(Action::Go(Screen::Pin)))
     };
     let back = {
         let ctx = ctx.clone();

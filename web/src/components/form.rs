@@ -102,13 +102,14 @@ pub fn Form() -> Html {
         Callback::from(move |_| {
             tried.set(true);
             if ok {
-                ctx.dispatch(Action::Go(Screen::Pin));
+                let ctx = ctx.clone();
+                wasm_bindgen_futures::spawn_local(async move { submit(ctx).await });
             }
         })
     };
     let back = {
         let ctx = ctx.clone();
-        Callback::from(move |_| ctx.dispatch(Action::Go(Screen::Agreement)))
+        Callback::from(move |_| ctx.dispatch(Action::Go(Screen::Pin)))
     };
     let subject = ctx
         .flow
@@ -154,5 +155,61 @@ pub fn Form() -> Html {
                 <button id="form-submit" class="primary" onclick={submit}>{ ctx.t("submit") }</button>
             </div>
         </section>
+    }
+}
+
+/// Signs the application on the token (the PIN was verified on the previous screen) and submits it.
+async fn submit(ctx: crate::ctx::AppCtx) {
+    use ccid::piv::{PivError, Slot};
+    let Some(token) = (*ctx.token).clone() else {
+        return;
+    };
+    let Some((der, _)) = ctx.flow.certificate.clone() else {
+        return;
+    };
+    let form = ctx.flow.form.clone();
+    ctx.dispatch(Action::Progress(Some("signing")));
+    let challenge: api::Challenge = match crate::api_client::post("/challenges", None, &()).await {
+        Ok(c) => c,
+        Err(e) => return ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+    };
+    let message = api::canonical_application(&form, &challenge.nonce, &der);
+    let Some(key) = ccid::cert::parse(&der)
+        .ok()
+        .and_then(|c| ccid::cert::public_key(&c).ok())
+    else {
+        return ctx.fail("no_cert");
+    };
+    let signature = match token
+        .with(async |piv| {
+            piv.sign_sha256(Slot::Authentication, key.algorithm(), &message)
+                .await
+        })
+        .await
+    {
+        Ok(s) => s,
+        // The token forgot the PIN (it was pulled out): ask for it again.
+        Err(crate::token_access::TokenError::Piv(PivError::SecurityStatusNotSatisfied)) => {
+            ctx.dispatch(Action::Go(Screen::Pin));
+            return;
+        }
+        Err(e) => return ctx.fail(crate::ctx::token_error_key(&e)),
+    };
+    let req = api::ApplicationRequest {
+        challenge_id: challenge.id,
+        certificate: crate::api_client::b64_encode(&der),
+        form,
+        signature: crate::api_client::b64_encode(&signature),
+    };
+    match crate::api_client::apply(&req).await {
+        Ok((order, order_token)) => {
+            crate::ctx::saved_order::save(&order.number, &order_token);
+            ctx.dispatch(Action::Progress(None));
+            ctx.dispatch(Action::Order {
+                order,
+                token: Some(order_token),
+            });
+        }
+        Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
     }
 }

@@ -43,8 +43,9 @@ pub fn Order() -> Html {
         return html! {};
     };
     let paying = use_state(|| false);
-    let title = use_state(String::new);
-    let taxpayer = use_state(String::new);
+    let prefill = ctx.flow.invoice_prefill.clone().unwrap_or_default();
+    let title = use_state(|| prefill.0.clone());
+    let taxpayer = use_state(|| prefill.1.clone());
     let pin = use_state(String::new);
     // Follow the status while something outside this page moves it (payment, review).
     {

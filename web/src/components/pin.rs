@@ -1,7 +1,8 @@
-//! PIN entry (W6): tries left shown, a warning before the last try; the application is signed on
-//! the token and submitted. The PIN goes to the token only.
+//! PIN entry (W6): tries left shown, a warning before the last try. The PIN goes to the token
+//! only; once verified, the token proves its key holder is here and the form is prefilled with
+//! the previous renewal's details. The application is signed without asking again.
 
-use crate::ctx::{saved_order, token_error_key, use_app};
+use crate::ctx::{token_error_key, use_app};
 use crate::flow::{Action, Screen};
 use ccid::piv::{Pin, PinState, PivError, Slot};
 use wasm_bindgen::JsCast;
@@ -48,7 +49,7 @@ pub fn PinEntry() -> Html {
     };
     let back = {
         let ctx = ctx.clone();
-        Callback::from(move |_| ctx.dispatch(Action::Go(Screen::Form)))
+        Callback::from(move |_| ctx.dispatch(Action::Go(Screen::Agreement)))
     };
     let tries = ctx.flow.pin_tries;
     html! {
@@ -69,6 +70,8 @@ pub fn PinEntry() -> Html {
     }
 }
 
+/// Verifies the PIN on the token, then fetches the previous renewal's details with a signature
+/// that proves the key holder is present.
 async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
     let Some(token) = (*ctx.token).clone() else {
         return;
@@ -76,7 +79,6 @@ async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
     let Some((der, _)) = ctx.flow.certificate.clone() else {
         return;
     };
-    let form = ctx.flow.form.clone();
     let Ok(pin) = Pin::new(entered.as_bytes()) else {
         return ctx.fail("pin_wrong");
     };
@@ -85,11 +87,11 @@ async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
         Ok(c) => c,
         Err(e) => return ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
     };
-    let message = api::canonical_application(&form, &challenge.nonce, &der);
-    let key = ccid::cert::parse(&der)
+    let message = api::prefill_message(&challenge.nonce, &der);
+    let Some(key) = ccid::cert::parse(&der)
         .ok()
-        .and_then(|c| ccid::cert::public_key(&c).ok());
-    let Some(key) = key else {
+        .and_then(|c| ccid::cert::public_key(&c).ok())
+    else {
         return ctx.fail("no_cert");
     };
     let signed = token
@@ -112,28 +114,15 @@ async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
             return ctx.fail(token_error_key(&e));
         }
     };
-    let req = api::ApplicationRequest {
+    let req = api::PrefillRequest {
         challenge_id: challenge.id,
         certificate: crate::api_client::b64_encode(&der),
-        form,
         signature: crate::api_client::b64_encode(&signature),
     };
-    match crate::api_client::apply(&req).await {
-        Ok((order, order_token)) => {
-            saved_order::save(&order.number, &order_token);
-            ctx.dispatch(Action::Progress(None));
-            ctx.dispatch(Action::Order {
-                order,
-                token: Some(order_token),
-            });
-        }
-        Err(crate::api_client::CallError::Api(e)) if e.code == "invalid_fields" => {
-            ctx.dispatch(Action::Go(Screen::Form));
-            ctx.fail(crate::ctx::call_error_text(
-                &ctx,
-                &crate::api_client::CallError::Api(e),
-            ));
-        }
-        Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+    // Without the previous details the form simply starts empty.
+    if let Ok(p) = crate::api_client::post::<_, api::Prefill>("/prefill", None, &req).await {
+        ctx.dispatch(Action::Prefill(p));
     }
+    ctx.dispatch(Action::Progress(None));
+    ctx.dispatch(Action::Go(Screen::Form));
 }

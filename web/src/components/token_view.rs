@@ -26,7 +26,13 @@ pub fn TokenView() -> Html {
         let ctx = ctx.clone();
         Callback::from(move |_| ctx.dispatch(Action::Go(Screen::Agreement)))
     };
-    let window_opens = s.not_after - 90 * 86_400;
+    let window_days = ctx
+        .flow
+        .prices
+        .as_ref()
+        .map(|p| p.renewal_window_days)
+        .unwrap_or(90);
+    let window_opens = s.not_after - window_days * 86_400;
     let now = (js_sys::Date::now() / 1000.0) as i64;
     html! {
         <section class="card" id="token">
@@ -46,7 +52,7 @@ pub fn TokenView() -> Html {
                     <p>{ ctx.t("contacts") }</p>
                 </div>
             } else if now < window_opens {
-                <p class="notice" id="not-yet">{ ctx.t("not_yet_window") }</p>
+                <p class="notice" id="not-yet">{ ctx.t("not_yet_window") }{ " " }{ window_days }</p>
             } else {
                 <div class="actions"><button id="apply" class="primary" onclick={apply}>{ ctx.t("apply") }</button></div>
             }
