@@ -239,6 +239,7 @@ mod tests {
     #[test]
     fn fee_follows_the_period() {
         let prices = api::PriceList {
+            renewal_window_days: 90,
             unit_fen_per_year: 20000,
             options: vec![
                 api::PriceOption {
