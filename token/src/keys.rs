@@ -18,6 +18,7 @@ impl PrivateKey {
         let mut rng = UnwrapErr(SysRng);
         match alg {
             Algorithm::EccP256 => Some(Self::P256(rsa::Generate::generate_from_rng(&mut rng))),
+            #[cfg(feature = "rsa-keys")]
             Algorithm::Rsa2048 => rsa::PrivateKey::new(&mut rng, 2048)
                 .ok()
                 .map(|k| Self::Rsa(Box::new(k))),
@@ -99,6 +100,16 @@ impl PrivateKey {
                 .ok()
                 .map(Self::P256);
         }
+        Self::restore_rsa(buf)
+    }
+
+    #[cfg(not(feature = "rsa-keys"))]
+    fn restore_rsa(_: &[u8]) -> Option<Self> {
+        None
+    }
+
+    #[cfg(feature = "rsa-keys")]
+    fn restore_rsa(buf: &[u8]) -> Option<Self> {
         let p = tlv::find(buf, 0x02).ok()??;
         let q = tlv::find(buf, 0x03).ok()??;
         let e = tlv::find(buf, 0x04).ok()??;
