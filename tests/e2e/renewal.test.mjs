@@ -194,13 +194,52 @@ test('full renewal W3→W11 with the demo token', async () => {
 });
 
 test('switching language on every screen', async () => {
-  const { context, page } = await newPage('lang');
+  const { context, page, shot } = await newPage('lang');
+  // On each screen: the switch turns the screen's own words to English and back.
+  const check = async (sel, zh, en) => {
+    await page.waitForSelector(sel);
+    assert.equal((await page.textContent(sel)).trim(), zh, `${sel} in Chinese`);
+    await page.click('#lang-switch');
+    assert.equal((await page.textContent(sel)).trim(), en, `${sel} in English`);
+    assert.equal(await page.getAttribute('html', 'lang'), 'en');
+    await shot(sel.slice(1));
+    await page.click('#lang-switch');
+    assert.equal((await page.textContent(sel)).trim(), zh);
+  };
   await page.goto(base);
-  await page.waitForSelector('#start');
-  assert.equal(await page.textContent('#use-demo'), '使用演示令牌体验');
-  await page.click('#lang-switch');
-  assert.equal(await page.textContent('#use-demo'), 'Try with a demo token');
-  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await check('#use-demo', '使用演示令牌体验', 'Try with a demo token');
+  await page.click('#use-demo');
+  await check('#apply', '申请续期', 'Apply for renewal');
+  await page.click('#apply');
+  await check('#agreement-next', '下一步', 'Next');
+  await page.click('#accept');
+  await page.click('#agreement-next');
+  await check('#pin h2', '请输入证书密码（PIN）', 'Enter the certificate PIN');
+  await page.fill('#pin-input', '123456');
+  await page.click('#pin-confirm');
+  await check('#form-submit', '提交', 'Submit');
+  for (const [sel, v] of [['#operator-id_number', '11010519491231002X'], ['#operator-name', '张三'], ['#operator-mobile', '13800138000'],
+    ['#operator-email', 'ops@supplier.cn'], ['#recipient-name', '李四'], ['#recipient-mobile', '13900139000'], ['#recipient-address', '深圳市福田区某路1号']]) {
+    await page.fill(sel, v);
+    await page.dispatchEvent(sel, 'change');
+  }
+  await page.click('#form-submit');
+  await check('#pay-now', '立即支付', 'Pay now');
+  const number = (await page.textContent('#order-number')).trim();
+  await page.click('#pay-now');
+  await check('#payment-submit', '提交', 'Submit');
+  await page.fill('#invoice-title', '某公司');
+  await page.fill('#taxpayer-id', '91350100M000100Y43');
+  await page.click('#payment-submit');
+  await check('#cashier-link', '前往收银台支付', 'Go to the cashier');
+  const href = await page.getAttribute('#cashier-link', 'href');
+  assert.equal((await fetch(`${href}/pay`, { method: 'POST' })).status, 200);
+  await check('#under-review', '已支付，等待管理员审核。', "Paid; waiting for the administrator's review.");
+  await adminApprove(number);
+  await check('#install-button', '安装证书', 'Install certificate');
+  await page.fill('#install-pin', '123456');
+  await page.click('#install-button');
+  await check('#done h2', '续期完成', 'Renewal complete');
   await context.close();
 });
 
