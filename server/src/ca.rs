@@ -145,6 +145,11 @@ impl Ca {
         &self.public
     }
 
+    /// The key identifier certificates carry in their AuthorityKeyIdentifier.
+    pub fn key_id(&self) -> &[u8] {
+        &self.key_id
+    }
+
     /// Whether `cert` was issued by this CA (issuer name and signature).
     pub fn issued(&self, cert: &Certificate) -> bool {
         cert.tbs_certificate().issuer() == self.name() && cert::signed_by(cert, &self.public)

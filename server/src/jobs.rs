@@ -1,4 +1,4 @@
-//! Background work: unpaid orders expire after the payment time limit.
+//! Background work: unpaid orders expire, notices leave the outbox, renewal reminders are queued.
 
 use crate::db::transition;
 use crate::{now, State};
@@ -50,6 +50,108 @@ pub fn spawn(s: State) {
                 Ok(n) => tracing::info!(expired = n, "unpaid orders expired"),
                 Err(e) => tracing::error!(error = %e, "expiry job failed"),
             }
+            if let Err(e) = queue_reminders(&s).await {
+                tracing::error!(error = %e, "reminder job failed");
+            }
+            if let Err(e) = deliver_outbox(&s).await {
+                tracing::error!(error = %e, "outbox job failed");
+            }
         }
     });
+}
+
+/// Delivers pending notices. Without an SMTP/SMS gateway configured (the embedded default) each
+/// notice is written to `outbox/` in the data directory, one file per notice. Returns how many.
+pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, kind, recipient, subject, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 200")
+        .fetch_all(&s.db.pool)
+        .await?;
+    let dir = s.config.data_dir.join("outbox");
+    let mut n = 0;
+    for r in rows {
+        let id: i64 = r.try_get("id")?;
+        let kind: String = r.try_get("kind")?;
+        let to: String = r.try_get("recipient")?;
+        let subject: String = r.try_get("subject")?;
+        let body: String = r.try_get("body")?;
+        let text = format!("Kind: {kind}\nTo: {to}\nSubject: {subject}\n\n{body}\n");
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(dir.join(format!("{id:08}-{kind}.txt")), text));
+        if let Err(e) = written {
+            tracing::error!(error = %e, "cannot write the outbox");
+            break;
+        }
+        sqlx::query("UPDATE outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(&s.db.writer)
+            .await?;
+        tracing::info!(id, kind, to = %api::validate::mask(&to), "notice delivered to the outbox directory");
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Queues renewal reminders for certificates this CA issued that expire within
+/// `reminder_days`, to the contacts of the subject's last renewal (once per certificate).
+pub async fn queue_reminders(s: &State) -> Result<usize, sqlx::Error> {
+    let t = now();
+    let rows = sqlx::query(
+        "SELECT serial, subject, not_after FROM certificates WHERE revoked_at IS NULL AND reminded_at IS NULL AND not_after > $1 AND not_after <= $2 LIMIT 500",
+    )
+    .bind(t)
+    .bind(t + s.config.reminder_days * 86_400)
+    .fetch_all(&s.db.pool)
+    .await?;
+    let mut n = 0;
+    for r in rows {
+        let serial: String = r.try_get("serial")?;
+        let subject: String = r.try_get("subject")?;
+        let not_after: i64 = r.try_get("not_after")?;
+        // A newer certificate for the same subject means this one was already renewed.
+        let newer = sqlx::query(
+            "SELECT serial FROM certificates WHERE subject = $1 AND not_after > $2 LIMIT 1",
+        )
+        .bind(&subject)
+        .bind(not_after)
+        .fetch_optional(&s.db.pool)
+        .await?;
+        let contact = sqlx::query(
+            "SELECT form_json FROM orders WHERE subject = $1 ORDER BY applied_at DESC LIMIT 1",
+        )
+        .bind(&subject)
+        .fetch_optional(&s.db.pool)
+        .await?;
+        let mut tx = s.db.writer.begin().await?;
+        sqlx::query("UPDATE certificates SET reminded_at = $1 WHERE serial = $2")
+            .bind(t)
+            .bind(&serial)
+            .execute(&mut *tx)
+            .await?;
+        if newer.is_none() {
+            if let Some(form) = contact
+                .and_then(|c| c.try_get::<String, _>("form_json").ok())
+                .and_then(|j| serde_json::from_str::<api::ApplicationForm>(&j).ok())
+            {
+                let days = (not_after - t) / 86_400;
+                let body = format!("您的数字证书（{subject}）将在 {days} 天后到期，请在到期前在线续期。\nYour certificate ({subject}) expires in {days} days; renew it online before then.");
+                for (kind, to) in [
+                    ("email", &form.operator.email),
+                    ("sms", &form.operator.mobile),
+                ] {
+                    sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(kind)
+                        .bind(to)
+                        .bind("证书即将到期 / Certificate expiring")
+                        .bind(&body)
+                        .bind(t)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                n += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(n)
 }

@@ -60,6 +60,18 @@ pub fn add_months(t: i64, months: u32) -> i64 {
     days_from_civil(ny, nm, d.min(dim)) * 86_400 + secs_of_day
 }
 
+/// RFC 3339 UTC timestamp of a Unix time: `2026-11-24T08:00:00Z`.
+pub fn rfc3339(t: i64) -> String {
+    let (y, m, d) = civil(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
 fn civil(days: i64) -> (i64, u32, u32) {
     china_date(days * 86_400 - 8 * 3600)
 }
@@ -98,6 +110,8 @@ pub struct Config {
     pub rate_burst: u32,
     /// Demo mode: anyone may get a soon-expiring certificate for a browser demo token.
     pub demo: bool,
+    /// Renewal reminders go out this many days before a certificate expires.
+    pub reminder_days: i64,
 }
 
 impl Config {
@@ -122,6 +136,7 @@ impl Config {
             rate_per_minute: 30,
             rate_burst: 10,
             demo: false,
+            reminder_days: 30,
         }
     }
 
@@ -238,5 +253,6 @@ mod tests {
         );
         assert_eq!(china_date(0), (1970, 1, 1));
         assert_eq!(china_date(16 * 3600), (1970, 1, 2), "midnight in Beijing");
+        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
     }
 }

@@ -39,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/orders/{number}/reject"),
     ("POST", "/demo/certificate"),
     ("POST", "/prefill"),
+    ("GET", "/renewal-info/{id}"),
 ];
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -63,6 +64,7 @@ pub fn app(state: State) -> Router {
         .route("/payments/notify", post(notify))
         .route("/demo/certificate", post(demo_certificate))
         .route("/prefill", post(prefill))
+        .route("/renewal-info/{id}", get(renewal_info))
         .merge(crate::routes::admin::router());
     let mut router = Router::new()
         .nest("/api/v1", api)
@@ -960,4 +962,39 @@ async fn prefill(
             .and_then(|p| p.try_get("invoice_title").ok()),
         taxpayer_id: payment.as_ref().and_then(|p| p.try_get("taxpayer_id").ok()),
     }))
+}
+
+/// Renewal information in the style of ACME ARI (RFC 9773): the suggested renewal window of a
+/// certificate this CA issued. `id` is base64url(AKI keyIdentifier) "." base64url(serial).
+async fn renewal_info(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (aki, serial) = id
+        .split_once('.')
+        .ok_or(AppError::bad("id", "expected AKI.serial"))?;
+    let aki = url
+        .decode(aki)
+        .map_err(|_| AppError::bad("id", "AKI is not base64url"))?;
+    let serial = url
+        .decode(serial)
+        .map_err(|_| AppError::bad("id", "serial is not base64url"))?;
+    if aki != s.ca.key_id() {
+        return Err(AppError::NotFound);
+    }
+    let row =
+        sqlx::query("SELECT not_after FROM certificates WHERE serial = $1 AND revoked_at IS NULL")
+            .bind(crate::ca::serial_hex(&serial))
+            .fetch_optional(&s.db.pool)
+            .await?
+            .ok_or(AppError::NotFound)?;
+    let not_after: i64 = row.try_get("not_after")?;
+    let start = not_after - s.config.renewal_window_days * 86_400;
+    let body = serde_json::json!({
+        "suggestedWindow": { "start": crate::rfc3339(start), "end": crate::rfc3339(not_after) },
+        "explanationURL": format!("{}/", s.config.public_url),
+    });
+    // RFC 9773 §4.2: clients poll again after Retry-After.
+    Ok(([(header::RETRY_AFTER, "21600")], Json(body)).into_response())
 }

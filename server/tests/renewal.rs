@@ -312,3 +312,95 @@ async fn previous_details_only_for_the_key_holder() {
     let (mut stranger, _) = s.token(30).await;
     assert_eq!(prefill(&s, &mut stranger, &der).await.status(), 403);
 }
+
+#[tokio::test]
+async fn renewal_info_reminders_and_outbox() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(20).await;
+    let cert = ccid::cert::parse(&der).unwrap();
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let id = format!(
+        "{}.{}",
+        base64::Engine::encode(&url, s.state.ca.key_id()),
+        base64::Engine::encode(&url, cert.tbs_certificate().serial_number().as_bytes())
+    );
+    let r = s
+        .http
+        .get(s.api(&format!("/renewal-info/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["retry-after"], "21600");
+    let info: serde_json::Value = r.json().await.unwrap();
+    let not_after = cert
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs() as i64;
+    assert_eq!(
+        info["suggestedWindow"]["end"],
+        certrenew_server::rfc3339(not_after)
+    );
+    assert_eq!(
+        info["suggestedWindow"]["start"],
+        certrenew_server::rfc3339(not_after - 90 * 86_400)
+    );
+    let bad = format!(
+        "{}.{}",
+        base64::Engine::encode(&url, [0u8; 20]),
+        base64::Engine::encode(&url, [1u8])
+    );
+    assert_eq!(
+        s.http
+            .get(s.api(&format!("/renewal-info/{bad}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // A reminder needs contacts: they come from an earlier application for the subject.
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    s.http
+        .post(s.api(&format!("/orders/{number}/cancel")))
+        .header("x-order-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        certrenew_server::jobs::queue_reminders(&s.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        certrenew_server::jobs::queue_reminders(&s.state)
+            .await
+            .unwrap(),
+        0,
+        "once per certificate"
+    );
+    assert_eq!(
+        certrenew_server::jobs::deliver_outbox(&s.state)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        certrenew_server::jobs::deliver_outbox(&s.state)
+            .await
+            .unwrap(),
+        0
+    );
+    let files: Vec<_> = std::fs::read_dir(s.state.config.data_dir.join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(files.len(), 2);
+    assert!(files
+        .iter()
+        .any(|f| f.contains("To: ops@supplier.cn") && f.contains("天后到期")));
+}
