@@ -439,3 +439,25 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
         Vec::<String>::new()
     );
 }
+
+#[tokio::test]
+async fn invalid_taxpayer_id_is_refused_without_a_payment() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    let r = s
+        .http
+        .post(s.api(&format!("/orders/{number}/payments")))
+        .header("x-order-token", &token)
+        .json(&serde_json::json!({"method": "online", "invoice_title": " ", "taxpayer_id": "91350100M000100Y44"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["fields"],
+        serde_json::json!([["invoice_title", "required"], ["taxpayer_id", "checksum"]])
+    );
+    assert!(s.state.db.latest_payment(&number).await.unwrap().is_none());
+}
