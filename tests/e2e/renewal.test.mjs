@@ -79,7 +79,7 @@ async function adminApprove(number) {
   assert.equal(r.status, 200, await r.text());
 }
 
-test('full renewal W3→W11 with the demo token', async () => {
+test('full renewal W3→W11 with the demo token', { timeout: 180000 }, async () => {
   const { context, page, requests, shot } = await newPage('renewal');
   const u = counter(page);
   await page.goto(base);
@@ -186,6 +186,7 @@ test('full renewal W3→W11 with the demo token', async () => {
   const [cashier2] = await Promise.all([context.waitForEvent('page'), again.click('#cashier-link')]);
   await cashier2.click('#pay');
   again.actions++;
+  await cashier2.waitForSelector('#result');
   await cashier2.close();
   await page.waitForSelector('#under-review', { timeout: 20000 });
   console.log(`user actions from token inserted to order paid, a later renewal: ${again.actions}`);
@@ -193,7 +194,7 @@ test('full renewal W3→W11 with the demo token', async () => {
   await context.close();
 });
 
-test('switching language on every screen', async () => {
+test('switching language on every screen', { timeout: 180000 }, async () => {
   const { context, page, shot } = await newPage('lang');
   // On each screen: the switch turns the screen's own words to English and back.
   const check = async (sel, zh, en) => {
@@ -276,7 +277,7 @@ async function toOrder(page) {
   await page.waitForSelector('#order', { timeout: 20000 });
 }
 
-test('wrong PIN: tries left shown, last-try warning, then blocked', async () => {
+test('wrong PIN: tries left shown, last-try warning, then blocked', { timeout: 180000 }, async () => {
   const { context, page, shot } = await newPage('wrong-pin');
   await toPin(page);
   for (const left of [2, 1]) {
@@ -294,7 +295,7 @@ test('wrong PIN: tries left shown, last-try warning, then blocked', async () => 
   await context.close();
 });
 
-test('cancel before payment', async () => {
+test('cancel before payment', { timeout: 180000 }, async () => {
   const { context, page } = await newPage('cancel');
   await toOrder(page);
   await page.click('#cancel');
@@ -302,7 +303,7 @@ test('cancel before payment', async () => {
   await context.close();
 });
 
-test('the field errors show in place and block submission', async () => {
+test('the field errors show in place and block submission', { timeout: 180000 }, async () => {
   const { context, page } = await newPage('form');
   await toForm(page);
   await page.fill('#operator-id_number', '110105194912310021');
@@ -314,7 +315,7 @@ test('the field errors show in place and block submission', async () => {
   await context.close();
 });
 
-test('expired certificate: the offline route, no application', async () => {
+test('expired certificate: the offline route, no application', { timeout: 180000 }, async () => {
   const { context, page, shot } = await newPage('expired');
   // The page believes it is 40 days later than the server: the 30-day demo certificate expired.
   await page.addInitScript(() => {
@@ -332,7 +333,7 @@ test('expired certificate: the offline route, no application', async () => {
   await context.close();
 });
 
-test('protected smart-card class: the browser refuses, the page says what to do', async () => {
+test('protected smart-card class: the browser refuses, the page says what to do', { timeout: 180000 }, async () => {
   const { context, page, shot } = await newPage('protected');
   await page.addInitScript(() => {
     // A smart-card class (0x0B) token as Chromium presents it to an ordinary page.
@@ -357,7 +358,7 @@ test('protected smart-card class: the browser refuses, the page says what to do'
   await context.close();
 });
 
-test('token pulled during install, put back, install resumed', async () => {
+test('token pulled during install, put back, install resumed', { timeout: 180000 }, async () => {
   const { context, page, shot } = await newPage('pulled');
   await toOrder(page);
   const number = (await page.textContent('#order-number')).trim();
