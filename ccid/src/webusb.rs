@@ -81,17 +81,7 @@ impl WebUsb {
             .await
             .map_err(|e| js_error(e, "open"))?;
         status_ok(raw.status())?;
-        let raw = raw
-            .data()
-            .map(|d| {
-                js_sys::Uint8Array::new_with_byte_offset_and_length(
-                    &d.buffer(),
-                    d.byte_offset() as u32,
-                    d.byte_length() as u32,
-                )
-                .to_vec()
-            })
-            .unwrap_or_default();
+        let raw = in_data(&raw);
         let desc = ClassDescriptor::find_in_configuration(&raw)
             .map_err(|_| TransportError::NoCcidInterface)?;
         let mut found = None;

@@ -276,3 +276,27 @@ impl Store {
         row.try_get("n")
     }
 }
+
+/// Queues a notice to the operator of an application, by e-mail and by SMS, inside `tx`.
+pub async fn notify_operator(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    form: &api::ApplicationForm,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for (kind, to) in [
+        ("email", &form.operator.email),
+        ("sms", &form.operator.mobile),
+    ] {
+        sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(kind)
+            .bind(to)
+            .bind(subject)
+            .bind(body)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -135,19 +135,14 @@ pub async fn queue_reminders(s: &State) -> Result<usize, sqlx::Error> {
             {
                 let days = (not_after - t) / 86_400;
                 let body = format!("您的数字证书（{subject}）将在 {days} 天后到期，请在到期前在线续期。\nYour certificate ({subject}) expires in {days} days; renew it online before then.");
-                for (kind, to) in [
-                    ("email", &form.operator.email),
-                    ("sms", &form.operator.mobile),
-                ] {
-                    sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(kind)
-                        .bind(to)
-                        .bind("证书即将到期 / Certificate expiring")
-                        .bind(&body)
-                        .bind(t)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                crate::db::notify_operator(
+                    &mut tx,
+                    &form,
+                    "证书即将到期 / Certificate expiring",
+                    &body,
+                    t,
+                )
+                .await?;
                 n += 1;
             }
         }

@@ -829,25 +829,20 @@ async fn confirm(
     let invoice = crate::routes::admin::issue_invoice(&mut tx, &number, &payment, t).await?;
     let body = format!(
         "您的数字证书续期已完成（业务单号 {number}），新有效期至 {}。电子发票号码 {}，金额 {} 元。\nYour certificate renewal {number} is complete; invoice {} for CNY {}.",
-        o.new_not_after,
+        crate::rfc3339(o.new_not_after),
         invoice.number,
         api::yuan(invoice.total_fen),
         invoice.number,
         api::yuan(invoice.total_fen)
     );
-    for (kind, to) in [
-        ("email", &form.operator.email),
-        ("sms", &form.operator.mobile),
-    ] {
-        sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(kind)
-            .bind(to)
-            .bind("证书续期完成 / Certificate renewed")
-            .bind(&body)
-            .bind(t)
-            .execute(&mut *tx)
-            .await?;
-    }
+    crate::db::notify_operator(
+        &mut tx,
+        &form,
+        "证书续期完成 / Certificate renewed",
+        &body,
+        t,
+    )
+    .await?;
     tx.commit().await?;
     let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
     Ok(Json(view(&s, &o).await?))

@@ -130,17 +130,7 @@ async fn notices_refused_and_repeated() {
         let s = Server::start(backend, |_| {}).await;
         let (mut applet, der) = s.token(30).await;
         let (number, token) = apply(&s, &mut applet, &der).await;
-        let p: api::PaymentView = s
-            .http
-            .post(s.api(&format!("/orders/{number}/payments")))
-            .header("x-order-token", &token)
-            .json(&serde_json::json!({"method": "online", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let p = new_payment(&s, &number, &token).await;
         let notify = |params: certrenew_server::payment::Params| {
             let s = &s;
             async move {
@@ -398,17 +388,7 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
     let s = Server::start("sqlite", |c| c.payment_ttl_secs = -1).await;
     let (mut applet, der) = s.token(30).await;
     let (number, token) = apply(&s, &mut applet, &der).await;
-    let p: api::PaymentView = s
-        .http
-        .post(s.api(&format!("/orders/{number}/payments")))
-        .header("x-order-token", &token)
-        .json(&serde_json::json!({"method": "online", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let p = new_payment(&s, &number, &token).await;
     assert_eq!(
         certrenew_server::jobs::expire_unpaid(&s.state)
             .await

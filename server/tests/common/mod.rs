@@ -222,10 +222,9 @@ pub async fn order(s: &Server, number: &str, token: &str) -> api::OrderView {
         .unwrap()
 }
 
-/// Pays through the sandbox cashier and waits (bounded) for the notice to land.
-pub async fn pay(s: &Server, number: &str, token: &str) -> api::OrderView {
-    let p: api::PaymentView = s
-        .http
+/// Creates (or reuses) the order's payment with valid e-invoice details.
+pub async fn new_payment(s: &Server, number: &str, token: &str) -> api::PaymentView {
+    s.http
         .post(s.api(&format!("/orders/{number}/payments")))
         .header("x-order-token", token)
         .json(&serde_json::json!({"method": "online", "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}))
@@ -234,7 +233,12 @@ pub async fn pay(s: &Server, number: &str, token: &str) -> api::OrderView {
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Pays through the sandbox cashier and waits (bounded) for the notice to land.
+pub async fn pay(s: &Server, number: &str, token: &str) -> api::OrderView {
+    let p = new_payment(s, number, token).await;
     let page = s
         .http
         .post(format!("{}/pay", p.cashier_url))
