@@ -146,6 +146,8 @@ pub struct Order {
     pub issued_key: Option<String>,
     pub issued_at: Option<i64>,
     pub installed_at: Option<i64>,
+    /// SHA-256 of the order token handed to the applicant.
+    pub token_hash: String,
 }
 
 impl Order {
@@ -172,6 +174,7 @@ impl Order {
             issued_key: r.try_get("issued_key")?,
             issued_at: r.try_get("issued_at")?,
             installed_at: r.try_get("installed_at")?,
+            token_hash: r.try_get("token_hash")?,
         })
     }
 }

@@ -313,17 +313,12 @@ async fn authorized(s: &State, number: &str, headers: &HeaderMap) -> AppResult<O
         .get("x-order-token")
         .and_then(|v| v.to_str().ok())
         .ok_or(AppError::Unauthorized("order token required"))?;
-    let row = sqlx::query("SELECT token_hash FROM orders WHERE number = $1")
-        .bind(number)
-        .fetch_optional(&s.db.pool)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let stored: String = row.try_get("token_hash")?;
-    if stored != sha256_hex(token.as_bytes()) {
+    let order = s.db.order(number).await?.ok_or(AppError::NotFound)?;
+    if order.token_hash != sha256_hex(token.as_bytes()) {
         // Same answer as a missing order: the token is what proves the right to see it.
         return Err(AppError::NotFound);
     }
-    s.db.order(number).await?.ok_or(AppError::NotFound)
+    Ok(order)
 }
 
 pub(crate) async fn view(s: &State, o: &Order) -> AppResult<OrderView> {
