@@ -21,7 +21,8 @@ impl AppCtx {
         self.flow.dispatch(a);
     }
 
-    /// Shows an error: a translation key when it is one, the text otherwise.
+    /// Shows an error: a translation key, or `key|detail` (the detail is shown untranslated, for
+    /// the hotline), or plain text.
     pub fn fail(&self, e: impl Into<String>) {
         self.flow.dispatch(Action::Error(Some(e.into())));
     }
@@ -37,7 +38,7 @@ pub fn token_error_key(e: &crate::token_access::TokenError) -> String {
     use ccid::piv::PivError;
     use ccid::CardError;
     match e {
-        crate::token_access::TokenError::Busy => "signing".into(),
+        crate::token_access::TokenError::Busy => "err_token_busy".into(),
         crate::token_access::TokenError::Piv(PivError::Card(
             CardError::Removed | CardError::NoCard,
         )) => "err_removed".into(),
@@ -45,19 +46,26 @@ pub fn token_error_key(e: &crate::token_access::TokenError) -> String {
             ccid::TransportError::Disconnected,
         ))) => "err_removed".into(),
         crate::token_access::TokenError::Piv(PivError::Blocked) => "pin_blocked".into(),
-        crate::token_access::TokenError::Piv(other) => other.to_string(),
+        crate::token_access::TokenError::Piv(PivError::WrongPin { .. }) => "pin_wrong".into(),
+        crate::token_access::TokenError::Piv(PivError::WrongManagementKey) => "err_mgmt_key".into(),
+        crate::token_access::TokenError::Piv(PivError::NoPivApplication) => "err_no_piv".into(),
+        crate::token_access::TokenError::Piv(PivError::Card(CardError::UnsupportedReader(_))) => {
+            "err_reader".into()
+        }
+        // Anything else: the generic sentence, with the technical detail for the hotline.
+        crate::token_access::TokenError::Piv(other) => format!("error|{other}"),
     }
 }
 
 /// Maps a server call error to what the user should read.
-pub fn call_error_text(ctx: &AppCtx, e: &crate::api_client::CallError) -> String {
+pub fn call_error_text(e: &crate::api_client::CallError) -> String {
     match e {
         crate::api_client::CallError::Network(_) => "err_network".into(),
         crate::api_client::CallError::Api(a) => {
             let key = match a.code.as_str() {
                 "certificate_expired" => "expired_title",
                 "not_in_renewal_window" => "not_yet_window",
-                _ => return format!("{} ({})", ctx.t("error"), a.message),
+                _ => return format!("error|{}", a.message),
             };
             key.into()
         }

@@ -17,6 +17,15 @@ fn initial_lang() -> Lang {
     }
 }
 
+/// An error as the user reads it, in the current language.
+fn error_text(lang: Lang, e: &str) -> String {
+    match e.split_once('|') {
+        Some((key, detail)) => format!("{}（{detail}）", t(lang, key)),
+        None if t(lang, e) != "?" => t(lang, e).to_string(),
+        None => e.to_string(),
+    }
+}
+
 #[component]
 pub fn App() -> Html {
     let lang = use_state(initial_lang);
@@ -79,7 +88,7 @@ pub fn App() -> Html {
                 }
                 if let Some(e) = flow.error.clone() {
                     <div class="notice bad" id="error" role="alert">
-                        <p>{ { let k = t(*lang, &e); if k == "?" { e.clone() } else { k.to_string() } } }</p>
+                        <p>{ error_text(*lang, &e) }</p>
                         <button onclick={dismiss}>{ t(*lang, "retry") }</button>
                     </div>
                 }

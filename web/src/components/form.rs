@@ -171,7 +171,7 @@ async fn submit(ctx: crate::ctx::AppCtx) {
     ctx.dispatch(Action::Progress(Some("signing")));
     let challenge: api::Challenge = match crate::api_client::post("/challenges", None, &()).await {
         Ok(c) => c,
-        Err(e) => return ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+        Err(e) => return ctx.fail(crate::ctx::call_error_text(&e)),
     };
     let message = api::canonical_application(&form, &challenge.nonce, &der);
     let Some(key) = ccid::cert::parse(&der)
@@ -210,6 +210,6 @@ async fn submit(ctx: crate::ctx::AppCtx) {
                 token: Some(order_token),
             });
         }
-        Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+        Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
     }
 }

@@ -32,7 +32,7 @@ async fn reload(ctx: &AppCtx) {
     match crate::api_client::get::<OrderView>(&format!("/orders/{}", o.number), Some(&t)).await {
         Ok(order) if order != o => ctx.dispatch(Action::Order { order, token: None }),
         Ok(_) => {}
-        Err(e) => ctx.fail(crate::ctx::call_error_text(ctx, &e)),
+        Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
     }
 }
 
@@ -90,7 +90,7 @@ pub fn Order() -> Html {
                         saved_order::clear();
                         ctx.dispatch(Action::Order { order, token: None });
                     }
-                    Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+                    Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
                 }
             });
         })
@@ -115,7 +115,7 @@ pub fn Order() -> Html {
                 .await
                 {
                     Ok(_) => reload(&ctx).await,
-                    Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+                    Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
                 }
             });
         })
@@ -261,7 +261,7 @@ async fn install(ctx: AppCtx, entered: String) {
     .await
     {
         Ok(r) => r,
-        Err(e) => return ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+        Err(e) => return ctx.fail(crate::ctx::call_error_text(&e)),
     };
     let Some(new_der) = crate::api_client::b64_decode(&issued.certificate) else {
         return ctx.fail("err_network");
@@ -306,6 +306,6 @@ async fn install(ctx: AppCtx, entered: String) {
             ctx.dispatch(Action::Progress(None));
             ctx.dispatch(Action::Order { order, token: None });
         }
-        Err(e) => ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+        Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
     }
 }

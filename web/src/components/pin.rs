@@ -85,7 +85,7 @@ async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
     ctx.dispatch(Action::Progress(Some("signing")));
     let challenge: api::Challenge = match crate::api_client::post("/challenges", None, &()).await {
         Ok(c) => c,
-        Err(e) => return ctx.fail(crate::ctx::call_error_text(&ctx, &e)),
+        Err(e) => return ctx.fail(crate::ctx::call_error_text(&e)),
     };
     let message = api::prefill_message(&challenge.nonce, &der);
     let Some(key) = ccid::cert::parse(&der)
