@@ -12,6 +12,8 @@ pub mod tlv;
 pub mod transport;
 #[cfg(target_arch = "wasm32")]
 pub mod webusb;
+#[cfg(target_arch = "wasm32")]
+pub mod smartcard;
 
 pub use apdu::{Command, Response};
 pub use card::{transmit, Card, CardError};

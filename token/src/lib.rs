@@ -4,6 +4,8 @@ pub mod applet;
 pub mod keys;
 pub mod reader;
 #[cfg(target_arch = "wasm32")]
+pub mod smartcard_standin;
+#[cfg(target_arch = "wasm32")]
 pub mod usb_standin;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod vpcd;

@@ -95,3 +95,79 @@ async fn unplugging_mid_session_is_reported_as_removal() {
     let mut piv = Piv::new(CcidReader::new(usb, desc).unwrap());
     piv.select().await.unwrap();
 }
+
+// Web Smart Card API transport against the `navigator.smartCard` stand-in. Debian's Chromium 156
+// lists the SmartCardEmulation DevTools domain but has no handler for it on Linux
+// (`SmartCardEmulation.enable` is "not found"), and the real `navigator.smartCard` exists only in
+// Isolated Web Apps, so this is how the transport is exercised in a real browser here.
+mod smart_card {
+    use super::*;
+    use ccid::smartcard::{ResourceManager, SmartCardContext};
+    use ccid::CardError;
+    use token::smartcard_standin::{SmartCardStandIn, READER_NAME};
+    use wasm_bindgen::JsCast;
+
+    async fn context(standin: &SmartCardStandIn) -> SmartCardContext {
+        let manager: ResourceManager = standin.manager().unchecked_into();
+        SmartCardContext::establish(&manager).await.unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    async fn piv_over_the_web_smart_card_api() {
+        let standin = SmartCardStandIn::new(PivApplet::new());
+        let ctx = context(&standin).await;
+        assert_eq!(ctx.readers().await.unwrap(), vec![READER_NAME.to_owned()]);
+        let card = ctx.connect_first().await.unwrap();
+        assert_eq!((card.reader.as_str(), card.protocol.as_str()), (READER_NAME, "t1"));
+        let mut piv = Piv::new(card);
+        exercise(&mut piv).await;
+        // Short APDUs only over PC/SC: the 2000-byte certificate went in chained commands.
+        assert!(standin.applet.borrow().stats().apdus >= 16);
+    }
+
+    #[wasm_bindgen_test]
+    async fn removal_and_insertion_are_seen_and_the_card_comes_back() {
+        let standin = SmartCardStandIn::new(PivApplet::new());
+        let ctx = context(&standin).await;
+        let before = ctx.states().await.unwrap();
+        assert!(before[0].present);
+        let mut piv = Piv::new(ctx.connect_first().await.unwrap());
+        piv.select().await.unwrap();
+
+        // Nothing happens: the watch times out and reports the same state.
+        assert_eq!(ctx.status_change(&before, 20).await.unwrap(), before);
+
+        standin.unplug();
+        let gone = ctx.status_change(&before, 1000).await.unwrap();
+        assert!(!gone[0].present);
+        assert_ne!(gone[0].count, before[0].count);
+        assert_eq!(
+            piv.select().await,
+            Err(ccid::piv::PivError::Card(CardError::Removed))
+        );
+        assert_eq!(ctx.connect_first().await.err(), Some(CardError::NoCard));
+
+        // A watch already waiting wakes up when the card goes back in.
+        let watch = ctx.status_change(&gone, 5000);
+        standin.plug();
+        let back = watch.await.unwrap();
+        assert!(back[0].present);
+        // The old handle stays dead (as in PC/SC); a new connection works.
+        assert_eq!(
+            piv.select().await,
+            Err(ccid::piv::PivError::Card(CardError::Removed))
+        );
+        let mut piv = Piv::new(ctx.connect_first().await.unwrap());
+        piv.select().await.unwrap();
+    }
+
+    #[wasm_bindgen_test]
+    async fn an_unknown_reader_is_a_disconnected_device() {
+        let standin = SmartCardStandIn::new(PivApplet::new());
+        let ctx = context(&standin).await;
+        assert_eq!(
+            ctx.connect("No Such Reader").await.err(),
+            Some(CardError::Transport(ccid::TransportError::Disconnected))
+        );
+    }
+}
