@@ -7,13 +7,13 @@ pub mod keys;
 pub mod msg;
 pub mod piv;
 pub mod reader;
+#[cfg(target_arch = "wasm32")]
+pub mod smartcard;
 pub mod sw;
 pub mod tlv;
 pub mod transport;
 #[cfg(target_arch = "wasm32")]
 pub mod webusb;
-#[cfg(target_arch = "wasm32")]
-pub mod smartcard;
 
 pub use apdu::{Command, Response};
 pub use card::{transmit, Card, CardError};

@@ -26,11 +26,18 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = listReaders)]
     fn list_readers(this: &Context) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch, js_name = getStatusChange)]
-    fn get_status_change(this: &Context, states: &Array, options: &Object)
-        -> Result<Promise, JsValue>;
+    fn get_status_change(
+        this: &Context,
+        states: &Array,
+        options: &Object,
+    ) -> Result<Promise, JsValue>;
     #[wasm_bindgen(method, catch)]
-    fn connect(this: &Context, reader: &str, mode: &str, options: &Object)
-        -> Result<Promise, JsValue>;
+    fn connect(
+        this: &Context,
+        reader: &str,
+        mode: &str,
+        options: &Object,
+    ) -> Result<Promise, JsValue>;
 
     /// `SmartCardConnection`.
     #[derive(Clone)]
@@ -59,9 +66,7 @@ pub fn card_error(e: &JsValue) -> CardError {
             CardError::Transport(TransportError::Disconnected)
         }
         "timeout" => CardError::Transport(TransportError::Timeout),
-        "sharing-violation" | "server-too-busy" => {
-            CardError::Transport(TransportError::Busy(code))
-        }
+        "sharing-violation" | "server-too-busy" => CardError::Transport(TransportError::Busy(code)),
         "" if name == "NotAllowedError" || name == "SecurityError" => {
             CardError::Transport(TransportError::ProtectedClass)
         }
@@ -128,7 +133,11 @@ impl SmartCardContext {
     ) -> Result<Vec<ReaderState>, CardError> {
         let states = Array::new();
         for k in known {
-            states.push(&state_in(&k.name, if k.present { "present" } else { "empty" }, k.count));
+            states.push(&state_in(
+                &k.name,
+                if k.present { "present" } else { "empty" },
+                k.count,
+            ));
         }
         match self.ask(&states, timeout_ms).await {
             // PC/SC's SCARD_E_TIMEOUT: nothing changed.
@@ -198,10 +207,7 @@ impl SmartCardContext {
         if states.is_empty() {
             return Err(CardError::Transport(TransportError::Disconnected));
         }
-        let reader = states
-            .iter()
-            .find(|s| s.present)
-            .ok_or(CardError::NoCard)?;
+        let reader = states.iter().find(|s| s.present).ok_or(CardError::NoCard)?;
         self.connect(&reader.name).await
     }
 }
@@ -218,7 +224,9 @@ fn state_in(name: &str, flag: &str, count: u32) -> Object {
 }
 
 fn malformed(what: &str) -> CardError {
-    CardError::Malformed(format!("{what}: unexpected answer from navigator.smartCard"))
+    CardError::Malformed(format!(
+        "{what}: unexpected answer from navigator.smartCard"
+    ))
 }
 
 /// A card connected through the Web Smart Card API.

@@ -245,29 +245,29 @@ test('switching language on every screen', { timeout: 180000 }, async () => {
 });
 
 // Helpers for the shorter scenarios: a fresh browser context is a fresh demo token.
-async function toToken(page) {
-  await page.goto(base);
+async function toToken(page, query = '') {
+  await page.goto(base + '/' + query);
   await page.click('#use-demo');
   await page.waitForSelector('#token', { timeout: 30000 });
 }
 
-async function toPin(page) {
-  await toToken(page);
+async function toPin(page, query) {
+  await toToken(page, query);
   await page.click('#apply');
   await page.click('#accept');
   await page.click('#agreement-next');
   await page.waitForSelector('#pin');
 }
 
-async function toForm(page) {
-  await toPin(page);
+async function toForm(page, query) {
+  await toPin(page, query);
   await page.fill('#pin-input', '123456');
   await page.click('#pin-confirm');
   await page.waitForSelector('#form');
 }
 
-async function toOrder(page) {
-  await toForm(page);
+async function toOrder(page, query) {
+  await toForm(page, query);
   for (const [sel, v] of [['#operator-id_number', '11010519491231002X'], ['#operator-name', '张三'], ['#operator-mobile', '13800138000'],
     ['#operator-email', 'ops@supplier.cn'], ['#recipient-name', '李四'], ['#recipient-mobile', '13900139000'], ['#recipient-address', '深圳市福田区某路1号']]) {
     await page.fill(sel, v);
@@ -358,9 +358,13 @@ test('protected smart-card class: the browser refuses, the page says what to do'
   await context.close();
 });
 
-test('token pulled during install, put back, install resumed', { timeout: 180000 }, async () => {
-  const { context, page, shot } = await newPage('pulled');
-  await toOrder(page);
+for (const [transport, query] of [['webusb', ''], ['smartcard', '?transport=smartcard']]) {
+test(`token pulled during install, put back, install resumed (${transport})`, { timeout: 180000 }, async () => {
+  const { context, page, shot } = await newPage(`pulled-${transport}`);
+  await toToken(page, query);
+  // The page says which transport carries the APDUs.
+  assert.equal(await page.getAttribute('#transport', 'data-transport'), `via_${transport}`);
+  await toOrder(page, query);
   const number = (await page.textContent('#order-number')).trim();
   await page.click('#pay-now');
   await page.fill('#invoice-title', '某公司');
@@ -393,3 +397,4 @@ test('token pulled during install, put back, install resumed', { timeout: 180000
   await shot('resumed');
   await context.close();
 });
+}

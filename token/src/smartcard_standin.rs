@@ -34,15 +34,11 @@ fn sc_error(code: &str) -> JsValue {
     let e: JsValue = web_sys::DomException::new_with_message_and_name(code, "SmartCardError")
         .map(JsValue::from)
         .unwrap_or_else(|_| JsValue::from_str(code));
-    let _ = Reflect::define_property(
-        e.unchecked_ref::<Object>(),
-        &"responseCode".into(),
-        &{
-            let d = Object::new();
-            set(&d, "value", &code.into());
-            d
-        },
-    );
+    let _ = Reflect::define_property(e.unchecked_ref::<Object>(), &"responseCode".into(), &{
+        let d = Object::new();
+        set(&d, "value", &code.into());
+        d
+    });
     e
 }
 
@@ -122,9 +118,8 @@ fn states_out(states: &Array, present: bool, count: u32) -> (Array, bool) {
             changed_any = true;
         } else {
             let seen = get(&s, "currentCount").as_f64().map(|c| c as u32);
-            let changed = flag("unaware")
-                || flag("present") != present
-                || seen.is_some_and(|c| c != count);
+            let changed =
+                flag("unaware") || flag("present") != present || seen.is_some_and(|c| c != count);
             set(&ev, if present { "present" } else { "empty" }, &true.into());
             set(&ev, "changed", &changed.into());
             changed_any |= changed;
@@ -132,7 +127,11 @@ fn states_out(states: &Array, present: bool, count: u32) -> (Array, bool) {
         set(&o, "eventState", &ev);
         set(&o, "eventCount", &count.into());
         if present {
-            set(&o, "answerToReset", &Uint8Array::from(&crate::ATR[..]).buffer());
+            set(
+                &o,
+                "answerToReset",
+                &Uint8Array::from(&crate::ATR[..]).buffer(),
+            );
         }
         out.push(&o);
     }
@@ -158,35 +157,37 @@ fn context(
     method(
         &ctx,
         "getStatusChange",
-        Closure::<dyn Fn(Array, JsValue) -> Promise>::new(move |states: Array, options: JsValue| {
-            let (out, changed) = states_out(&states, p.get(), c.get());
-            if changed {
-                return Promise::resolve(&JsValue::from(out));
-            }
-            let timeout = get(&options, "timeout").as_f64();
-            if timeout == Some(0.0) {
-                return Promise::reject(&sc_error("timeout"));
-            }
-            let (p, c, w) = (p.clone(), c.clone(), w.clone());
-            Promise::new(&mut |resolve: Function, reject: Function| {
-                let (p, c, states) = (p.clone(), c.clone(), states.clone());
-                let resolve2 = resolve.clone();
-                let wake = Closure::once_into_js(move || {
-                    let (out, _) = states_out(&states, p.get(), c.get());
-                    let _ = resolve2.call1(&JsValue::NULL, &JsValue::from(out));
-                });
-                w.borrow_mut().push(wake.unchecked_into());
-                if let (Some(ms), Some(window)) = (timeout, web_sys::window()) {
-                    let expire = Closure::once_into_js(move || {
-                        let _ = reject.call1(&JsValue::NULL, &sc_error("timeout"));
-                    });
-                    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-                        expire.unchecked_ref(),
-                        ms as i32,
-                    );
+        Closure::<dyn Fn(Array, JsValue) -> Promise>::new(
+            move |states: Array, options: JsValue| {
+                let (out, changed) = states_out(&states, p.get(), c.get());
+                if changed {
+                    return Promise::resolve(&JsValue::from(out));
                 }
-            })
-        }),
+                let timeout = get(&options, "timeout").as_f64();
+                if timeout == Some(0.0) {
+                    return Promise::reject(&sc_error("timeout"));
+                }
+                let (p, c, w) = (p.clone(), c.clone(), w.clone());
+                Promise::new(&mut |resolve: Function, reject: Function| {
+                    let (p, c, states) = (p.clone(), c.clone(), states.clone());
+                    let resolve2 = resolve.clone();
+                    let wake = Closure::once_into_js(move || {
+                        let (out, _) = states_out(&states, p.get(), c.get());
+                        let _ = resolve2.call1(&JsValue::NULL, &JsValue::from(out));
+                    });
+                    w.borrow_mut().push(wake.unchecked_into());
+                    if let (Some(ms), Some(window)) = (timeout, web_sys::window()) {
+                        let expire = Closure::once_into_js(move || {
+                            let _ = reject.call1(&JsValue::NULL, &sc_error("timeout"));
+                        });
+                        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                            expire.unchecked_ref(),
+                            ms as i32,
+                        );
+                    }
+                })
+            },
+        ),
     );
 
     let (p, c) = (present, count);

@@ -118,7 +118,10 @@ mod smart_card {
         let ctx = context(&standin).await;
         assert_eq!(ctx.readers().await.unwrap(), vec![READER_NAME.to_owned()]);
         let card = ctx.connect_first().await.unwrap();
-        assert_eq!((card.reader.as_str(), card.protocol.as_str()), (READER_NAME, "t1"));
+        assert_eq!(
+            (card.reader.as_str(), card.protocol.as_str()),
+            (READER_NAME, "t1")
+        );
         let mut piv = Piv::new(card);
         exercise(&mut piv).await;
         // Short APDUs only over PC/SC: the 2000-byte certificate went in chained commands.

@@ -33,6 +33,17 @@ pub fn use_app() -> AppCtx {
     use_context::<AppCtx>().expect("AppCtx provided by App")
 }
 
+/// Whether the page's query string holds `item` (`lang=en`, `transport=smartcard`, `kiosk`).
+pub fn query_has(item: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .is_some_and(|q| {
+            q.trim_start_matches('?')
+                .split('&')
+                .any(|part| part == item || part.split('=').next() == Some(item))
+        })
+}
+
 /// Maps a token error to what the user should read.
 pub fn token_error_key(e: &crate::token_access::TokenError) -> String {
     use ccid::piv::PivError;

@@ -1,11 +1,14 @@
-//! The token the app talks to, always through WebUSB and the CCID reader code: a real USB token,
-//! or the demo token (the virtual token behind a `USBDevice` stand-in, kept in this browser).
+//! The token the app talks to: through WebUSB and our CCID reader code, or through the Web Smart
+//! Card API (Isolated Web App on a kiosk), or the demo token (the virtual token behind a
+//! `USBDevice` or `navigator.smartCard` stand-in, kept in this browser). Same code paths either way.
 
 use ccid::piv::{Algorithm, Piv, PivError, Slot};
+use ccid::smartcard::{SmartCardContext, WebSmartCard};
 use ccid::webusb::WebUsb;
-use ccid::{CardError, CcidReader, TransportError};
+use ccid::{Card, CardError, CcidReader, TransportError};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use token::smartcard_standin::SmartCardStandIn;
 use token::usb_standin::{StandIn, CLASS_VENDOR};
 use token::{PivApplet, VirtualReader};
 use wasm_bindgen::prelude::*;
@@ -13,14 +16,51 @@ use wasm_bindgen::JsCast;
 
 const DEMO_KEY: &str = "certrenew.demo_token";
 
-/// A connected token. Operations take the reader out for their duration, so two at once fail
+/// A connection to the card, whichever way it goes.
+pub enum Conn {
+    Usb(CcidReader<WebUsb>),
+    SmartCard(WebSmartCard),
+}
+
+impl Card for Conn {
+    async fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
+        match self {
+            Conn::Usb(r) => r.transmit_raw(apdu).await,
+            Conn::SmartCard(c) => c.transmit_raw(apdu).await,
+        }
+    }
+
+    fn extended_apdus(&self) -> bool {
+        match self {
+            Conn::Usb(r) => r.extended_apdus(),
+            Conn::SmartCard(c) => c.extended_apdus(),
+        }
+    }
+}
+
+/// Where the token is and how to find it again after it was pulled out.
+#[derive(Clone)]
+enum Source {
+    /// vendor/product of a real USB token.
+    Usb(u16, u16),
+    SmartCard(SmartCardContext),
+    DemoUsb(Rc<StandIn>),
+    DemoSmartCard(Rc<SmartCardStandIn>, SmartCardContext),
+}
+
+/// Which transport carries the APDUs, for telling the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    WebUsb,
+    SmartCard,
+}
+
+/// A connected token. Operations take the connection out for their duration, so two at once fail
 /// cleanly (`Busy`) instead of interleaving APDUs. After a removal the next operation reconnects.
 #[derive(Clone)]
 pub struct TokenHandle {
-    reader: Rc<RefCell<Option<CcidReader<WebUsb>>>>,
-    standin: Option<Rc<StandIn>>,
-    /// vendor/product of a real token, to find it again after it is re-plugged.
-    ids: (u16, u16),
+    reader: Rc<RefCell<Option<Conn>>>,
+    source: Source,
     lost: Rc<Cell<bool>>,
 }
 
@@ -57,26 +97,58 @@ fn removed(e: &PivError) -> bool {
     )
 }
 
-async fn open(device: web_sys::UsbDevice) -> Result<CcidReader<WebUsb>, TransportError> {
+async fn open(device: web_sys::UsbDevice) -> Result<Conn, TransportError> {
     let (transport, desc) = WebUsb::open(device).await?;
-    CcidReader::new(transport, desc).map_err(|e| TransportError::Io(e.to_string()))
+    CcidReader::new(transport, desc)
+        .map(Conn::Usb)
+        .map_err(|e| TransportError::Io(e.to_string()))
+}
+
+/// How long a reconnect waits for the card to go back in (Web Smart Card API only; WebUSB has no
+/// cheap way to wait, the user presses retry).
+const REINSERT_WAIT_MS: u32 = 3000;
+
+async fn connect_card(ctx: &SmartCardContext) -> Result<Conn, CardError> {
+    let mut states = ctx.states().await?;
+    if !states.iter().any(|s| s.present) {
+        states = ctx.status_change(&states, REINSERT_WAIT_MS).await?;
+    }
+    let reader = states.iter().find(|s| s.present).ok_or(CardError::NoCard)?;
+    ctx.connect(&reader.name).await.map(Conn::SmartCard)
 }
 
 impl TokenHandle {
     pub fn is_demo(&self) -> bool {
-        self.standin.is_some()
+        matches!(self.source, Source::DemoUsb(_) | Source::DemoSmartCard(..))
+    }
+
+    pub fn transport(&self) -> Transport {
+        match self.source {
+            Source::Usb(..) | Source::DemoUsb(_) => Transport::WebUsb,
+            Source::SmartCard(_) | Source::DemoSmartCard(..) => Transport::SmartCard,
+        }
+    }
+
+    fn new(conn: Conn, source: Source) -> Self {
+        Self {
+            reader: Rc::new(RefCell::new(Some(conn))),
+            source,
+            lost: Rc::new(Cell::new(false)),
+        }
     }
 
     /// Runs `f` with the PIV application selected.
     pub async fn with<T>(
         &self,
-        f: impl AsyncFnOnce(&mut Piv<&mut CcidReader<WebUsb>>) -> Result<T, PivError>,
+        f: impl AsyncFnOnce(&mut Piv<&mut Conn>) -> Result<T, PivError>,
     ) -> Result<T, TokenError> {
         if self.lost.get() {
-            let fresh = self
-                .reconnect()
-                .await
-                .map_err(|_| TokenError::Piv(PivError::Card(CardError::Removed)))?;
+            let fresh = self.reconnect().await.map_err(|e| {
+                TokenError::Piv(PivError::Card(match e {
+                    CardError::Transport(TransportError::Busy(m)) => TransportError::Busy(m).into(),
+                    _ => CardError::Removed,
+                }))
+            })?;
             *self.reader.borrow_mut() = Some(fresh);
             self.lost.set(false);
         }
@@ -92,60 +164,75 @@ impl TokenHandle {
         if let Err(e) = &result {
             self.lost.set(removed(e));
         }
-        if let Some(s) = &self.standin {
-            // The demo token lives in this browser: keep it across reloads.
-            if let Some(st) = storage() {
-                let _ = st.set_item(
-                    DEMO_KEY,
-                    &crate::api_client::b64_encode(&s.reader.borrow().applet.save()),
-                );
-            }
+        // The demo token lives in this browser: keep it across reloads.
+        let saved = match &self.source {
+            Source::DemoUsb(s) => Some(s.reader.borrow().applet.save()),
+            Source::DemoSmartCard(s, _) => Some(s.applet.borrow().save()),
+            _ => None,
+        };
+        if let (Some(bytes), Some(st)) = (saved, storage()) {
+            let _ = st.set_item(DEMO_KEY, &crate::api_client::b64_encode(&bytes));
         }
         Ok(result?)
     }
 
     /// Finds the token again after it was pulled and re-inserted.
-    async fn reconnect(&self) -> Result<CcidReader<WebUsb>, TransportError> {
-        if let Some(s) = &self.standin {
-            if !s.plugged.get() {
-                return Err(TransportError::Disconnected);
+    async fn reconnect(&self) -> Result<Conn, CardError> {
+        match &self.source {
+            Source::DemoUsb(s) => {
+                if !s.plugged.get() {
+                    return Err(TransportError::Disconnected.into());
+                }
+                Ok(open(s.device()).await?)
             }
-            return open(s.device()).await;
+            Source::SmartCard(ctx) | Source::DemoSmartCard(_, ctx) => connect_card(ctx).await,
+            Source::Usb(vendor, product) => {
+                let usb = web_sys::window()
+                    .map(|w| w.navigator().usb())
+                    .ok_or(TransportError::Disconnected)?;
+                let devices = usb
+                    .get_devices()
+                    .await
+                    .map_err(|_| TransportError::Disconnected)?;
+                let device = devices
+                    .iter()
+                    .find(|d| (d.vendor_id(), d.product_id()) == (*vendor, *product))
+                    .ok_or(TransportError::Disconnected)?;
+                Ok(open(device).await?)
+            }
         }
-        let usb = web_sys::window()
-            .map(|w| w.navigator().usb())
-            .ok_or(TransportError::Disconnected)?;
-        let devices = usb
-            .get_devices()
-            .await
-            .map_err(|_| TransportError::Disconnected)?;
-        let device = devices
-            .iter()
-            .find(|d| (d.vendor_id(), d.product_id()) == self.ids)
-            .ok_or(TransportError::Disconnected)?;
-        open(device).await
     }
 
     /// The demo token kept in this browser, or a new one with a key and a certificate from the
-    /// (demo-mode) server. It is reached through WebUSB like a real token.
-    pub async fn demo() -> Result<Self, String> {
+    /// (demo-mode) server. It is reached through WebUSB like a real token, or through the Web
+    /// Smart Card API code when `transport` says so (kiosk rehearsals, tests).
+    pub async fn demo(transport: Transport) -> Result<Self, String> {
         let saved = storage().and_then(|s| s.get_item(DEMO_KEY).ok().flatten());
         let restored = saved
             .and_then(|b| crate::api_client::b64_decode(&b))
             .and_then(|b| PivApplet::restore(&b));
         let fresh = restored.is_none();
-        let standin = Rc::new(StandIn::new(
-            VirtualReader::new(restored.unwrap_or_default()),
-            CLASS_VENDOR,
-        ));
-        let reader = open(standin.device()).await.map_err(|e| e.to_string())?;
-        let handle = Self {
-            reader: Rc::new(RefCell::new(Some(reader))),
-            standin: Some(standin.clone()),
-            ids: (0, 0),
-            lost: Rc::new(Cell::new(false)),
+        let applet = restored.unwrap_or_default();
+        let handle = match transport {
+            Transport::WebUsb => {
+                let standin = Rc::new(StandIn::new(VirtualReader::new(applet), CLASS_VENDOR));
+                let conn = open(standin.device()).await.map_err(|e| e.to_string())?;
+                let (a, b) = (standin.clone(), standin.clone());
+                expose_demo_controls(move || a.unplug(), move || b.plug());
+                Self::new(conn, Source::DemoUsb(standin))
+            }
+            Transport::SmartCard => {
+                let standin = Rc::new(SmartCardStandIn::new(applet));
+                let manager: ccid::smartcard::ResourceManager = standin.manager().unchecked_into();
+                let ctx = SmartCardContext::establish(&manager)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let conn = connect_card(&ctx).await.map_err(|e| e.to_string())?;
+                let (a, b) = (standin.clone(), standin.clone());
+                expose_demo_controls(move || a.unplug(), move || b.plug());
+                Self::new(conn, Source::DemoSmartCard(standin, ctx))
+            }
         };
-        expose_demo_controls(&standin);
         if !fresh {
             return Ok(handle);
         }
@@ -198,28 +285,29 @@ impl TokenHandle {
             .await
             .map_err(|_| TransportError::Disconnected)?;
         let device: web_sys::UsbDevice = device.unchecked_into();
-        let ids = (device.vendor_id(), device.product_id());
-        let reader = open(device).await?;
-        Ok(Self {
-            reader: Rc::new(RefCell::new(Some(reader))),
-            standin: None,
-            ids,
-            lost: Rc::new(Cell::new(false)),
-        })
+        let source = Source::Usb(device.vendor_id(), device.product_id());
+        Ok(Self::new(open(device).await?, source))
+    }
+
+    /// Connects to the card in the first reader that has one, through the Web Smart Card API.
+    pub async fn smart_card() -> Result<Self, CardError> {
+        let manager = ccid::smartcard::resource_manager()
+            .ok_or(CardError::Transport(TransportError::Disconnected))?;
+        let ctx = SmartCardContext::establish(&manager).await?;
+        let conn = connect_card(&ctx).await?;
+        Ok(Self::new(conn, Source::SmartCard(ctx)))
     }
 }
 
 /// `window.certrenewDemo.unplug()` / `.plug()`: pull and re-insert the demo token (for people
 /// trying the recovery, and for the end-to-end tests).
-fn expose_demo_controls(standin: &Rc<StandIn>) {
+fn expose_demo_controls(unplug: impl Fn() + 'static, plug: impl Fn() + 'static) {
     let Some(window) = web_sys::window() else {
         return;
     };
     let controls = js_sys::Object::new();
-    let s = standin.clone();
-    let unplug = Closure::<dyn Fn()>::new(move || s.unplug());
-    let s = standin.clone();
-    let plug = Closure::<dyn Fn()>::new(move || s.plug());
+    let unplug = Closure::<dyn Fn()>::new(unplug);
+    let plug = Closure::<dyn Fn()>::new(plug);
     let _ = js_sys::Reflect::set(&controls, &"unplug".into(), unplug.as_ref());
     let _ = js_sys::Reflect::set(&controls, &"plug".into(), plug.as_ref());
     unplug.forget();

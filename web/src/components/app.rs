@@ -7,10 +7,7 @@ use yew::prelude::*;
 
 fn initial_lang() -> Lang {
     // ?lang=en, else Chinese.
-    let search = web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .unwrap_or_default();
-    if search.contains("lang=en") {
+    if crate::ctx::query_has("lang=en") {
         Lang::En
     } else {
         Lang::Zh

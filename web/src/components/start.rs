@@ -2,13 +2,28 @@
 
 use crate::ctx::{saved_order, use_app};
 use crate::flow::{Action, Screen};
-use crate::token_access::TokenHandle;
+use crate::token_access::{TokenHandle, Transport};
 use yew::prelude::*;
 
 fn webusb_available() -> bool {
     web_sys::window()
         .map(|w| js_sys::Reflect::has(&w.navigator(), &"usb".into()).unwrap_or(false))
         .unwrap_or(false)
+}
+
+/// `navigator.smartCard`: only in the Isolated Web App (ChromeOS kiosks).
+fn smart_card_available() -> bool {
+    ccid::smartcard::resource_manager().is_some()
+}
+
+/// `?transport=smartcard` makes the demo token answer through the Web Smart Card API code path
+/// (kiosk rehearsals and tests); WebUSB otherwise.
+pub fn demo_transport() -> Transport {
+    if crate::ctx::query_has("transport=smartcard") {
+        Transport::SmartCard
+    } else {
+        Transport::WebUsb
+    }
 }
 
 fn secure() -> bool {
@@ -58,7 +73,21 @@ pub async fn after_connect(ctx: crate::ctx::AppCtx, handle: TokenHandle) {
 #[component]
 pub fn Start() -> Html {
     let ctx = use_app();
-    let (secure, webusb) = (secure(), webusb_available());
+    let (secure, webusb, smart_card) = (secure(), webusb_available(), smart_card_available());
+    let connect_card = {
+        let ctx = ctx.clone();
+        Callback::from(move |_| {
+            let ctx = ctx.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match TokenHandle::smart_card().await {
+                    Ok(h) => after_connect(ctx, h).await,
+                    Err(e) => ctx.fail(crate::ctx::token_error_key(
+                        &crate::token_access::TokenError::Piv(e.into()),
+                    )),
+                }
+            });
+        })
+    };
     let connect_usb = {
         let ctx = ctx.clone();
         Callback::from(move |_| {
@@ -80,7 +109,7 @@ pub fn Start() -> Html {
             let ctx = ctx.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 ctx.dispatch(Action::Progress(Some("demo_preparing")));
-                match TokenHandle::demo().await {
+                match TokenHandle::demo(demo_transport()).await {
                     Ok(h) => after_connect(ctx, h).await,
                     Err(e) => ctx.fail(e),
                 }
@@ -93,9 +122,14 @@ pub fn Start() -> Html {
             <ul class="checks">
                 <li class={if secure {"ok"} else {"bad"}} id="env-secure">{ ctx.t(if secure {"env_secure_ok"} else {"env_secure_bad"}) }</li>
                 <li class={if webusb {"ok"} else {"bad"}} id="env-webusb">{ ctx.t(if webusb {"env_webusb_ok"} else {"env_webusb_bad"}) }</li>
+                <li class={if smart_card {"ok"} else {"info"}} id="env-smartcard">{ ctx.t(if smart_card {"env_smartcard_ok"} else {"env_smartcard_none"}) }</li>
             </ul>
             <div class="actions">
-                <button id="connect-usb" class="primary" disabled={!(secure && webusb)} onclick={connect_usb}>{ ctx.t("connect_usb") }</button>
+                // The best transport first: the platform's smart-card stack where it is offered.
+                if smart_card {
+                    <button id="connect-card" class="primary" onclick={connect_card}>{ ctx.t("connect_card") }</button>
+                }
+                <button id="connect-usb" class={if smart_card {""} else {"primary"}} disabled={!(secure && webusb)} onclick={connect_usb}>{ ctx.t("connect_usb") }</button>
                 <button id="use-demo" onclick={use_demo}>{ ctx.t("use_demo") }</button>
             </div>
         </section>

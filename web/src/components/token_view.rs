@@ -34,6 +34,10 @@ pub fn TokenView() -> Html {
         .unwrap_or(90);
     let window_opens = s.not_after - window_days * 86_400;
     let now = (js_sys::Date::now() / 1000.0) as i64;
+    let via = ctx.token.as_ref().map(|t| match t.transport() {
+        crate::token_access::Transport::WebUsb => "via_webusb",
+        crate::token_access::Transport::SmartCard => "via_smartcard",
+    });
     html! {
         <section class="card" id="token">
             <h2>{ ctx.t("my_certs") }</h2>
@@ -43,6 +47,9 @@ pub fn TokenView() -> Html {
                 <dt>{ ctx.t("serial") }</dt><dd class="mono">{ &s.serial }</dd>
                 <dt>{ ctx.t("valid_from") }</dt><dd>{ date(s.not_before) }</dd>
                 <dt>{ ctx.t("valid_to") }</dt><dd id="cert-not-after">{ date(s.not_after) }</dd>
+                if let Some(via) = via {
+                    <dt>{ ctx.t("via") }</dt><dd id="transport" data-transport={via}>{ ctx.t(via) }</dd>
+                }
                 <dt>{ ctx.t("days_left") }</dt><dd id="cert-days-left" class={if s.days_left < 30 {"warn"} else {""}}>{ s.days_left.max(0) }</dd>
             </dl>
             if s.expired {
