@@ -1,83 +1,10 @@
 // The whole renewal in real Chromium against the real server: demo token (virtual token compiled
 // to WASM, behind the CCID reader code), apply, pay in the sandbox cashier, review, install.
 // Run by scripts/test through `node --test`; screenshots go to $ARTIFACTS (default target/e2e).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const root = new URL('../../', import.meta.url).pathname;
-const artifacts = process.env.ARTIFACTS || join(root, 'target/e2e');
-mkdirSync(artifacts, { recursive: true });
-const port = 18300 + Math.floor(Math.random() * 500);
-const base = `http://127.0.0.1:${port}`;
-let server, browser, data;
-
-async function waitForServer() {
-  for (let i = 0; i < 200; i++) {
-    try { if ((await fetch(`${base}/api/v1/prices`)).ok) return; } catch {}
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error('server did not start');
-}
-
-before(async () => {
-  data = mkdtempSync(join(tmpdir(), 'certrenew-e2e-'));
-  const bin = process.env.CERTRENEW_BIN || join(root, 'target/debug/certrenew');
-  server = spawn(bin, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--web', join(root, 'dist'), '--rate-limit', '0', '--renewal-window-days', '400'], { stdio: 'inherit' });
-  await waitForServer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-  rmSync(data, { recursive: true, force: true });
-});
-
-async function newPage(name) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  const requests = [];
-  page.on('request', r => requests.push({ url: r.url(), body: r.postData() || '' }));
-  page.on('pageerror', e => { throw new Error(`page error: ${e.message}`); });
-  let n = 0;
-  const shot = async (label) => page.screenshot({ path: join(artifacts, `${name}-${String(++n).padStart(2, '0')}-${label}.png`), fullPage: true });
-  return { context, page, requests, shot };
-}
-
-// Counts what a person does: clicks, taps and fields typed.
-function counter(page) {
-  const c = { actions: 0 };
-  c.click = async (sel) => { c.actions++; await page.click(sel); };
-  c.fill = async (sel, v) => { c.actions++; await page.fill(sel, v); await page.dispatchEvent(sel, 'change'); };
-  c.select = async (sel, v) => { c.actions++; await page.selectOption(sel, v); };
-  return c;
-}
-
-async function createReviewer() {
-  const { spawnSync } = await import('node:child_process');
-  const bin = process.env.CERTRENEW_BIN || join(root, 'target/debug/certrenew');
-  const made = spawnSync(bin, ['admin', 'create', 'reviewer', '--data', data], { env: { ...process.env, CERTRENEW_ADMIN_PASSWORD: 'e2e reviewer password' } });
-  assert.equal(made.status, 0, String(made.stderr));
-}
-
-// Approval through the console's API, for scenarios about other things.
-async function adminApprove(number) {
-  await createReviewer();
-  const login = await fetch(`${base}/api/v1/admin/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'reviewer', password: 'e2e reviewer password' }) });
-  assert.equal(login.status, 200);
-  const { csrf } = await login.json();
-  const cookie = login.headers.get('set-cookie').split(';')[0];
-  const r = await fetch(`${base}/api/v1/admin/orders/${number}/approve`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } });
-  assert.equal(r.status, 200, await r.text());
-}
+import { artifacts, base, newPage, counter, createReviewer, adminApprove, fillForm } from './harness.mjs';
 
 test('full renewal W3→W11 with the demo token', { timeout: 180000 }, async () => {
   const { context, page, requests, shot } = await newPage('renewal');
@@ -219,11 +146,7 @@ test('switching language on every screen', { timeout: 180000 }, async () => {
   await page.fill('#pin-input', '123456');
   await page.click('#pin-confirm');
   await check('#form-submit', '提交', 'Submit');
-  for (const [sel, v] of [['#operator-id_number', '11010519491231002X'], ['#operator-name', '张三'], ['#operator-mobile', '13800138000'],
-    ['#operator-email', 'ops@supplier.cn'], ['#recipient-name', '李四'], ['#recipient-mobile', '13900139000'], ['#recipient-address', '深圳市福田区某路1号']]) {
-    await page.fill(sel, v);
-    await page.dispatchEvent(sel, 'change');
-  }
+  await fillForm(page);
   await page.click('#form-submit');
   await check('#pay-now', '立即支付', 'Pay now');
   const number = (await page.textContent('#order-number')).trim();
@@ -268,11 +191,7 @@ async function toForm(page, query) {
 
 async function toOrder(page, query) {
   await toForm(page, query);
-  for (const [sel, v] of [['#operator-id_number', '11010519491231002X'], ['#operator-name', '张三'], ['#operator-mobile', '13800138000'],
-    ['#operator-email', 'ops@supplier.cn'], ['#recipient-name', '李四'], ['#recipient-mobile', '13900139000'], ['#recipient-address', '深圳市福田区某路1号']]) {
-    await page.fill(sel, v);
-    await page.dispatchEvent(sel, 'change');
-  }
+  await fillForm(page);
   await page.click('#form-submit');
   await page.waitForSelector('#order', { timeout: 20000 });
 }

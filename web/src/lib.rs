@@ -14,4 +14,6 @@ pub mod components;
 #[cfg(target_arch = "wasm32")]
 pub mod ctx;
 #[cfg(target_arch = "wasm32")]
+pub mod kiosk;
+#[cfg(target_arch = "wasm32")]
 pub mod token_access;

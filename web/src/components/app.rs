@@ -49,6 +49,14 @@ pub fn App() -> Html {
             }
         });
     }
+    let kiosk = crate::kiosk::enabled();
+    {
+        let (flow, token) = (flow.clone(), token.clone());
+        use_effect_with((), move |_| {
+            let guard = kiosk.then(|| KioskGuard::install(flow, token));
+            move || drop(guard)
+        });
+    }
     let ctx = AppCtx {
         lang: lang.clone(),
         flow: flow.clone(),
@@ -74,6 +82,7 @@ pub fn App() -> Html {
     };
     html! {
         <ContextProvider<AppCtx> context={ctx}>
+          <div class={classes!("shell", kiosk.then_some("kiosk"))} id="shell">
             <header>
                 <h1>{ t(*lang, "title") }</h1>
                 if demo { <span class="badge" id="demo-badge">{ t(*lang, "demo_badge") }</span> }
@@ -92,6 +101,70 @@ pub fn App() -> Html {
                 { screen }
             </main>
             <footer>{ t(*lang, "contacts") }</footer>
+          </div>
         </ContextProvider<AppCtx>>
+    }
+}
+
+/// What kiosk mode installs on the page: the idle watch, and the guards that keep people in the
+/// flow (no context menu, no going back out of the app). Dropped with the app.
+struct KioskGuard {
+    _listeners: Vec<gloo_events::EventListener>,
+    _tick: gloo_timers::callback::Interval,
+}
+
+impl KioskGuard {
+    fn install(
+        flow: UseReducerHandle<Flow>,
+        token: UseStateHandle<Option<crate::token_access::TokenHandle>>,
+    ) -> Self {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        let window = web_sys::window().expect("a window");
+        let document = window.document().expect("a document");
+        let last = Rc::new(Cell::new(js_sys::Date::now()));
+        let wiped = Rc::new(Cell::new(true));
+        let mut listeners = Vec::new();
+        for event in ["pointerdown", "keydown", "input", "touchstart"] {
+            let (last, wiped) = (last.clone(), wiped.clone());
+            listeners.push(gloo_events::EventListener::new(
+                &document,
+                event,
+                move |_| {
+                    last.set(js_sys::Date::now());
+                    wiped.set(false);
+                },
+            ));
+        }
+        listeners.push(gloo_events::EventListener::new_with_options(
+            &document,
+            "contextmenu",
+            gloo_events::EventListenerOptions::enable_prevent_default(),
+            |e| e.prevent_default(),
+        ));
+        // Back (a swipe or a key) stays in the app: each pop is answered with a push.
+        if let Ok(h) = window.history() {
+            let _ = h.push_state(&wasm_bindgen::JsValue::NULL, "");
+        }
+        listeners.push(gloo_events::EventListener::new(&window, "popstate", |_| {
+            if let Some(h) = web_sys::window().and_then(|w| w.history().ok()) {
+                let _ = h.push_state(&wasm_bindgen::JsValue::NULL, "");
+            }
+        }));
+        let idle_ms = f64::from(crate::kiosk::idle_seconds()) * 1000.0;
+        let tick = gloo_timers::callback::Interval::new(1_000, move || {
+            if wiped.get() || js_sys::Date::now() - last.get() < idle_ms {
+                return;
+            }
+            // The person walked away: forget them, in memory and in storage.
+            wiped.set(true);
+            crate::kiosk::wipe_storage();
+            token.set(None);
+            flow.dispatch(Action::Reset);
+        });
+        Self {
+            _listeners: listeners,
+            _tick: tick,
+        }
     }
 }

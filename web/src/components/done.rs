@@ -17,8 +17,23 @@ pub fn Done() -> Html {
                 }
                 <p>{ ctx.t("invoice_note") }</p>
                 <p>{ ctx.t("contacts") }</p>
+                <PrintReceipt />
             </section>
             <TokenView />
         </>
+    }
+}
+
+/// Prints the page as a receipt (the print stylesheet keeps the order and certificate details).
+#[component]
+pub fn PrintReceipt() -> Html {
+    let ctx = use_app();
+    let print = Callback::from(|_| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.print();
+        }
+    });
+    html! {
+        <div class="actions no-print"><button id="print-receipt" onclick={print}>{ ctx.t("print_receipt") }</button></div>
     }
 }

@@ -4,5 +4,7 @@ pub mod done;
 pub mod form;
 pub mod order;
 pub mod pin;
+pub mod pinpad;
+pub mod qr;
 pub mod start;
 pub mod token_view;

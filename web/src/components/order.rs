@@ -64,6 +64,7 @@ pub fn Order() -> Html {
             move || drop(interval)
         });
     }
+    let kiosk = crate::kiosk::enabled();
     let step = usize::from(order.progress_step);
     let bar = html! {
         <ol class="progress" id="progress">
@@ -158,8 +159,13 @@ pub fn Order() -> Html {
                 OrderStatus::AwaitingPayment => match &order.payment {
                     Some(p) => html! {
                         <div class="pay" id="cashier">
-                            <a id="cashier-link" class="button primary" href={p.cashier_url.clone()} target="_blank" rel="noopener">{ ctx.t("to_cashier") }</a>
-                            <p>{ ctx.t("scan_to_pay") }<code id="qr-payload">{ &p.qr_payload }</code></p>
+                            // Kiosks pay by phone only: a link would lead out of the flow.
+                            <p class="scan">{ ctx.t("scan_to_pay") }</p>
+                            <crate::components::qr::Qr payload={p.qr_payload.clone()} />
+                            if !kiosk {
+                                <a id="cashier-link" class="button primary" href={p.cashier_url.clone()} target="_blank" rel="noopener">{ ctx.t("to_cashier") }</a>
+                            }
+                            <p class="note mono" id="qr-payload">{ &p.qr_payload }</p>
                             <p class="note" id="waiting-payment">{ ctx.t("waiting_payment") }</p>
                         </div>
                     },
@@ -188,13 +194,19 @@ pub fn Order() -> Html {
                     },
                 },
                 OrderStatus::Paid | OrderStatus::UnderReview => html! {
-                    <p class="notice" id="under-review">{ ctx.t("under_review") }</p>
+                    <div>
+                        <p class="notice" id="under-review">{ ctx.t("under_review") }</p>
+                        <crate::components::done::PrintReceipt />
+                    </div>
                 },
                 OrderStatus::Approved | OrderStatus::Issued => html! {
                     <div id="install">
                         <p>{ ctx.t("pin_title") }</p>
                         <input id="install-pin" type="password" inputmode="numeric" autocomplete="off" maxlength="8" value={(*pin).clone()}
-                            oninput={let s = pin.clone(); Callback::from(move |e: InputEvent| s.set(input_value(&e)))} />
+                            oninput={let s = pin.clone(); Callback::from(move |e: InputEvent| s.set(input_value(&e)))} readonly={kiosk} />
+                        if kiosk {
+                            <crate::components::pinpad::PinPad id="install-pad" value={(*pin).clone()} on_change={let p = pin.clone(); Callback::from(move |v| p.set(v))} />
+                        }
                         <div class="actions"><button id="install-button" class="primary" disabled={pin.len() < 6 || ctx.flow.progress.is_some()} onclick={install}>{ ctx.t("install") }</button></div>
                     </div>
                 },

@@ -61,7 +61,11 @@ pub fn PinEntry() -> Html {
                 if n == 1 { <p class="notice bad" id="pin-last-try">{ ctx.t("pin_last_try") }</p> }
                 if n == 0 { <p class="notice bad" id="pin-blocked">{ ctx.t("pin_blocked") }</p> }
             }
-            <input id="pin-input" type="password" inputmode="numeric" autocomplete="off" maxlength="8" value={(*pin).clone()} {oninput} />
+            <input id="pin-input" type="password" inputmode="numeric" autocomplete="off" maxlength="8" value={(*pin).clone()} {oninput}
+                readonly={crate::kiosk::enabled()} />
+            if crate::kiosk::enabled() {
+                <crate::components::pinpad::PinPad id="pin-pad" value={(*pin).clone()} on_change={let p = pin.clone(); Callback::from(move |v| p.set(v))} />
+            }
             <div class="actions">
                 <button onclick={back}>{ ctx.t("back") }</button>
                 <button id="pin-confirm" class="primary" disabled={pin.len() < 6 || tries == Some(0)} onclick={confirm}>{ ctx.t("confirm") }</button>
