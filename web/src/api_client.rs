@@ -27,6 +27,15 @@ async fn parse<T: DeserializeOwned>(r: Response) -> Result<T, CallError> {
     }
 }
 
+/// Where the API is: this origin, unless the page names a server (the kiosk app is served from
+/// `isolated-app://` and is built with `<meta name="certrenew-api" content="https://…">`).
+fn api_url(path: &str) -> String {
+    thread_local! {
+        static BASE: String = crate::ctx::page_meta("certrenew-api").unwrap_or_default();
+    }
+    BASE.with(|b| format!("{b}/api/v1{path}"))
+}
+
 fn net(e: gloo_net::Error) -> CallError {
     CallError::Network(e.to_string())
 }
@@ -35,7 +44,7 @@ pub async fn get<T: DeserializeOwned>(
     path: &str,
     order_token: Option<&str>,
 ) -> Result<T, CallError> {
-    let mut req = Request::get(&format!("/api/v1{path}"));
+    let mut req = Request::get(&api_url(path));
     if let Some(t) = order_token {
         req = req.header("x-order-token", t);
     }
@@ -47,7 +56,7 @@ pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
     order_token: Option<&str>,
     body: &B,
 ) -> Result<T, CallError> {
-    let mut req = Request::post(&format!("/api/v1{path}"));
+    let mut req = Request::post(&api_url(path));
     if let Some(t) = order_token {
         req = req.header("x-order-token", t);
     }
@@ -56,7 +65,7 @@ pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
 
 /// POST /applications: the order and the token that gives access to it.
 pub async fn apply(req: &api::ApplicationRequest) -> Result<(api::OrderView, String), CallError> {
-    let r = Request::post("/api/v1/applications")
+    let r = Request::post(&api_url("/applications"))
         .json(req)
         .map_err(net)?
         .send()

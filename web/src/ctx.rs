@@ -44,6 +44,15 @@ pub fn query_has(item: &str) -> bool {
         })
 }
 
+/// The content of `<meta name="{name}">` in the page, if there is one.
+pub fn page_meta(name: &str) -> Option<String> {
+    web_sys::window()?
+        .document()?
+        .query_selector(&format!("meta[name=\"{name}\"]"))
+        .ok()??
+        .get_attribute("content")
+}
+
 /// Maps a token error to what the user should read.
 pub fn token_error_key(e: &crate::token_access::TokenError) -> String {
     use ccid::piv::PivError;

@@ -17,7 +17,9 @@ pub fn enabled() -> bool {
     ON.with(|on| match on.get() {
         Some(v) => v,
         None => {
-            let v = crate::ctx::query_has("kiosk");
+            // `?kiosk`, or the kiosk build (the Isolated Web App) which always is one.
+            let v = crate::ctx::query_has("kiosk")
+                || crate::ctx::page_meta("certrenew-mode").as_deref() == Some("kiosk");
             on.set(Some(v));
             v
         }
