@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod apdu;
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
 pub mod card;
 pub mod cert;
 pub mod keys;

@@ -2,10 +2,11 @@
 //! Card API (Isolated Web App on a kiosk), or the demo token (the virtual token behind a
 //! `USBDevice` or `navigator.smartCard` stand-in, kept in this browser). Same code paths either way.
 
+use ccid::browser::BrowserCard;
 use ccid::piv::{Algorithm, Piv, PivError, Slot};
-use ccid::smartcard::{SmartCardContext, WebSmartCard};
+use ccid::smartcard::SmartCardContext;
 use ccid::webusb::WebUsb;
-use ccid::{Card, CardError, CcidReader, TransportError};
+use ccid::{CardError, CcidReader, TransportError};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use token::smartcard_standin::SmartCardStandIn;
@@ -15,28 +16,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 const DEMO_KEY: &str = "certrenew.demo_token";
-
-/// A connection to the card, whichever way it goes.
-pub enum Conn {
-    Usb(CcidReader<WebUsb>),
-    SmartCard(WebSmartCard),
-}
-
-impl Card for Conn {
-    async fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
-        match self {
-            Conn::Usb(r) => r.transmit_raw(apdu).await,
-            Conn::SmartCard(c) => c.transmit_raw(apdu).await,
-        }
-    }
-
-    fn extended_apdus(&self) -> bool {
-        match self {
-            Conn::Usb(r) => r.extended_apdus(),
-            Conn::SmartCard(c) => c.extended_apdus(),
-        }
-    }
-}
 
 /// Where the token is and how to find it again after it was pulled out.
 #[derive(Clone)]
@@ -59,7 +38,7 @@ pub enum Transport {
 /// cleanly (`Busy`) instead of interleaving APDUs. After a removal the next operation reconnects.
 #[derive(Clone)]
 pub struct TokenHandle {
-    reader: Rc<RefCell<Option<Conn>>>,
+    reader: Rc<RefCell<Option<BrowserCard>>>,
     source: Source,
     lost: Rc<Cell<bool>>,
 }
@@ -97,10 +76,10 @@ fn removed(e: &PivError) -> bool {
     )
 }
 
-async fn open(device: web_sys::UsbDevice) -> Result<Conn, TransportError> {
+async fn open(device: web_sys::UsbDevice) -> Result<BrowserCard, TransportError> {
     let (transport, desc) = WebUsb::open(device).await?;
     CcidReader::new(transport, desc)
-        .map(Conn::Usb)
+        .map(BrowserCard::Usb)
         .map_err(|e| TransportError::Io(e.to_string()))
 }
 
@@ -108,13 +87,13 @@ async fn open(device: web_sys::UsbDevice) -> Result<Conn, TransportError> {
 /// cheap way to wait, the user presses retry).
 const REINSERT_WAIT_MS: u32 = 3000;
 
-async fn connect_card(ctx: &SmartCardContext) -> Result<Conn, CardError> {
+async fn connect_card(ctx: &SmartCardContext) -> Result<BrowserCard, CardError> {
     let mut states = ctx.states().await?;
     if !states.iter().any(|s| s.present) {
         states = ctx.status_change(&states, REINSERT_WAIT_MS).await?;
     }
     let reader = states.iter().find(|s| s.present).ok_or(CardError::NoCard)?;
-    ctx.connect(&reader.name).await.map(Conn::SmartCard)
+    ctx.connect(&reader.name).await.map(BrowserCard::SmartCard)
 }
 
 impl TokenHandle {
@@ -129,7 +108,7 @@ impl TokenHandle {
         }
     }
 
-    fn new(conn: Conn, source: Source) -> Self {
+    fn new(conn: BrowserCard, source: Source) -> Self {
         Self {
             reader: Rc::new(RefCell::new(Some(conn))),
             source,
@@ -140,7 +119,7 @@ impl TokenHandle {
     /// Runs `f` with the PIV application selected.
     pub async fn with<T>(
         &self,
-        f: impl AsyncFnOnce(&mut Piv<&mut Conn>) -> Result<T, PivError>,
+        f: impl AsyncFnOnce(&mut Piv<&mut BrowserCard>) -> Result<T, PivError>,
     ) -> Result<T, TokenError> {
         if self.lost.get() {
             let fresh = self.reconnect().await.map_err(|e| {
@@ -177,7 +156,7 @@ impl TokenHandle {
     }
 
     /// Finds the token again after it was pulled and re-inserted.
-    async fn reconnect(&self) -> Result<Conn, CardError> {
+    async fn reconnect(&self) -> Result<BrowserCard, CardError> {
         match &self.source {
             Source::DemoUsb(s) => {
                 if !s.plugged.get() {
