@@ -67,11 +67,13 @@ pub struct Resource {
     pub body: Vec<u8>,
 }
 
-/// The unsigned Web Bundle (b2) holding `resources` under relative URLs, sorted by path.
+/// The unsigned Web Bundle (b2) holding `resources` under relative URLs.
 pub fn web_bundle(resources: &[Resource]) -> Vec<u8> {
     use cbor::Enc;
+    // Deterministic CBOR orders the index's keys shorter first, then bytewise; the responses
+    // follow the same order (what Google's `wbn` builder writes for the same files).
     let mut sorted: Vec<&Resource> = resources.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    sorted.sort_by(|a, b| (a.path.len(), &a.path).cmp(&(b.path.len(), &b.path)));
 
     let mut responses = Enc::default();
     responses.array(sorted.len());
@@ -380,7 +382,8 @@ mod tests {
             vec![
                 ("/a.js".into(), "text/javascript".into(), 300),
                 ("/index.html".into(), "text/html".into(), 9)
-            ]
+            ],
+            "shorter keys first (deterministic CBOR)"
         );
         // Same input, same bytes.
         assert_eq!(signed, sign(&web_bundle(&resources()), &key));

@@ -1,5 +1,6 @@
 // The kiosk app's signed web bundle, checked with Google's own tools from the npm registry:
-// wbn (the Web Bundle parser) reads our b2 bundle, and wbn-sign — signing our unsigned bundle
+// wbn parses our b2 bundle and, rebuilding it from the parsed responses, writes our exact bytes;
+// wbn-sign — signing our unsigned bundle
 // with the same Ed25519 key — must produce exactly our bytes (Ed25519 is deterministic), which
 // checks our integrity block, signed data and web bundle id against an independent
 // implementation. Also: two builds give identical bytes, and our own inspector verifies it.
@@ -43,6 +44,10 @@ test('the kiosk bundle: reproducible, signed, and read the same by independent t
 
       const bundle = new wbn.Bundle(unsigned);
       assert.equal(bundle.version, 'b2');
+      // Google's builder, given the same responses in the same order, writes our exact bytes.
+      const builder = new wbn.BundleBuilder();
+      for (const u of bundle.urls) { const r = bundle.getResponse(u); builder.addExchange(u, r.status, r.headers, r.body); }
+      assert.equal(sha(Buffer.from(builder.createBundle())), sha(unsigned), 'wbn builds our exact bundle');
       for (const u of ['/', '/index.html', '/boot.js', '/web.js', '/web_bg.wasm', '/style.css', '/icon-256.png', '/.well-known/manifest.webmanifest']) {
         assert.ok(bundle.urls.includes(u), `${u} in the bundle`);
       }
