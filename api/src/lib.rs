@@ -335,6 +335,20 @@ pub struct IssueRequest {
     pub csr: String,
 }
 
+/// Install confirmation: proof that the token holds the new certificate's key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmRequest {
+    /// Signature by the installed certificate's key over `install_proof_message`, base64.
+    pub signature: String,
+}
+
+/// Demo mode: a certificate for a browser demo token's key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoCertificateRequest {
+    /// SubjectPublicKeyInfo of the demo token's key, DER in base64.
+    pub public_key: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueResponse {
     /// The new certificate, DER in base64.

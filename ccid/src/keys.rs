@@ -102,7 +102,96 @@ impl ManagementKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
     P256(p256::PublicKey),
-    Rsa(rsa::PublicKey),
+    Rsa(RsaPublicKey),
+}
+
+/// An RSA public key as bytes (big-endian, no leading zeros). Kept as bytes so reading, showing
+/// and re-encoding a key costs no big-integer code; only `verify_sha256` needs it, and code that
+/// never verifies (the browser app) never links it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RsaPublicKey {
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+/// rsaEncryption (RFC 8017 Appendix C).
+const RSA_ENCRYPTION: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+fn trim(b: &[u8]) -> &[u8] {
+    let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    &b[first..]
+}
+
+impl RsaPublicKey {
+    /// Checks the shape the tokens produce: a 2048..=4096-bit odd modulus, an odd exponent > 1
+    /// no longer than 4 bytes.
+    pub fn new(n: &[u8], e: &[u8]) -> Result<Self, String> {
+        let (n, e) = (trim(n), trim(e));
+        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        if !(2048..=4096).contains(&bits) || n.last().is_none_or(|b| b % 2 == 0) {
+            return Err(format!("RSA modulus of {bits} bits is not accepted"));
+        }
+        if e.is_empty() || e.len() > 4 || e.last().is_none_or(|b| b % 2 == 0) || e == [1] {
+            return Err("RSA public exponent is not accepted".into());
+        }
+        Ok(Self {
+            n: n.to_vec(),
+            e: e.to_vec(),
+        })
+    }
+
+    /// For a key whose private half we hold (the virtual token's own keys): no shape checks, so
+    /// an imported key of another size still answers instead of failing.
+    pub fn from_own_key(n: &[u8], e: &[u8]) -> Self {
+        Self {
+            n: trim(n).to_vec(),
+            e: trim(e).to_vec(),
+        }
+    }
+
+    pub fn modulus(&self) -> &[u8] {
+        &self.n
+    }
+
+    pub fn exponent(&self) -> &[u8] {
+        &self.e
+    }
+
+    /// RSAPublicKey (RFC 8017 §A.1.1) DER.
+    fn pkcs1_der(&self) -> Result<Vec<u8>, der::Error> {
+        use der::Encode;
+        #[derive(der::Sequence)]
+        struct Pkcs1<'a> {
+            n: der::asn1::UintRef<'a>,
+            e: der::asn1::UintRef<'a>,
+        }
+        Pkcs1 {
+            n: der::asn1::UintRef::new(&self.n)?,
+            e: der::asn1::UintRef::new(&self.e)?,
+        }
+        .to_der()
+    }
+
+    fn from_pkcs1_der(der_bytes: &[u8]) -> Result<Self, String> {
+        use der::Decode;
+        #[derive(der::Sequence)]
+        struct Pkcs1<'a> {
+            n: der::asn1::UintRef<'a>,
+            e: der::asn1::UintRef<'a>,
+        }
+        let k = Pkcs1::from_der(der_bytes).map_err(|e| e.to_string())?;
+        Self::new(k.n.as_bytes(), k.e.as_bytes())
+    }
+
+    fn verify_pkcs1_sha256(&self, digest: &[u8], signature: &[u8]) -> bool {
+        let n = rsa::BoxedUint::from_be_slice_vartime(&self.n);
+        let e = rsa::BoxedUint::from_be_slice_vartime(&self.e);
+        rsa::PublicKey::new(n, e).is_ok_and(|k| {
+            k.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), digest, signature)
+                .is_ok()
+        })
+    }
 }
 
 impl PublicKey {
@@ -124,11 +213,7 @@ impl PublicKey {
                 let e = tlv::find(inner, 0x82)
                     .map_err(|e| e.to_string())?
                     .ok_or("no exponent (tag 82)")?;
-                let n = rsa::BoxedUint::from_be_slice_vartime(n);
-                let e = rsa::BoxedUint::from_be_slice_vartime(e);
-                rsa::PublicKey::new(n, e)
-                    .map(Self::Rsa)
-                    .map_err(|e| e.to_string())
+                RsaPublicKey::new(n, e).map(Self::Rsa)
             }
             _ => Err("not an asymmetric algorithm".into()),
         }
@@ -140,9 +225,8 @@ impl PublicKey {
         match self {
             Self::P256(k) => tlv::write(&mut out, 0x86, k.to_sec1_bytes().as_ref()),
             Self::Rsa(k) => {
-                use rsa::traits::PublicKeyParts;
-                tlv::write(&mut out, 0x81, &k.n().to_be_bytes_trimmed_vartime());
-                tlv::write(&mut out, 0x82, &k.e().to_be_bytes_trimmed_vartime());
+                tlv::write(&mut out, 0x81, &k.n);
+                tlv::write(&mut out, 0x82, &k.e);
             }
         }
         out
@@ -157,22 +241,43 @@ impl PublicKey {
 
     /// SubjectPublicKeyInfo DER.
     pub fn to_spki_der(&self) -> Result<Vec<u8>, String> {
-        use spki::EncodePublicKey;
-        let doc = match self {
-            Self::P256(k) => k.to_public_key_der(),
-            Self::Rsa(k) => k.to_public_key_der(),
-        };
-        doc.map(|d| d.as_bytes().to_vec())
-            .map_err(|e| e.to_string())
+        match self {
+            Self::P256(k) => {
+                use spki::EncodePublicKey;
+                k.to_public_key_der()
+                    .map(|d| d.as_bytes().to_vec())
+                    .map_err(|e| e.to_string())
+            }
+            Self::Rsa(k) => {
+                use der::Encode;
+                let spki = spki::SubjectPublicKeyInfoOwned {
+                    algorithm: spki::AlgorithmIdentifierOwned {
+                        oid: RSA_ENCRYPTION,
+                        parameters: Some(der::asn1::Null.into()),
+                    },
+                    subject_public_key: der::asn1::BitString::from_bytes(
+                        &k.pkcs1_der().map_err(|e| e.to_string())?,
+                    )
+                    .map_err(|e| e.to_string())?,
+                };
+                spki.to_der().map_err(|e| e.to_string())
+            }
+        }
     }
 
-    pub fn from_spki_der(der: &[u8]) -> Result<Self, String> {
-        use spki::DecodePublicKey;
-        if let Ok(k) = p256::PublicKey::from_public_key_der(der) {
-            return Ok(Self::P256(k));
+    pub fn from_spki_der(der_bytes: &[u8]) -> Result<Self, String> {
+        use der::Decode;
+        let spki = spki::SubjectPublicKeyInfoRef::from_der(der_bytes).map_err(|e| e.to_string())?;
+        if spki.algorithm.oid == RSA_ENCRYPTION {
+            let raw = spki
+                .subject_public_key
+                .as_bytes()
+                .ok_or("RSA key is not a whole number of bytes")?;
+            return RsaPublicKey::from_pkcs1_der(raw).map(Self::Rsa);
         }
-        rsa::PublicKey::from_public_key_der(der)
-            .map(Self::Rsa)
+        use spki::DecodePublicKey;
+        p256::PublicKey::from_public_key_der(der_bytes)
+            .map(Self::P256)
             .map_err(|e| e.to_string())
     }
 
@@ -189,11 +294,7 @@ impl PublicKey {
                     .verify(message, &sig)
                     .is_ok()
             }
-            Self::Rsa(k) => {
-                let digest = sha2::Sha256::digest(message);
-                k.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest, signature)
-                    .is_ok()
-            }
+            Self::Rsa(k) => k.verify_pkcs1_sha256(&sha2::Sha256::digest(message), signature),
         }
     }
 }
@@ -218,6 +319,33 @@ pub fn pkcs1_sha256_block(digest: &[u8], len: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rsa_spki_is_what_the_rsa_crate_writes_and_reads() {
+        use spki::{DecodePublicKey, EncodePublicKey};
+        let mut n = [0xA5u8; 256];
+        n[0] = 0xC3;
+        n[255] |= 1;
+        let ours = PublicKey::Rsa(RsaPublicKey::new(&n, &[1, 0, 1]).unwrap());
+        let theirs = rsa::PublicKey::new(
+            rsa::BoxedUint::from_be_slice_vartime(&n),
+            rsa::BoxedUint::from_be_slice_vartime(&[1, 0, 1]),
+        )
+        .unwrap();
+        let der = ours.to_spki_der().unwrap();
+        assert_eq!(der, theirs.to_public_key_der().unwrap().as_bytes());
+        assert_eq!(rsa::PublicKey::from_public_key_der(&der).unwrap(), theirs);
+        assert_eq!(PublicKey::from_spki_der(&der).unwrap(), ours);
+        // The same key through the PIV template.
+        assert_eq!(
+            PublicKey::from_piv(Algorithm::Rsa2048, &ours.to_piv()).unwrap(),
+            ours
+        );
+        // Shapes tokens never produce are refused.
+        assert!(RsaPublicKey::new(&n[..64], &[1, 0, 1]).is_err());
+        assert!(RsaPublicKey::new(&n, &[2]).is_err());
+        assert!(RsaPublicKey::new(&n, &[1]).is_err());
+    }
 
     #[test]
     fn tdes_default_key_known_answer() {

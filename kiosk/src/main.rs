@@ -151,7 +151,15 @@ fn bundle(args: &[String]) -> Result<(), String> {
             body: ICON.to_vec(),
         },
     ];
-    for name in ["boot.js", "web.js", "web_bg.wasm", "style.css"] {
+    // The demo token rides along for rehearsals on the kiosk; it is loaded only when asked for.
+    for name in [
+        "boot.js",
+        "web.js",
+        "web_bg.wasm",
+        "style.css",
+        "demo.js",
+        "demo_bg.wasm",
+    ] {
         resources.push(Resource {
             path: format!("/{name}"),
             content_type: content_type(name).into(),

@@ -757,17 +757,11 @@ async fn issue(
     }))
 }
 
-#[derive(serde::Deserialize)]
-struct ConfirmRequest {
-    /// Signature by the installed certificate's key over `certrenew-installed-v1\n{number}\n{serial}`.
-    signature: String,
-}
-
 async fn confirm(
     axum::extract::State(s): axum::extract::State<State>,
     Path(number): Path<String>,
     headers: HeaderMap,
-    Json(req): Json<ConfirmRequest>,
+    Json(req): Json<api::ConfirmRequest>,
 ) -> AppResult<Json<OrderView>> {
     let o = authorized(&s, &number, &headers).await?;
     if o.status == OrderStatus::Installed {
@@ -857,18 +851,12 @@ async fn invoice(
     Ok(Json(invoice_view(&row)?))
 }
 
-#[derive(serde::Deserialize, serde::Serialize)]
-pub struct DemoRequest {
-    /// SubjectPublicKeyInfo of the demo token's key, DER in base64.
-    pub public_key: String,
-}
-
 /// Demo mode only: a certificate for a browser demo token, expiring in 30 days so that it is
 /// inside the renewal window at once.
 async fn demo_certificate(
     axum::extract::State(s): axum::extract::State<State>,
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
-    Json(req): Json<DemoRequest>,
+    Json(req): Json<api::DemoCertificateRequest>,
 ) -> AppResult<Json<api::IssueResponse>> {
     if !s.config.demo {
         return Err(AppError::NotFound);

@@ -48,7 +48,7 @@ test('the kiosk bundle: reproducible, signed, and read the same by independent t
       const builder = new wbn.BundleBuilder();
       for (const u of bundle.urls) { const r = bundle.getResponse(u); builder.addExchange(u, r.status, r.headers, r.body); }
       assert.equal(sha(Buffer.from(builder.createBundle())), sha(unsigned), 'wbn builds our exact bundle');
-      for (const u of ['/', '/index.html', '/boot.js', '/web.js', '/web_bg.wasm', '/style.css', '/icon-256.png', '/.well-known/manifest.webmanifest']) {
+      for (const u of ['/', '/index.html', '/boot.js', '/web.js', '/web_bg.wasm', '/demo.js', '/demo_bg.wasm', '/style.css', '/icon-256.png', '/.well-known/manifest.webmanifest']) {
         assert.ok(bundle.urls.includes(u), `${u} in the bundle`);
       }
       const manifest = JSON.parse(Buffer.from(bundle.getResponse('/.well-known/manifest.webmanifest').body).toString());

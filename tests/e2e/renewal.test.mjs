@@ -12,8 +12,11 @@ test('full renewal W3→W11 with the demo token', { timeout: 180000 }, async () 
   await page.goto(base);
   await page.waitForSelector('#start');
   await shot('start');
+  // The demo token is a separate download, fetched only when asked for.
+  assert.equal(requests.some(r => r.url.endsWith('/demo_bg.wasm')), false, 'demo token not loaded up front');
   await u.click('#use-demo');
   await page.waitForSelector('#token', { timeout: 30000 });
+  assert.equal(requests.some(r => r.url.endsWith('/demo_bg.wasm')), true, 'demo token loaded on request');
   await page.waitForSelector('#demo-badge');
   const oldNotAfter = await page.textContent('#cert-not-after');
   await shot('token');

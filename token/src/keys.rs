@@ -36,7 +36,13 @@ impl PrivateKey {
     pub fn public_key(&self) -> PublicKey {
         match self {
             Self::P256(k) => PublicKey::P256(k.public_key()),
-            Self::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+            Self::Rsa(k) => {
+                use rsa::traits::PublicKeyParts;
+                PublicKey::Rsa(ccid::keys::RsaPublicKey::from_own_key(
+                    &k.n().to_be_bytes_trimmed_vartime(),
+                    &k.e().to_be_bytes_trimmed_vartime(),
+                ))
+            }
         }
     }
 

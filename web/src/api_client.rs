@@ -2,8 +2,9 @@
 
 use api::ApiError;
 use base64::Engine;
-use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -14,17 +15,60 @@ pub enum CallError {
     Network(String),
 }
 
-async fn parse<T: DeserializeOwned>(r: Response) -> Result<T, CallError> {
+/// The browser's fetch, used directly: the whole client is a few lines, and an HTTP library
+/// would add kilobytes to every citizen's download.
+async fn send(
+    method: &str,
+    path: &str,
+    order_token: Option<&str>,
+    body: Option<String>,
+) -> Result<web_sys::Response, CallError> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(js)?;
+    if let Some(t) = order_token {
+        headers.set("x-order-token", t).map_err(js)?;
+    }
+    if let Some(b) = body {
+        headers
+            .set("content-type", "application/json")
+            .map_err(js)?;
+        init.set_body(&JsValue::from_str(&b));
+    }
+    init.set_headers(&headers);
+    let window = web_sys::window().ok_or_else(|| CallError::Network("no window".into()))?;
+    let response = JsFuture::from(window.fetch_with_str_and_init(&api_url(path), &init))
+        .await
+        .map_err(js)?;
+    response.dyn_into().map_err(js)
+}
+
+fn js(e: JsValue) -> CallError {
+    CallError::Network(
+        e.dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .unwrap_or_else(|| "the request failed".into()),
+    )
+}
+
+async fn parse<T: DeserializeOwned>(r: web_sys::Response) -> Result<T, CallError> {
+    let text = JsFuture::from(r.text().map_err(js)?)
+        .await
+        .map_err(js)?
+        .as_string()
+        .unwrap_or_default();
     if r.ok() {
-        r.json()
-            .await
-            .map_err(|e| CallError::Network(e.to_string()))
+        serde_json::from_str(&text).map_err(|e| CallError::Network(e.to_string()))
     } else {
-        match r.json::<ApiError>().await {
+        match serde_json::from_str::<ApiError>(&text) {
             Ok(e) => Err(CallError::Api(e)),
             Err(_) => Err(CallError::Network(format!("HTTP {}", r.status()))),
         }
     }
+}
+
+fn json<B: serde::Serialize>(body: &B) -> Result<String, CallError> {
+    serde_json::to_string(body).map_err(|e| CallError::Network(e.to_string()))
 }
 
 /// Where the API is: this origin, unless the page names a server (the kiosk app is served from
@@ -36,19 +80,11 @@ fn api_url(path: &str) -> String {
     BASE.with(|b| format!("{b}/api/v1{path}"))
 }
 
-fn net(e: gloo_net::Error) -> CallError {
-    CallError::Network(e.to_string())
-}
-
 pub async fn get<T: DeserializeOwned>(
     path: &str,
     order_token: Option<&str>,
 ) -> Result<T, CallError> {
-    let mut req = Request::get(&api_url(path));
-    if let Some(t) = order_token {
-        req = req.header("x-order-token", t);
-    }
-    parse(req.send().await.map_err(net)?).await
+    parse(send("GET", path, order_token, None).await?).await
 }
 
 pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
@@ -56,22 +92,18 @@ pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
     order_token: Option<&str>,
     body: &B,
 ) -> Result<T, CallError> {
-    let mut req = Request::post(&api_url(path));
-    if let Some(t) = order_token {
-        req = req.header("x-order-token", t);
-    }
-    parse(req.json(body).map_err(net)?.send().await.map_err(net)?).await
+    parse(send("POST", path, order_token, Some(json(body)?)).await?).await
 }
 
 /// POST /applications: the order and the token that gives access to it.
 pub async fn apply(req: &api::ApplicationRequest) -> Result<(api::OrderView, String), CallError> {
-    let r = Request::post(&api_url("/applications"))
-        .json(req)
-        .map_err(net)?
-        .send()
-        .await
-        .map_err(net)?;
-    let token = r.headers().get("x-order-token").unwrap_or_default();
+    let r = send("POST", "/applications", None, Some(json(req)?)).await?;
+    let token = r
+        .headers()
+        .get("x-order-token")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let order = parse(r).await?;
     Ok((order, token))
 }

@@ -9,13 +9,52 @@ use ccid::webusb::WebUsb;
 use ccid::{CardError, CcidReader, TransportError};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use token::smartcard_standin::SmartCardStandIn;
-use token::usb_standin::{StandIn, CLASS_VENDOR};
-use token::{PivApplet, VirtualReader};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 const DEMO_KEY: &str = "certrenew.demo_token";
+
+// The demo token lives in its own module (`demo.js`, built from `src/bin/demo.rs`), loaded by
+// `boot.js` only when asked for; these are its methods, called by name.
+#[wasm_bindgen]
+extern "C" {
+    #[derive(Clone)]
+    pub type DemoToken;
+    #[wasm_bindgen(method, getter)]
+    fn fresh(this: &DemoToken) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn plugged(this: &DemoToken) -> bool;
+    #[wasm_bindgen(method)]
+    fn device(this: &DemoToken) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn save(this: &DemoToken) -> Vec<u8>;
+    #[wasm_bindgen(method)]
+    fn unplug(this: &DemoToken);
+    #[wasm_bindgen(method)]
+    fn plug(this: &DemoToken);
+}
+
+/// Loads the demo module (through `window.certrenewLoadDemo`, defined in `boot.js`) and makes
+/// a token restored from `saved`.
+async fn load_demo(saved: Option<Vec<u8>>, transport: &str) -> Result<DemoToken, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let loader: js_sys::Function = js_sys::Reflect::get(&window, &"certrenewLoadDemo".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("the demo loader is missing (boot.js)")?;
+    let saved = saved.map_or(JsValue::UNDEFINED, |b| {
+        js_sys::Uint8Array::from(&b[..]).into()
+    });
+    let promise: js_sys::Promise = loader
+        .call2(&JsValue::NULL, &saved, &transport.into())
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into()
+        .map_err(|_| "the demo loader did not return a promise")?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map(|t| t.unchecked_into())
+        .map_err(|e| format!("demo token: {e:?}"))
+}
 
 /// Where the token is and how to find it again after it was pulled out.
 #[derive(Clone)]
@@ -23,8 +62,8 @@ enum Source {
     /// vendor/product of a real USB token.
     Usb(u16, u16),
     SmartCard(SmartCardContext),
-    DemoUsb(Rc<StandIn>),
-    DemoSmartCard(Rc<SmartCardStandIn>, SmartCardContext),
+    DemoUsb(DemoToken),
+    DemoSmartCard(DemoToken, SmartCardContext),
 }
 
 /// Which transport carries the APDUs, for telling the user.
@@ -145,8 +184,7 @@ impl TokenHandle {
         }
         // The demo token lives in this browser: keep it across reloads.
         let saved = match &self.source {
-            Source::DemoUsb(s) => Some(s.reader.borrow().applet.save()),
-            Source::DemoSmartCard(s, _) => Some(s.applet.borrow().save()),
+            Source::DemoUsb(d) | Source::DemoSmartCard(d, _) => Some(d.save()),
             _ => None,
         };
         if let (Some(bytes), Some(st)) = (saved, storage()) {
@@ -159,10 +197,10 @@ impl TokenHandle {
     async fn reconnect(&self) -> Result<BrowserCard, CardError> {
         match &self.source {
             Source::DemoUsb(s) => {
-                if !s.plugged.get() {
+                if !s.plugged() {
                     return Err(TransportError::Disconnected.into());
                 }
-                Ok(open(s.device()).await?)
+                Ok(open(s.device().unchecked_into()).await?)
             }
             Source::SmartCard(ctx) | Source::DemoSmartCard(_, ctx) => connect_card(ctx).await,
             Source::Usb(vendor, product) => {
@@ -186,30 +224,34 @@ impl TokenHandle {
     /// (demo-mode) server. It is reached through WebUSB like a real token, or through the Web
     /// Smart Card API code when `transport` says so (kiosk rehearsals, tests).
     pub async fn demo(transport: Transport) -> Result<Self, String> {
-        let saved = storage().and_then(|s| s.get_item(DEMO_KEY).ok().flatten());
-        let restored = saved
-            .and_then(|b| crate::api_client::b64_decode(&b))
-            .and_then(|b| PivApplet::restore(&b));
-        let fresh = restored.is_none();
-        let applet = restored.unwrap_or_default();
+        let saved = storage()
+            .and_then(|s| s.get_item(DEMO_KEY).ok().flatten())
+            .and_then(|b| crate::api_client::b64_decode(&b));
+        let demo = load_demo(
+            saved,
+            match transport {
+                Transport::WebUsb => "usb",
+                Transport::SmartCard => "smartcard",
+            },
+        )
+        .await?;
+        let fresh = demo.fresh();
+        let (a, b) = (demo.clone(), demo.clone());
+        expose_demo_controls(move || a.unplug(), move || b.plug());
         let handle = match transport {
             Transport::WebUsb => {
-                let standin = Rc::new(StandIn::new(VirtualReader::new(applet), CLASS_VENDOR));
-                let conn = open(standin.device()).await.map_err(|e| e.to_string())?;
-                let (a, b) = (standin.clone(), standin.clone());
-                expose_demo_controls(move || a.unplug(), move || b.plug());
-                Self::new(conn, Source::DemoUsb(standin))
+                let conn = open(demo.device().unchecked_into())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Self::new(conn, Source::DemoUsb(demo))
             }
             Transport::SmartCard => {
-                let standin = Rc::new(SmartCardStandIn::new(applet));
-                let manager: ccid::smartcard::ResourceManager = standin.manager().unchecked_into();
+                let manager: ccid::smartcard::ResourceManager = demo.device().unchecked_into();
                 let ctx = SmartCardContext::establish(&manager)
                     .await
                     .map_err(|e| e.to_string())?;
                 let conn = connect_card(&ctx).await.map_err(|e| e.to_string())?;
-                let (a, b) = (standin.clone(), standin.clone());
-                expose_demo_controls(move || a.unplug(), move || b.plug());
-                Self::new(conn, Source::DemoSmartCard(standin, ctx))
+                Self::new(conn, Source::DemoSmartCard(demo, ctx))
             }
         };
         if !fresh {
@@ -222,15 +264,17 @@ impl TokenHandle {
                 piv.generate(Slot::Authentication, Algorithm::EccP256).await
             })
             .await
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| crate::ctx::token_error_key(&e))?;
         let spki = key.to_spki_der()?;
         let r: api::IssueResponse = crate::api_client::post(
             "/demo/certificate",
             None,
-            &serde_json::json!({"public_key": crate::api_client::b64_encode(&spki)}),
+            &api::DemoCertificateRequest {
+                public_key: crate::api_client::b64_encode(&spki),
+            },
         )
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| crate::ctx::call_error_text(&e))?;
         let der =
             crate::api_client::b64_decode(&r.certificate).ok_or("certificate is not base64")?;
         handle
@@ -240,7 +284,7 @@ impl TokenHandle {
                 piv.write_certificate(Slot::Authentication, &der).await
             })
             .await
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| crate::ctx::token_error_key(&e))?;
         Ok(handle)
     }
 
