@@ -114,7 +114,7 @@ async fn renew(
     .await
     .map_err(|e| e.to_string())?;
     // The provider's notice, as the sandbox would send it.
-    let notice = sandbox.notice(&p.id, p.amount_fen, certrenew_server::now());
+    let notice = sandbox.notice(&p.id, "SBXLOAD", p.amount_fen, certrenew_server::now());
     let ack = timed(lat, "POST /payments/notify", async {
         http.post(api("/payments/notify"))
             .form(&notice)

@@ -17,14 +17,26 @@ pub struct Store {
     pub postgres: bool,
 }
 
-const SQLITE_MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        "0002_sandbox_trades",
+        include_str!("../migrations/sqlite/0002_sandbox_trades.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_sandbox_trades",
+        include_str!("../migrations/postgres/0002_sandbox_trades.sql"),
+    ),
+];
 
 impl Store {
     /// Connects and applies pending migrations. `url` is `sqlite://PATH` or `postgres://…`.

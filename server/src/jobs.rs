@@ -39,6 +39,71 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, sqlx::Error> {
     Ok(n)
 }
 
+/// Reconciliation: asks the provider about payments still pending `reconcile_after_secs` after
+/// they were created, and records those it says were paid (their notice was lost). Returns how
+/// many were recorded. Bounded per run; the provider's answer goes through the notice checks.
+pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
+    let t = now();
+    let rows = sqlx::query("SELECT id FROM payments WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 100")
+        .bind(t - s.config.reconcile_after_secs)
+        .fetch_all(&s.db.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = s
+        .config
+        .provider_query_url
+        .clone()
+        .unwrap_or_else(|| format!("{}/sandbox/gateway/query", s.config.public_url));
+    let mut n = 0;
+    for r in rows {
+        let id: String = r.try_get("id").map_err(|e| e.to_string())?;
+        let mut query = reqwest::Url::parse(&url).map_err(|e| format!("{url}: {e}"))?;
+        query.query_pairs_mut().append_pair("out_trade_no", &id);
+        let answer = s
+            .http
+            .get(query)
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status());
+        let params: crate::payment::Params = match answer {
+            Ok(r) => match r.json().await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(payment = %id, error = %e, "reconciliation: unreadable answer");
+                    continue;
+                }
+            },
+            Err(e) => {
+                tracing::warn!(payment = %id, error = %e, "reconciliation: provider unreachable");
+                continue;
+            }
+        };
+        if params.get("trade_status").map(String::as_str) != Some("TRADE_SUCCESS") {
+            continue;
+        }
+        match crate::routes::handle_notice(s, &params).await {
+            Ok(()) => {
+                let paid = sqlx::query("SELECT status FROM payments WHERE id = $1")
+                    .bind(&id)
+                    .fetch_one(&s.db.pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if paid
+                    .try_get::<String, _>("status")
+                    .map_err(|e| e.to_string())?
+                    != "pending"
+                {
+                    tracing::info!(payment = %id, "reconciliation: payment found at the provider");
+                    n += 1;
+                }
+            }
+            Err(e) => tracing::warn!(payment = %id, error = %e, "reconciliation: answer refused"),
+        }
+    }
+    Ok(n)
+}
+
 /// Runs the periodic jobs until the process ends.
 pub fn spawn(s: State) {
     tokio::spawn(async move {
@@ -49,6 +114,11 @@ pub fn spawn(s: State) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "unpaid orders expired"),
                 Err(e) => tracing::error!(error = %e, "expiry job failed"),
+            }
+            match reconcile_payments(&s).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(recorded = n, "payments reconciled"),
+                Err(e) => tracing::error!(error = %e, "reconciliation job failed"),
             }
             if let Err(e) = queue_reminders(&s).await {
                 tracing::error!(error = %e, "reminder job failed");

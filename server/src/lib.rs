@@ -112,6 +112,14 @@ pub struct Config {
     pub demo: bool,
     /// Renewal reminders go out this many days before a certificate expires.
     pub reminder_days: i64,
+    /// A payment still pending this long after it was created is queried at the provider, in
+    /// case its notice was lost (reconciliation).
+    pub reconcile_after_secs: i64,
+    /// Where to query the provider about a trade; the sandbox's own endpoint by default.
+    pub provider_query_url: Option<String>,
+    /// Fault injection for tests and drills: the sandbox cashier records payments but sends no
+    /// notice, so only reconciliation can find them.
+    pub sandbox_drop_notices: bool,
 }
 
 impl Config {
@@ -137,6 +145,9 @@ impl Config {
             rate_burst: 10,
             demo: false,
             reminder_days: 30,
+            reconcile_after_secs: 120,
+            provider_query_url: None,
+            sandbox_drop_notices: false,
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
 //!                 [--auto-approve] [--demo] [--renewal-window-days N] [--rate-limit PER_MINUTE]
-//!                 [--cors-origin ORIGIN]…
+//!                 [--cors-origin ORIGIN]… [--reconcile-after SECS] [--provider-query-url URL]
+//!                 [--sandbox-drop-notices]
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew ca show [--data DIR]
 //! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
@@ -22,6 +23,9 @@ struct Args {
     window: Option<i64>,
     rate_limit: Option<u32>,
     cors: Vec<String>,
+    reconcile_after: Option<i64>,
+    provider_query_url: Option<String>,
+    drop_notices: bool,
     rest: Vec<String>,
 }
 
@@ -37,6 +41,9 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         window: None,
         rate_limit: None,
         cors: vec![],
+        reconcile_after: None,
+        provider_query_url: None,
+        drop_notices: false,
         rest: vec![],
     };
     while let Some(x) = it.next() {
@@ -64,6 +71,15 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 )
             }
             "--cors-origin" => a.cors.push(val()?),
+            "--reconcile-after" => {
+                a.reconcile_after = Some(
+                    val()?
+                        .parse()
+                        .map_err(|_| "--reconcile-after takes seconds")?,
+                )
+            }
+            "--provider-query-url" => a.provider_query_url = Some(val()?),
+            "--sandbox-drop-notices" => a.drop_notices = true,
             _ => a.rest.push(x),
         }
     }
@@ -90,6 +106,11 @@ fn config(a: &Args) -> Config {
         c.rate_per_minute = r;
     }
     c.cors_origins = a.cors.clone();
+    if let Some(r) = a.reconcile_after {
+        c.reconcile_after_secs = r;
+    }
+    c.provider_query_url = a.provider_query_url.clone();
+    c.sandbox_drop_notices = a.drop_notices;
     c
 }
 

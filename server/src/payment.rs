@@ -129,7 +129,7 @@ impl Sandbox {
     }
 
     /// The notice the sandbox sends once a payment is made.
-    pub fn notice(&self, payment_id: &str, amount_fen: i64, now: i64) -> Params {
+    pub fn notice(&self, payment_id: &str, trade_no: &str, amount_fen: i64, now: i64) -> Params {
         let mut p = Params::new();
         p.insert("notify_time".into(), now.to_string());
         p.insert("notify_type".into(), "trade_status_sync".into());
@@ -137,12 +137,34 @@ impl Sandbox {
         p.insert("app_id".into(), self.merchant.app_id.clone());
         p.insert("seller_id".into(), self.merchant.seller_id.clone());
         p.insert("out_trade_no".into(), payment_id.into());
-        p.insert("trade_no".into(), format!("SBX{}", crate::random_id(10)));
+        p.insert("trade_no".into(), trade_no.into());
         p.insert("trade_status".into(), "TRADE_SUCCESS".into());
         p.insert("total_amount".into(), api::yuan(amount_fen));
         p.insert("sign_type".into(), "RSA2".into());
         let sig = sign_params(&self.key, &p);
         p.insert("sign".into(), sig);
+        p
+    }
+
+    /// The answer to a trade query (the way Alipay's `alipay.trade.query` answers): the trade's
+    /// state, signed like a notice so the same checks apply. `trade` is what the sandbox's books
+    /// hold for the payment (trade number, amount), if it was paid.
+    pub fn query_answer(&self, payment_id: &str, trade: Option<(String, i64)>) -> Params {
+        let mut p = Params::new();
+        p.insert("app_id".into(), self.merchant.app_id.clone());
+        p.insert("seller_id".into(), self.merchant.seller_id.clone());
+        p.insert("out_trade_no".into(), payment_id.into());
+        match trade {
+            Some((trade_no, amount_fen)) => {
+                p.insert("trade_no".into(), trade_no);
+                p.insert("trade_status".into(), "TRADE_SUCCESS".into());
+                p.insert("total_amount".into(), api::yuan(amount_fen));
+            }
+            None => {
+                p.insert("trade_status".into(), "TRADE_NOT_EXIST".into());
+            }
+        }
+        self.sign(&mut p);
         p
     }
 

@@ -70,6 +70,7 @@ pub fn app(state: State) -> Router {
         .nest("/api/v1", api)
         .route("/sandbox/cashier/{id}", get(cashier_page))
         .route("/sandbox/cashier/{id}/pay", post(cashier_pay))
+        .route("/sandbox/gateway/query", get(sandbox_query))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
     if !state.config.cors_origins.is_empty() {
         let origins: Vec<axum::http::HeaderValue> = state
@@ -529,7 +530,9 @@ async fn notify(
     }
 }
 
-async fn handle_notice(s: &State, params: &crate::payment::Params) -> AppResult<()> {
+/// Records a payment the provider vouches for (a notice, or a reconciliation query's answer):
+/// signature, merchant, amount and payment are checked; repeats change nothing.
+pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) -> AppResult<()> {
     let notice = s
         .merchant
         .verify(params)
@@ -635,6 +638,32 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+async fn sandbox_trade(s: &State, payment_id: &str) -> AppResult<Option<(String, i64)>> {
+    let row = sqlx::query("SELECT trade_no, amount_fen FROM sandbox_trades WHERE payment_id = $1")
+        .bind(payment_id)
+        .fetch_optional(&s.db.pool)
+        .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get("trade_no")?, r.try_get("amount_fen")?)),
+        None => None,
+    })
+}
+
+/// The sandbox provider's trade query (`alipay.trade.query` style): what its books say about a
+/// payment, signed. The merchant's reconciliation job asks this for payments whose notice never
+/// came.
+async fn sandbox_query(
+    axum::extract::State(s): axum::extract::State<State>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> AppResult<Json<crate::payment::Params>> {
+    let id = q
+        .get("out_trade_no")
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .ok_or_else(|| AppError::bad("out_trade_no", "missing"))?;
+    let trade = sandbox_trade(&s, id).await?;
+    Ok(Json(s.sandbox.query_answer(id, trade)))
+}
+
 /// A person presses "pay" in the sandbox: the provider then notifies the merchant, with retries.
 async fn cashier_pay(
     axum::extract::State(s): axum::extract::State<State>,
@@ -648,9 +677,25 @@ async fn cashier_pay(
         ));
     }
     if p.status == "pending" {
-        let params = s.sandbox.notice(&p.id, p.amount_fen, now());
-        let url = format!("{}/api/v1/payments/notify", s.config.public_url);
-        tokio::spawn(crate::payment::deliver(s.http.clone(), url, params, 8));
+        // The provider's books first (a repeat press keeps the first trade), then the notice.
+        let t = now();
+        sqlx::query("INSERT INTO sandbox_trades (payment_id, trade_no, amount_fen, paid_at) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING")
+            .bind(&p.id)
+            .bind(format!("SBX{}", crate::random_id(10)))
+            .bind(p.amount_fen)
+            .bind(t)
+            .execute(&s.db.writer)
+            .await?;
+        let (trade_no, amount) = sandbox_trade(&s, &p.id)
+            .await?
+            .ok_or_else(|| AppError::Internal("sandbox trade not recorded".into()))?;
+        if s.config.sandbox_drop_notices {
+            tracing::warn!(payment = %p.id, "sandbox: notice dropped (fault injection)");
+        } else {
+            let params = s.sandbox.notice(&p.id, &trade_no, amount, t);
+            let url = format!("{}/api/v1/payments/notify", s.config.public_url);
+            tokio::spawn(crate::payment::deliver(s.http.clone(), url, params, 8));
+        }
     }
     Ok(Html(format!(
         "<!doctype html><meta charset=utf-8><title>支付成功</title><p id=result>支付成功，请返回续期页面。Payment made; return to the renewal page.</p><p>{}</p>",

@@ -152,21 +152,21 @@ async fn notices_refused_and_repeated() {
         let forger = certrenew_server::payment::Sandbox::load_or_create(&forger_dir).unwrap();
         std::fs::remove_dir_all(&forger_dir).unwrap();
         assert_eq!(
-            notify(forger.notice(&p.id, p.amount_fen, 0)).await,
+            notify(forger.notice(&p.id, "SBXT1", p.amount_fen, 0)).await,
             "failure"
         );
         // Wrong amount, correctly signed.
         assert_eq!(
-            notify(s.state.sandbox.notice(&p.id, p.amount_fen - 1, 0)).await,
+            notify(s.state.sandbox.notice(&p.id, "SBXT1", p.amount_fen - 1, 0)).await,
             "failure"
         );
         // Unknown order (payment id).
         assert_eq!(
-            notify(s.state.sandbox.notice("Pnothing", p.amount_fen, 0)).await,
+            notify(s.state.sandbox.notice("Pnothing", "SBXT1", p.amount_fen, 0)).await,
             "failure"
         );
         // Tampered after signing.
-        let mut tampered = s.state.sandbox.notice(&p.id, p.amount_fen, 0);
+        let mut tampered = s.state.sandbox.notice(&p.id, "SBXT1", p.amount_fen, 0);
         tampered.insert("seller_id".into(), "2088999999999999".into());
         assert_eq!(notify(tampered).await, "failure");
         assert_eq!(
@@ -196,7 +196,7 @@ async fn notices_refused_and_repeated() {
         assert_eq!(r.status(), 409);
 
         // The same genuine notice 100 times, concurrently: paid once, one audit trail.
-        let genuine = s.state.sandbox.notice(&p.id, p.amount_fen, 0);
+        let genuine = s.state.sandbox.notice(&p.id, "SBXT1", p.amount_fen, 0);
         let mut tasks = Vec::new();
         for _ in 0..100 {
             let (http, url, params) = (s.http.clone(), s.api("/payments/notify"), genuine.clone());
@@ -403,7 +403,7 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
     let r = s
         .http
         .post(s.api("/payments/notify"))
-        .form(&s.state.sandbox.notice(&p.id, p.amount_fen, 0))
+        .form(&s.state.sandbox.notice(&p.id, "SBXT1", p.amount_fen, 0))
         .send()
         .await
         .unwrap();

@@ -404,3 +404,67 @@ async fn renewal_info_reminders_and_outbox() {
         .iter()
         .any(|f| f.contains("To: ops@supplier.cn") && f.contains("天后到期")));
 }
+
+/// A payment whose notice never arrives (dropped by the sandbox on purpose) is found by the
+/// reconciliation job asking the provider; an unpaid one is left alone; repeats change nothing.
+#[tokio::test]
+async fn lost_notices_are_found_by_reconciliation() {
+    for backend in backends() {
+        let s = Server::start(backend, |c| {
+            c.sandbox_drop_notices = true;
+            c.reconcile_after_secs = 0;
+        })
+        .await;
+        let (mut applet, der) = s.token(30).await;
+        let (paid_number, paid_token) = apply(&s, &mut applet, &der).await;
+        let p = new_payment(&s, &paid_number, &paid_token).await;
+        let page = s
+            .http
+            .post(format!("{}/pay", p.cashier_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("支付成功"), "{page}");
+        let (mut other, other_der) = s.token(30).await;
+        let (unpaid_number, unpaid_token) = apply(&s, &mut other, &other_der).await;
+        let _unpaid = new_payment(&s, &unpaid_number, &unpaid_token).await;
+
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(
+            order(&s, &paid_number, &paid_token).await.status,
+            OrderStatus::AwaitingPayment,
+            "{backend}: the notice was dropped"
+        );
+        let found = certrenew_server::jobs::reconcile_payments(&s.state)
+            .await
+            .unwrap();
+        assert_eq!(found, 1, "{backend}");
+        assert_eq!(
+            order(&s, &paid_number, &paid_token).await.status,
+            OrderStatus::UnderReview,
+            "{backend}"
+        );
+        assert_eq!(
+            order(&s, &unpaid_number, &unpaid_token).await.status,
+            OrderStatus::AwaitingPayment,
+            "{backend}: nothing paid, nothing recorded"
+        );
+        assert_eq!(
+            certrenew_server::jobs::reconcile_payments(&s.state)
+                .await
+                .unwrap(),
+            0,
+            "{backend}: a second run finds nothing new"
+        );
+        assert_eq!(
+            certrenew_server::check::invariants(&s.state.db)
+                .await
+                .unwrap(),
+            Vec::<String>::new(),
+            "{backend}"
+        );
+    }
+}
