@@ -418,16 +418,7 @@ async fn lost_notices_are_found_by_reconciliation() {
         let (mut applet, der) = s.token(30).await;
         let (paid_number, paid_token) = apply(&s, &mut applet, &der).await;
         let p = new_payment(&s, &paid_number, &paid_token).await;
-        let page = s
-            .http
-            .post(format!("{}/pay", p.cashier_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(page.contains("支付成功"), "{page}");
+        press_pay(&s, &p).await;
         let (mut other, other_der) = s.token(30).await;
         let (unpaid_number, unpaid_token) = apply(&s, &mut other, &other_der).await;
         let _unpaid = new_payment(&s, &unpaid_number, &unpaid_token).await;

@@ -236,9 +236,8 @@ pub async fn new_payment(s: &Server, number: &str, token: &str) -> api::PaymentV
         .unwrap()
 }
 
-/// Pays through the sandbox cashier and waits (bounded) for the notice to land.
-pub async fn pay(s: &Server, number: &str, token: &str) -> api::OrderView {
-    let p = new_payment(s, number, token).await;
+/// A person presses "pay" at the sandbox cashier.
+pub async fn press_pay(s: &Server, p: &api::PaymentView) {
     let page = s
         .http
         .post(format!("{}/pay", p.cashier_url))
@@ -249,6 +248,12 @@ pub async fn pay(s: &Server, number: &str, token: &str) -> api::OrderView {
         .await
         .unwrap();
     assert!(page.contains("支付成功"), "{page}");
+}
+
+/// Pays through the sandbox cashier and waits (bounded) for the notice to land.
+pub async fn pay(s: &Server, number: &str, token: &str) -> api::OrderView {
+    let p = new_payment(s, number, token).await;
+    press_pay(s, &p).await;
     for _ in 0..100 {
         let v = order(s, number, token).await;
         if v.status != api::OrderStatus::AwaitingPayment {
