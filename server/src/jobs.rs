@@ -67,7 +67,12 @@ pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
             .await
             .and_then(|r| r.error_for_status());
         let params: crate::payment::Params = match answer {
-            Ok(r) => match r.json().await {
+            Ok(r) => match r
+                .bytes()
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(payment = %id, error = %e, "reconciliation: unreadable answer");
