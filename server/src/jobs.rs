@@ -135,13 +135,29 @@ pub fn spawn(s: State) {
     });
 }
 
-/// Delivers pending notices. Without an SMTP/SMS gateway configured (the embedded default) each
-/// notice is written to `outbox/` in the data directory, one file per notice. Returns how many.
+/// Delivers pending notices: e-mail by SMTP and SMS through the gateway when configured,
+/// otherwise to files in `outbox/` in the data directory. A notice that cannot be delivered stays
+/// queued for the next run. Returns how many were delivered.
 pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
     let rows = sqlx::query("SELECT id, kind, recipient, subject, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 200")
         .fetch_all(&s.db.pool)
         .await?;
-    let dir = s.config.data_dir.join("outbox");
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let notifier = match crate::notify::Notifier::new(
+        &s.config.data_dir,
+        s.config.smtp_url.as_deref(),
+        &s.config.smtp_from,
+        s.config.sms_gateway.as_deref(),
+        s.http.clone(),
+    ) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "notice delivery is misconfigured");
+            return Ok(0);
+        }
+    };
     let mut n = 0;
     for r in rows {
         let id: i64 = r.try_get("id")?;
@@ -149,19 +165,26 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
         let to: String = r.try_get("recipient")?;
         let subject: String = r.try_get("subject")?;
         let body: String = r.try_get("body")?;
-        let text = format!("Kind: {kind}\nTo: {to}\nSubject: {subject}\n\n{body}\n");
-        let written = std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(dir.join(format!("{id:08}-{kind}.txt")), text));
-        if let Err(e) = written {
-            tracing::error!(error = %e, "cannot write the outbox");
-            break;
-        }
+        let notice = crate::notify::Notice {
+            id,
+            kind: &kind,
+            to: &to,
+            subject: &subject,
+            body: &body,
+        };
+        let channel = match notifier.deliver(&notice).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(id, kind, to = %api::validate::mask(&to), error = %e, "notice not delivered; retried next run");
+                continue;
+            }
+        };
         sqlx::query("UPDATE outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")
             .bind(now())
             .bind(id)
             .execute(&s.db.writer)
             .await?;
-        tracing::info!(id, kind, to = %api::validate::mask(&to), "notice delivered to the outbox directory");
+        tracing::info!(id, kind, channel, to = %api::validate::mask(&to), "notice delivered");
         n += 1;
     }
     Ok(n)

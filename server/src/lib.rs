@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod limit;
+pub mod notify;
 pub mod payment;
 pub mod routes;
 
@@ -120,6 +121,11 @@ pub struct Config {
     /// Fault injection for tests and drills: the sandbox cashier records payments but sends no
     /// notice, so only reconciliation can find them.
     pub sandbox_drop_notices: bool,
+    /// `smtp://host[:port]` of a mail relay for e-mail notices; files in the data dir without.
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    /// URL of an SMS gateway (POST JSON `{to, text}`); files in the data dir without.
+    pub sms_gateway: Option<String>,
 }
 
 impl Config {
@@ -148,6 +154,9 @@ impl Config {
             reconcile_after_secs: 120,
             provider_query_url: None,
             sandbox_drop_notices: false,
+            smtp_url: None,
+            smtp_from: "certrenew <noreply@localhost>".into(),
+            sms_gateway: None,
         }
     }
 

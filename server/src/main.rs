@@ -3,7 +3,8 @@
 //! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
 //!                 [--auto-approve] [--demo] [--renewal-window-days N] [--rate-limit PER_MINUTE]
 //!                 [--cors-origin ORIGIN]… [--reconcile-after SECS] [--provider-query-url URL]
-//!                 [--sandbox-drop-notices]
+//!                 [--sandbox-drop-notices] [--smtp smtp://HOST[:PORT]] [--smtp-from ADDR]
+//!                 [--sms-gateway URL]
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew ca show [--data DIR]
 //! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
@@ -26,6 +27,9 @@ struct Args {
     reconcile_after: Option<i64>,
     provider_query_url: Option<String>,
     drop_notices: bool,
+    smtp: Option<String>,
+    smtp_from: Option<String>,
+    sms_gateway: Option<String>,
     rest: Vec<String>,
 }
 
@@ -44,6 +48,9 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         reconcile_after: None,
         provider_query_url: None,
         drop_notices: false,
+        smtp: None,
+        smtp_from: None,
+        sms_gateway: None,
         rest: vec![],
     };
     while let Some(x) = it.next() {
@@ -80,6 +87,9 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--provider-query-url" => a.provider_query_url = Some(val()?),
             "--sandbox-drop-notices" => a.drop_notices = true,
+            "--smtp" => a.smtp = Some(val()?),
+            "--smtp-from" => a.smtp_from = Some(val()?),
+            "--sms-gateway" => a.sms_gateway = Some(val()?),
             _ => a.rest.push(x),
         }
     }
@@ -111,6 +121,11 @@ fn config(a: &Args) -> Config {
     }
     c.provider_query_url = a.provider_query_url.clone();
     c.sandbox_drop_notices = a.drop_notices;
+    c.smtp_url = a.smtp.clone();
+    if let Some(f) = &a.smtp_from {
+        c.smtp_from = f.clone();
+    }
+    c.sms_gateway = a.sms_gateway.clone();
     c
 }
 

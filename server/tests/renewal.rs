@@ -459,3 +459,113 @@ async fn lost_notices_are_found_by_reconciliation() {
         );
     }
 }
+
+/// The next line a child process prints, waiting at most 10 s.
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+) -> Option<String> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+        .await
+        .ok()?
+        .ok()?
+}
+
+/// Notices leave by SMTP (to Python's smtpd, a server we did not write) and through the SMS
+/// gateway when those are configured; one that cannot be delivered stays queued.
+#[tokio::test]
+async fn notices_go_by_smtp_and_the_sms_gateway() {
+    use tokio::io::AsyncBufReadExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sink = tokio::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs");
+    let mut lines = tokio::io::BufReader::new(sink.stdout.take().unwrap()).lines();
+    assert_eq!(next_line(&mut lines).await.as_deref(), Some("ready"));
+
+    // The SMS gateway: records what it is sent.
+    let texts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let gateway = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway_url = format!("http://{}/send", gateway.local_addr().unwrap());
+    let record = texts.clone();
+    let app = axum::Router::new().route(
+        "/send",
+        axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(gateway, app).await.unwrap() });
+
+    let s = Server::start("sqlite", |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        c.smtp_from = "证书续期 <noreply@ca.example.cn>".into();
+        c.sms_gateway = Some(gateway_url.clone());
+    })
+    .await;
+    let queue = |kind: &'static str, to: &'static str| {
+        sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, 0)")
+            .bind(kind)
+            .bind(to)
+            .bind("数字证书续期完成")
+            .bind("您的证书已续期至 2027-12-24。")
+            .execute(&s.state.db.writer)
+    };
+    queue("email", "ops@supplier.cn").await.unwrap();
+    queue("sms", "13800138000").await.unwrap();
+    assert_eq!(
+        certrenew_server::jobs::deliver_outbox(&s.state)
+            .await
+            .unwrap(),
+        2
+    );
+    let mail: serde_json::Value =
+        serde_json::from_str(&next_line(&mut lines).await.unwrap()).unwrap();
+    assert_eq!(mail["to"], serde_json::json!(["ops@supplier.cn"]));
+    assert_eq!(mail["from"], "证书续期 <noreply@ca.example.cn>");
+    assert_eq!(mail["subject"], "数字证书续期完成");
+    assert_eq!(mail["body"], "您的证书已续期至 2027-12-24。");
+    assert_eq!(
+        texts.lock().unwrap().clone(),
+        vec![
+            serde_json::json!({"to": "13800138000", "text": "数字证书续期完成：您的证书已续期至 2027-12-24。"})
+        ]
+    );
+    // Nothing left to send; nothing went to files.
+    assert_eq!(
+        certrenew_server::jobs::deliver_outbox(&s.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(!s.state.config.data_dir.join("outbox").exists());
+
+    // The relay goes away: the notice waits in the outbox instead of being lost.
+    sink.kill().await.unwrap();
+    queue("email", "ops@supplier.cn").await.unwrap();
+    assert_eq!(
+        certrenew_server::jobs::deliver_outbox(&s.state)
+            .await
+            .unwrap(),
+        0
+    );
+    let waiting: i64 = sqlx::Row::try_get(
+        &sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(&s.state.db.pool)
+            .await
+            .unwrap(),
+        "n",
+    )
+    .unwrap();
+    assert_eq!(waiting, 1);
+}
