@@ -82,6 +82,17 @@ expect "PIN counter back to full after a right PIN" "Successfully verified PIN" 
 echo "ykman"
 if command -v ykman >/dev/null; then
   expect "ykman piv info shows the PIV version" "PIV version:[[:space:]]+5\.4\.3" ykman --reader "Virtual PCD 00 00" piv info
+  # ykman stores a random AES-192 management key on the token, protected by the PIN; our client
+  # then finds it (ADMIN DATA flag, PRINTED object after VERIFY PIN, GET METADATA) and uses it.
+  expect "ykman stores a PIN-protected management key" "^$|." \
+    ykman --reader "$R" piv access change-management-key --protect -a aes192 \
+      -m 010203040506070801020304050607080102030405060708 -P 123456 -f
+  expect "ykman piv info reports the key as PIN-protected" "protected by PIN" ykman --reader "$R" piv info
+  cargo build -q --locked -p token --example pin_protected_key
+  expect "our client authenticates with the key ykman stored" "authenticated with the PIN-protected management key \(Aes192\)" \
+    target/debug/examples/pin_protected_key "$work/token.state"
+  refuse "the default management key no longer works" "Failed authentication" \
+    yubico-piv-tool -r "$R" -s 9e -a generate -o "$work/y.pem"
 else
   bad "ykman is installed" "scripts/setup could not install yubikey-manager"
 fi

@@ -321,21 +321,30 @@ impl<C: Card> Piv<C> {
 
     /// Mutual authentication with the card management key (SP 800-73-4 Part 2 Appendix A.5).
     pub async fn authenticate(&mut self, key: &ManagementKey) -> Result<(), PivError> {
-        let alg = key.algorithm() as u8;
+        self.authenticate_with(&mut LocalKey::new(key)).await
+    }
+
+    /// Mutual authentication with whoever holds the management key: the key here, or the CA's
+    /// server (which keeps the keys of the tokens it personalized) with this side relaying.
+    pub async fn authenticate_with<R: ManagementResponder>(
+        &mut self,
+        responder: &mut R,
+    ) -> Result<(), PivError> {
+        let alg = responder.algorithm() as u8;
         let first = Command::new(0, 0x87, alg, MANAGEMENT_KEY_REF)
             .data(vec![0x7C, 0x02, 0x80, 0x00])
             .le(256);
-        let resp = self.run(first).await?;
+        let resp = match self.run(first).await {
+            // The card's key is of another algorithm: for the user, not the right key.
+            Err(PivError::Status(StatusWord::IncorrectP1P2 | StatusWord::IncorrectData)) => {
+                return Err(PivError::WrongManagementKey)
+            }
+            r => r?,
+        };
         let witness = tlv::find(tlv::read_only(&resp, 0x7C)?, 0x80)?
             .ok_or(PivError::Malformed("no witness (tag 80)".into()))?
             .to_vec();
-        let block = key.block_size();
-        if witness.len() != block {
-            return Err(PivError::Malformed("witness size".into()));
-        }
-        let plain = key.decrypt(&witness);
-        let mut challenge = vec![0u8; block];
-        getrandom::fill(&mut challenge).map_err(|e| PivError::Malformed(e.to_string()))?;
+        let (plain, challenge) = responder.answer(&witness).await?;
         let mut inner = Vec::new();
         tlv::write(&mut inner, 0x80, &plain);
         tlv::write(&mut inner, 0x81, &challenge);
@@ -348,11 +357,66 @@ impl<C: Card> Piv<C> {
         };
         let answer = tlv::find(tlv::read_only(&resp, 0x7C)?, 0x82)?
             .ok_or(PivError::Malformed("no response (tag 82)".into()))?;
-        if answer != key.encrypt(&challenge).as_slice() {
-            // The card does not know our key: it is not the card we think it is.
+        if !responder.check(&challenge, answer).await? {
+            // The card does not know the key: it is not the card we think it is.
             return Err(PivError::WrongManagementKey);
         }
         Ok(())
+    }
+
+    /// The management key's algorithm from YubiKey GET METADATA, `None` on tokens without it.
+    pub async fn management_key_algorithm(&mut self) -> Result<Option<Algorithm>, PivError> {
+        match self
+            .run(Command::new(0, 0xF7, 0, MANAGEMENT_KEY_REF).le(256))
+            .await
+        {
+            Ok(m) => Ok(tlv::find(&m, 0x01)?
+                .and_then(|a| a.first().copied())
+                .and_then(Algorithm::from_byte)),
+            Err(PivError::Status(StatusWord::InsNotSupported)) | Err(PivError::NotFound) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The PIN-protected management key (the convention of ykman and yubico-piv-tool): flagged
+    /// in ADMIN DATA (5FFF00: 80 { 81 flags, bit 0x02 }), stored in PRINTED (5FC109: 88 { 89 key })
+    /// which the card reveals only after VERIFY PIN. `None` when the token does not use it.
+    pub async fn pin_protected_management_key(
+        &mut self,
+    ) -> Result<Option<ManagementKey>, PivError> {
+        let Some(admin) = self.read_object(object::ADMIN_DATA).await? else {
+            return Ok(None);
+        };
+        let flags = tlv::find(tlv::read_only(&admin, 0x80)?, 0x81)?
+            .and_then(|f| f.first().copied())
+            .unwrap_or(0);
+        if flags & 0x02 == 0 {
+            return Ok(None);
+        }
+        let printed = match self.read_object(object::PRINTED).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let key = tlv::find(tlv::read_only(&printed, 0x88)?, 0x89)?
+            .ok_or(PivError::Malformed(
+                "no key in the printed information (tag 89)".into(),
+            ))?
+            .to_vec();
+        let key = zeroize::Zeroizing::new(key);
+        let alg = match self.management_key_algorithm().await? {
+            Some(a) => a,
+            // Without metadata the length decides; 24 bytes is the 3DES key these tokens shipped
+            // with (AES-192 tokens all answer metadata).
+            None if key.len() == 16 => Algorithm::Aes128,
+            None if key.len() == 32 => Algorithm::Aes256,
+            None => Algorithm::Tdes,
+        };
+        ManagementKey::new(alg, &key)
+            .map(Some)
+            .map_err(PivError::Malformed)
     }
 
     /// GENERATE ASYMMETRIC KEY PAIR (SP 800-73-4 Part 2 §3.3.2); needs the management key.
@@ -391,6 +455,53 @@ impl<C: Card> Piv<C> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Answers the card's management-key witness (SP 800-73-4 Part 2 Appendix A.5).
+#[allow(async_fn_in_trait)]
+pub trait ManagementResponder {
+    fn algorithm(&self) -> Algorithm;
+    /// Decrypts the card's witness and picks a challenge for it: (witness, challenge).
+    async fn answer(&mut self, witness: &[u8]) -> Result<(Vec<u8>, Vec<u8>), PivError>;
+    /// Whether `response` is `challenge` encrypted with the key (the card knows it too).
+    async fn check(&mut self, challenge: &[u8], response: &[u8]) -> Result<bool, PivError>;
+}
+
+/// The management key held here.
+pub struct LocalKey<'a> {
+    key: &'a ManagementKey,
+}
+
+impl<'a> LocalKey<'a> {
+    pub fn new(key: &'a ManagementKey) -> Self {
+        Self { key }
+    }
+}
+
+impl ManagementResponder for LocalKey<'_> {
+    fn algorithm(&self) -> Algorithm {
+        self.key.algorithm()
+    }
+
+    async fn answer(&mut self, witness: &[u8]) -> Result<(Vec<u8>, Vec<u8>), PivError> {
+        respond(self.key, witness)
+    }
+
+    async fn check(&mut self, challenge: &[u8], response: &[u8]) -> Result<bool, PivError> {
+        Ok(self.key.encrypt(challenge) == response)
+    }
+}
+
+/// The key holder's half of the exchange: the witness decrypted, and a fresh random challenge.
+/// Shared by `LocalKey` and by a server answering for the tokens it personalized.
+pub fn respond(key: &ManagementKey, witness: &[u8]) -> Result<(Vec<u8>, Vec<u8>), PivError> {
+    let block = key.block_size();
+    if witness.len() != block {
+        return Err(PivError::Malformed("witness size".into()));
+    }
+    let mut challenge = vec![0u8; block];
+    getrandom::fill(&mut challenge).map_err(|e| PivError::Malformed(e.to_string()))?;
+    Ok((key.decrypt(witness), challenge))
 }
 
 /// The GET/PUT DATA tag list `5C len id`.

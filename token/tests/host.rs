@@ -250,6 +250,91 @@ fn management_key_mutual_auth_3des_and_aes() {
     });
 }
 
+/// The PIN-protected management key as ykman stores it: flag in ADMIN DATA, key in PRINTED,
+/// readable only after VERIFY PIN.
+#[test]
+fn pin_protected_management_key() {
+    block_on(async {
+        let mut piv = Piv::new(reader(PivApplet::new()));
+        piv.select().await.unwrap();
+        // Not set up: nothing found, the default key is the way.
+        assert_eq!(piv.pin_protected_management_key().await, Ok(None));
+        let secret = ManagementKey::new(Algorithm::Aes192, &[0x5A; 24]).unwrap();
+        piv.authenticate(&ManagementKey::default_tdes())
+            .await
+            .unwrap();
+        piv.write_object(
+            ccid::piv::object::ADMIN_DATA,
+            &[0x80, 0x03, 0x81, 0x01, 0x02],
+        )
+        .await
+        .unwrap();
+        let mut printed = vec![0x88, 0x1A, 0x89, 0x18];
+        printed.extend_from_slice(&[0x5A; 24]);
+        piv.write_object(ccid::piv::object::PRINTED, &printed)
+            .await
+            .unwrap();
+        piv.card_mut()
+            .transport_mut()
+            .applet
+            .set_management_key(secret.clone());
+        piv.select().await.unwrap();
+        // Without the PIN the token keeps it to itself.
+        assert_eq!(
+            piv.pin_protected_management_key().await,
+            Err(PivError::SecurityStatusNotSatisfied)
+        );
+        piv.verify_pin(&pin("123456")).await.unwrap();
+        let found = piv.pin_protected_management_key().await.unwrap().unwrap();
+        assert_eq!(found.algorithm(), Algorithm::Aes192, "from GET METADATA");
+        piv.authenticate(&found).await.unwrap();
+        assert_eq!(
+            piv.authenticate(&ManagementKey::default_tdes()).await,
+            Err(PivError::WrongManagementKey)
+        );
+    });
+}
+
+/// Someone else holds the key (the CA's server): the client relays the witness and challenge.
+#[test]
+fn management_key_held_elsewhere() {
+    struct Remote(ManagementKey, usize);
+    impl ccid::piv::ManagementResponder for Remote {
+        fn algorithm(&self) -> Algorithm {
+            self.0.algorithm()
+        }
+        async fn answer(&mut self, witness: &[u8]) -> Result<(Vec<u8>, Vec<u8>), PivError> {
+            self.1 += 1;
+            ccid::piv::respond(&self.0, witness)
+        }
+        async fn check(&mut self, challenge: &[u8], response: &[u8]) -> Result<bool, PivError> {
+            Ok(self.0.encrypt(challenge) == response)
+        }
+    }
+    block_on(async {
+        let key = ManagementKey::new(Algorithm::Aes128, &[0x17; 16]).unwrap();
+        let mut applet = PivApplet::new();
+        applet.set_management_key(key.clone());
+        let mut piv = Piv::new(reader(applet));
+        piv.select().await.unwrap();
+        let mut remote = Remote(key, 0);
+        piv.authenticate_with(&mut remote).await.unwrap();
+        assert_eq!(remote.1, 1, "one round trip to the key holder");
+        piv.verify_pin(&pin("123456")).await.unwrap();
+        piv.write_certificate(Slot::Authentication, b"\x30\x00")
+            .await
+            .unwrap();
+        let mut wrong = Remote(
+            ManagementKey::new(Algorithm::Aes128, &[0x18; 16]).unwrap(),
+            0,
+        );
+        assert_eq!(
+            piv.authenticate_with(&mut wrong).await,
+            Err(PivError::WrongManagementKey)
+        );
+    });
+}
+
 #[test]
 fn put_data_needs_the_management_key() {
     block_on(async {
