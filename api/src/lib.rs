@@ -301,6 +301,10 @@ pub struct OrderView {
     pub remarks: String,
     pub payment: Option<PaymentView>,
     pub invoice: Option<InvoiceView>,
+    /// The PIV algorithm byte of the token's management key when the CA holds that key (the
+    /// browser then relays the token's challenge to the server instead of knowing the key).
+    #[serde(default)]
+    pub management_key_algorithm: Option<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -340,6 +344,43 @@ pub struct IssueRequest {
 pub struct ConfirmRequest {
     /// Signature by the installed certificate's key over `install_proof_message`, base64.
     pub signature: String,
+}
+
+/// The token's management-key witness (encrypted), relayed to the CA which holds the key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagementWitness {
+    /// base64
+    pub witness: String,
+}
+
+/// The CA's answer to a witness: decrypted, and a challenge for the token (both base64).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagementAnswer {
+    pub witness: String,
+    pub challenge: String,
+}
+
+/// The token's answer to the CA's challenge, for the CA to check (mutual authentication).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagementCheck {
+    pub challenge: String,
+    pub response: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagementChecked {
+    pub ok: bool,
+}
+
+/// Demo mode: the management key the browser set on its demo token, for the CA to hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoManagementKey {
+    /// The demo token's certificate (DER, base64): the key is filed under its serial.
+    pub certificate: String,
+    /// PIV algorithm byte.
+    pub algorithm: u8,
+    /// base64
+    pub key: String,
 }
 
 /// Demo mode: a certificate for a browser demo token's key.

@@ -26,6 +26,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0002_sandbox_trades",
         include_str!("../migrations/sqlite/0002_sandbox_trades.sql"),
     ),
+    (
+        "0003_management_keys",
+        include_str!("../migrations/sqlite/0003_management_keys.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -36,9 +40,50 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
         "0002_sandbox_trades",
         include_str!("../migrations/postgres/0002_sandbox_trades.sql"),
     ),
+    (
+        "0003_management_keys",
+        include_str!("../migrations/postgres/0003_management_keys.sql"),
+    ),
 ];
 
 impl Store {
+    /// The management key of the token holding the certificate `serial`, if the CA has it.
+    pub async fn management_key(
+        &self,
+        serial: &str,
+    ) -> Result<Option<ccid::keys::ManagementKey>, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT algorithm, key_bytes FROM management_keys WHERE cert_serial = $1")
+                .bind(serial)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let alg: i64 = row.try_get("algorithm")?;
+        let key: Vec<u8> = row.try_get("key_bytes")?;
+        let key = zeroize::Zeroizing::new(key);
+        Ok(u8::try_from(alg)
+            .ok()
+            .and_then(ccid::piv::Algorithm::from_byte)
+            .and_then(|a| ccid::keys::ManagementKey::new(a, &key).ok()))
+    }
+
+    /// Records (or replaces) the management key of the token holding certificate `serial`.
+    pub async fn set_management_key(
+        &self,
+        serial: &str,
+        key: &ccid::keys::ManagementKey,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (cert_serial) DO UPDATE SET algorithm = excluded.algorithm, key_bytes = excluded.key_bytes, created_at = excluded.created_at")
+            .bind(serial)
+            .bind(i64::from(key.algorithm() as u8))
+            .bind(key.bytes().to_vec())
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
     /// Connects and applies pending migrations. `url` is `sqlite://PATH` or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         sqlx::any::install_default_drivers();

@@ -30,6 +30,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/orders/{number}/payments"),
     ("POST", "/orders/{number}/certificate"),
     ("POST", "/orders/{number}/confirm"),
+    ("POST", "/orders/{number}/management-key"),
+    ("POST", "/orders/{number}/management-key/check"),
     ("GET", "/orders/{number}/invoice"),
     ("POST", "/payments/notify"),
     ("POST", "/admin/login"),
@@ -38,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/orders/{number}/approve"),
     ("POST", "/admin/orders/{number}/reject"),
     ("POST", "/demo/certificate"),
+    ("POST", "/demo/management-key"),
     ("POST", "/prefill"),
     ("GET", "/renewal-info/{id}"),
 ];
@@ -63,6 +66,12 @@ pub fn app(state: State) -> Router {
         .route("/orders/{number}/invoice", get(invoice))
         .route("/payments/notify", post(notify))
         .route("/demo/certificate", post(demo_certificate))
+        .route("/demo/management-key", post(demo_management_key))
+        .route("/orders/{number}/management-key", post(management_answer))
+        .route(
+            "/orders/{number}/management-key/check",
+            post(management_check),
+        )
         .route("/prefill", post(prefill))
         .route("/renewal-info/{id}", get(renewal_info))
         .merge(crate::routes::admin::router());
@@ -347,6 +356,11 @@ pub(crate) async fn view(s: &State, o: &Order) -> AppResult<OrderView> {
         remarks: o.remarks.clone(),
         payment,
         invoice,
+        management_key_algorithm: s
+            .db
+            .management_key(&o.cert_serial)
+            .await?
+            .map(|k| k.algorithm() as u8),
     })
 }
 
@@ -802,6 +816,57 @@ async fn issue(
     }))
 }
 
+/// The token's management key, held here, for an order at the install stage.
+async fn install_key(s: &State, o: &Order) -> AppResult<ccid::keys::ManagementKey> {
+    if !matches!(o.status, OrderStatus::Approved | OrderStatus::Issued) {
+        return Err(illegal(o, "authenticate the token of"));
+    }
+    s.db.management_key(&o.cert_serial)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Answers the token's management-key witness for the install (DESIGN §7): the browser relays,
+/// the key stays here. Only for the order's own token, only while installing.
+async fn management_answer(
+    axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<api::ManagementWitness>,
+) -> AppResult<Json<api::ManagementAnswer>> {
+    limited(&s, addr)?;
+    let o = authorized(&s, &number, &headers).await?;
+    let key = install_key(&s, &o).await?;
+    let witness = B64
+        .decode(&req.witness)
+        .map_err(|_| AppError::bad("witness", "witness is not base64"))?;
+    let (plain, challenge) =
+        ccid::piv::respond(&key, &witness).map_err(|e| AppError::bad("witness", e.to_string()))?;
+    tracing::info!(order = %number, "management-key witness answered");
+    Ok(Json(api::ManagementAnswer {
+        witness: B64.encode(plain),
+        challenge: B64.encode(challenge),
+    }))
+}
+
+/// Checks the token's encrypted challenge: the token knows the key the CA filed for it.
+async fn management_check(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<api::ManagementCheck>,
+) -> AppResult<Json<api::ManagementChecked>> {
+    let o = authorized(&s, &number, &headers).await?;
+    let key = install_key(&s, &o).await?;
+    let (Ok(challenge), Ok(response)) = (B64.decode(&req.challenge), B64.decode(&req.response))
+    else {
+        return Err(AppError::bad("challenge", "not base64"));
+    };
+    let ok = challenge.len() == key.block_size() && key.encrypt(&challenge) == response;
+    Ok(Json(api::ManagementChecked { ok }))
+}
+
 async fn confirm(
     axum::extract::State(s): axum::extract::State<State>,
     Path(number): Path<String>,
@@ -860,6 +925,13 @@ async fn confirm(
         .bind(&number)
         .execute(&mut *tx)
         .await?;
+    // The token keeps its management key: file it under the certificate it now holds.
+    sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, created_at) SELECT $1, algorithm, key_bytes, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
+        .bind(&summary.serial)
+        .bind(t)
+        .bind(&o.cert_serial)
+        .execute(&mut *tx)
+        .await?;
     let invoice = crate::routes::admin::issue_invoice(&mut tx, &number, &payment, t).await?;
     let body = format!(
         "您的数字证书续期已完成（业务单号 {number}），新有效期至 {}。电子发票号码 {}，金额 {} 元。\nYour certificate renewal {number} is complete; invoice {} for CNY {}.",
@@ -894,6 +966,39 @@ async fn invoice(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Json(invoice_view(&row)?))
+}
+
+/// Demo mode only: the CA files the management key the browser set on its demo token, so demo
+/// renewals go through the server-held key path like personalized tokens.
+async fn demo_management_key(
+    axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Json(req): Json<api::DemoManagementKey>,
+) -> AppResult<axum::http::StatusCode> {
+    if !s.config.demo {
+        return Err(AppError::NotFound);
+    }
+    limited(&s, addr)?;
+    let der = B64
+        .decode(&req.certificate)
+        .map_err(|_| AppError::bad("certificate", "not base64"))?;
+    let cert =
+        Certificate::from_der(&der).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    if !s.ca.issued(&cert) {
+        return Err(AppError::bad("certificate", "not issued by this CA"));
+    }
+    let summary = ccid::cert::summarize(&der, now())
+        .map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    let key_bytes = zeroize::Zeroizing::new(
+        B64.decode(&req.key)
+            .map_err(|_| AppError::bad("key", "not base64"))?,
+    );
+    let key = ccid::piv::Algorithm::from_byte(req.algorithm)
+        .and_then(|a| ccid::keys::ManagementKey::new(a, &key_bytes).ok())
+        .ok_or(AppError::bad("key", "not a management key"))?;
+    s.db.set_management_key(&summary.serial, &key, now())
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// Demo mode only: a certificate for a browser demo token, expiring in 30 days so that it is

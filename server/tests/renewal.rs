@@ -569,3 +569,154 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
     .unwrap();
     assert_eq!(waiting, 1);
 }
+
+/// The token's management key is not the default and only the CA holds it (DESIGN §7): the
+/// install authenticates through the server, which never hands the key out; after the install the
+/// key is filed under the new certificate for next year.
+#[tokio::test]
+async fn install_with_a_management_key_only_the_ca_holds() {
+    struct ThroughServer<'a> {
+        s: &'a Server,
+        number: String,
+        token: String,
+        alg: ccid::piv::Algorithm,
+    }
+    impl ccid::piv::ManagementResponder for ThroughServer<'_> {
+        fn algorithm(&self) -> ccid::piv::Algorithm {
+            self.alg
+        }
+        async fn answer(
+            &mut self,
+            witness: &[u8],
+        ) -> Result<(Vec<u8>, Vec<u8>), ccid::piv::PivError> {
+            let r: api::ManagementAnswer = self
+                .s
+                .http
+                .post(
+                    self.s
+                        .api(&format!("/orders/{}/management-key", self.number)),
+                )
+                .header("x-order-token", &self.token)
+                .json(&api::ManagementWitness {
+                    witness: base64::Engine::encode(&B64, witness),
+                })
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let d = |x: &str| base64::Engine::decode(&B64, x).unwrap();
+            Ok((d(&r.witness), d(&r.challenge)))
+        }
+        async fn check(
+            &mut self,
+            challenge: &[u8],
+            response: &[u8],
+        ) -> Result<bool, ccid::piv::PivError> {
+            let r: api::ManagementChecked = self
+                .s
+                .http
+                .post(
+                    self.s
+                        .api(&format!("/orders/{}/management-key/check", self.number)),
+                )
+                .header("x-order-token", &self.token)
+                .json(&api::ManagementCheck {
+                    challenge: base64::Engine::encode(&B64, challenge),
+                    response: base64::Engine::encode(&B64, response),
+                })
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            Ok(r.ok)
+        }
+    }
+
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let (mut applet, der) = s.token(30).await;
+        let secret = ManagementKey::new(ccid::piv::Algorithm::Aes256, &[0x3C; 32]).unwrap();
+        applet.set_management_key(secret.clone());
+        let serial = ccid::cert::summarize(&der, 0).unwrap().serial;
+        s.state
+            .db
+            .set_management_key(&serial, &secret, 0)
+            .await
+            .unwrap();
+        let (number, token) = apply(&s, &mut applet, &der).await;
+        let v = order(&s, &number, &token).await;
+        assert_eq!(v.management_key_algorithm, Some(0x0C), "{backend}");
+        let mut remote = ThroughServer {
+            s: &s,
+            number: number.clone(),
+            token: token.clone(),
+            alg: ccid::piv::Algorithm::Aes256,
+        };
+        // Not before the install stage.
+        {
+            let r = s
+                .http
+                .post(s.api(&format!("/orders/{number}/management-key")))
+                .header("x-order-token", &token)
+                .json(&api::ManagementWitness {
+                    witness: base64::Engine::encode(&B64, [0u8; 16]),
+                })
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 409, "{backend}: refused while unpaid");
+        }
+        pay(&s, &number, &token).await;
+        let csrf = s.admin_login().await;
+        let r = s
+            .http
+            .post(s.api(&format!("/admin/orders/{number}/approve")))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{backend}");
+        // The default key is refused by this token; the server's answer gets it in.
+        {
+            let mut piv = Piv::new(&mut applet);
+            piv.select().await.unwrap();
+            assert_eq!(
+                piv.authenticate(&ManagementKey::default_tdes()).await,
+                Err(ccid::piv::PivError::WrongManagementKey),
+                "{backend}"
+            );
+            piv.authenticate_with(&mut remote).await.unwrap();
+            piv.write_certificate(Slot::CardAuthentication, &der)
+                .await
+                .unwrap();
+        }
+        // A token whose key the CA does not hold gets a clear "not found".
+        let (mut other, other_der) = s.token(30).await;
+        let (n2, t2) = apply(&s, &mut other, &other_der).await;
+        pay(&s, &n2, &t2).await;
+        let r = s
+            .http
+            .post(s.api(&format!("/admin/orders/{n2}/approve")))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(order(&s, &n2, &t2).await.management_key_algorithm, None);
+        let r = s
+            .http
+            .post(s.api(&format!("/orders/{n2}/management-key")))
+            .header("x-order-token", &t2)
+            .json(&api::ManagementWitness {
+                witness: base64::Engine::encode(&B64, [0u8; 8]),
+            })
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{backend}");
+    }
+}
