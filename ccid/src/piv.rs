@@ -364,6 +364,21 @@ impl<C: Card> Piv<C> {
         Ok(())
     }
 
+    /// YubiKey SET MANAGEMENT KEY (INS FF): replaces the management key; needs the current one
+    /// authenticated first.
+    pub async fn set_management_key(&mut self, new: &ManagementKey) -> Result<(), PivError> {
+        let mut data = vec![
+            new.algorithm() as u8,
+            MANAGEMENT_KEY_REF,
+            new.bytes().len() as u8,
+        ];
+        data.extend_from_slice(new.bytes());
+        let data = Zeroizing::new(data);
+        self.run(Command::new(0, 0xFF, 0xFF, 0xFF).data(data.to_vec()))
+            .await
+            .map(|_| ())
+    }
+
     /// The management key's algorithm from YubiKey GET METADATA, `None` on tokens without it.
     pub async fn management_key_algorithm(&mut self) -> Result<Option<Algorithm>, PivError> {
         match self

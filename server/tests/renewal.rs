@@ -659,15 +659,15 @@ async fn install_with_a_management_key_only_the_ca_holds() {
         // Not before the install stage.
         {
             let r = s
-                .http
-                .post(s.api(&format!("/orders/{number}/management-key")))
-                .header("x-order-token", &token)
-                .json(&api::ManagementWitness {
-                    witness: base64::Engine::encode(&B64, [0u8; 16]),
-                })
-                .send()
-                .await
-                .unwrap();
+                .order_post(
+                    &number,
+                    &token,
+                    "/management-key",
+                    &api::ManagementWitness {
+                        witness: base64::Engine::encode(&B64, [0u8; 16]),
+                    },
+                )
+                .await;
             assert_eq!(r.status(), 409, "{backend}: refused while unpaid");
         }
         pay(&s, &number, &token).await;
@@ -689,10 +689,63 @@ async fn install_with_a_management_key_only_the_ca_holds() {
                 Err(ccid::piv::PivError::WrongManagementKey),
                 "{backend}"
             );
-            piv.authenticate_with(&mut remote).await.unwrap();
-            piv.write_certificate(Slot::CardAuthentication, &der)
+            piv.verify_pin(&ccid::piv::Pin::new(b"123456").unwrap())
                 .await
                 .unwrap();
+            let old = x509_cert::Certificate::from_der(&der).unwrap();
+            let key = ccid::cert::public_key(&old).unwrap();
+            let csr = ccid::cert::build_csr(
+                &mut piv,
+                Slot::Authentication,
+                old.tbs_certificate().subject(),
+                &key,
+            )
+            .await
+            .unwrap();
+            let issued: api::IssueResponse = s
+                .order_post(
+                    &number,
+                    &token,
+                    "/certificate",
+                    &api::IssueRequest {
+                        csr: base64::Engine::encode(&B64, csr),
+                    },
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            let new_der = base64::Engine::decode(&B64, &issued.certificate).unwrap();
+            piv.authenticate_with(&mut remote).await.unwrap();
+            piv.write_certificate(Slot::Authentication, &new_der)
+                .await
+                .unwrap();
+            let new_serial = ccid::cert::summarize(&new_der, 0).unwrap().serial;
+            let proof = piv
+                .sign_sha256(
+                    Slot::Authentication,
+                    key.algorithm(),
+                    &api::install_proof_message(&number, &new_serial),
+                )
+                .await
+                .unwrap();
+            let r = s
+                .order_post(
+                    &number,
+                    &token,
+                    "/confirm",
+                    &api::ConfirmRequest {
+                        signature: base64::Engine::encode(&B64, proof),
+                    },
+                )
+                .await;
+            assert_eq!(r.status(), 200, "{backend}");
+            // Next year's renewal starts from the new certificate: the key is filed under it.
+            assert_eq!(
+                s.state.db.management_key(&new_serial).await.unwrap(),
+                Some(secret.clone()),
+                "{backend}"
+            );
         }
         // A token whose key the CA does not hold gets a clear "not found".
         let (mut other, other_der) = s.token(30).await;
@@ -708,15 +761,15 @@ async fn install_with_a_management_key_only_the_ca_holds() {
         assert_eq!(r.status(), 200);
         assert_eq!(order(&s, &n2, &t2).await.management_key_algorithm, None);
         let r = s
-            .http
-            .post(s.api(&format!("/orders/{n2}/management-key")))
-            .header("x-order-token", &t2)
-            .json(&api::ManagementWitness {
-                witness: base64::Engine::encode(&B64, [0u8; 8]),
-            })
-            .send()
-            .await
-            .unwrap();
+            .order_post(
+                &n2,
+                &t2,
+                "/management-key",
+                &api::ManagementWitness {
+                    witness: base64::Engine::encode(&B64, [0u8; 8]),
+                },
+            )
+            .await;
         assert_eq!(r.status(), 404, "{backend}");
     }
 }

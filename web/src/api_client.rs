@@ -73,6 +73,11 @@ fn json<B: serde::Serialize>(body: &B) -> Result<String, CallError> {
 
 /// Where the API is: this origin, unless the page names a server (the kiosk app is served from
 /// `isolated-app://` and is built with `<meta name="certrenew-api" content="https://…">`).
+/// The API's base URL (`…/api/v1`).
+pub fn api_base() -> String {
+    api_url("")
+}
+
 fn api_url(path: &str) -> String {
     thread_local! {
         static BASE: String = crate::ctx::page_meta("certrenew-api").unwrap_or_default();

@@ -282,6 +282,7 @@ mod tests {
             remarks: String::new(),
             payment: None,
             invoice: None,
+            management_key_algorithm: None,
         };
         let f = run(
             Flow::default(),

@@ -3,7 +3,7 @@
 //! `USBDevice` or `navigator.smartCard` stand-in, kept in this browser). Same code paths either way.
 
 use ccid::browser::BrowserCard;
-use ccid::piv::{Algorithm, Piv, PivError, Slot};
+use ccid::piv::{Algorithm, Piv, PivError};
 use ccid::smartcard::SmartCardContext;
 use ccid::webusb::WebUsb;
 use ccid::{CardError, CcidReader, TransportError};
@@ -30,6 +30,8 @@ extern "C" {
     fn save(this: &DemoToken) -> Vec<u8>;
     #[wasm_bindgen(method)]
     fn unplug(this: &DemoToken);
+    #[wasm_bindgen(method)]
+    fn provision(this: &DemoToken, api: String) -> js_sys::Promise;
     #[wasm_bindgen(method)]
     fn plug(this: &DemoToken);
 }
@@ -155,11 +157,26 @@ impl TokenHandle {
         }
     }
 
-    /// Runs `f` with the PIV application selected.
+    /// Runs `f` with the PIV application selected. Generic over `f`, so it only glues the two
+    /// shared halves together: each caller would otherwise carry its own copy of them.
     pub async fn with<T>(
         &self,
         f: impl AsyncFnOnce(&mut Piv<&mut BrowserCard>) -> Result<T, PivError>,
     ) -> Result<T, TokenError> {
+        let mut reader = self.begin().await?;
+        let result = {
+            let mut piv = Piv::new(&mut reader);
+            match piv.select().await {
+                Ok(_) => f(&mut piv).await,
+                Err(e) => Err(e),
+            }
+        };
+        self.end(reader, result.as_ref().err());
+        Ok(result?)
+    }
+
+    /// Takes the connection out (reconnecting first after a removal).
+    async fn begin(&self) -> Result<BrowserCard, TokenError> {
         if self.lost.get() {
             let fresh = self.reconnect().await.map_err(|e| {
                 TokenError::Piv(PivError::Card(match e {
@@ -170,16 +187,13 @@ impl TokenHandle {
             *self.reader.borrow_mut() = Some(fresh);
             self.lost.set(false);
         }
-        let mut reader = self.reader.borrow_mut().take().ok_or(TokenError::Busy)?;
-        let result = {
-            let mut piv = Piv::new(&mut reader);
-            match piv.select().await {
-                Ok(_) => f(&mut piv).await,
-                Err(e) => Err(e),
-            }
-        };
+        self.reader.borrow_mut().take().ok_or(TokenError::Busy)
+    }
+
+    /// Puts the connection back, notes a removal, and keeps the demo token's state.
+    fn end(&self, reader: BrowserCard, error: Option<&PivError>) {
         *self.reader.borrow_mut() = Some(reader);
-        if let Err(e) = &result {
+        if let Some(e) = error {
             self.lost.set(removed(e));
         }
         // The demo token lives in this browser: keep it across reloads.
@@ -190,7 +204,6 @@ impl TokenHandle {
         if let (Some(bytes), Some(st)) = (saved, storage()) {
             let _ = st.set_item(DEMO_KEY, &crate::api_client::b64_encode(&bytes));
         }
-        Ok(result?)
     }
 
     /// Finds the token again after it was pulled and re-inserted.
@@ -235,7 +248,12 @@ impl TokenHandle {
             },
         )
         .await?;
-        let fresh = demo.fresh();
+        if demo.fresh() {
+            let done = demo.provision(crate::api_client::api_base());
+            wasm_bindgen_futures::JsFuture::from(done)
+                .await
+                .map_err(|e| format!("demo token: {}", e.as_string().unwrap_or_default()))?;
+        }
         let (a, b) = (demo.clone(), demo.clone());
         expose_demo_controls(move || a.unplug(), move || b.plug());
         let handle = match transport {
@@ -254,37 +272,6 @@ impl TokenHandle {
                 Self::new(conn, Source::DemoSmartCard(demo, ctx))
             }
         };
-        if !fresh {
-            return Ok(handle);
-        }
-        let key = handle
-            .with(async |piv| {
-                piv.authenticate(&ccid::keys::ManagementKey::default_tdes())
-                    .await?;
-                piv.generate(Slot::Authentication, Algorithm::EccP256).await
-            })
-            .await
-            .map_err(|e| crate::ctx::token_error_key(&e))?;
-        let spki = key.to_spki_der()?;
-        let r: api::IssueResponse = crate::api_client::post(
-            "/demo/certificate",
-            None,
-            &api::DemoCertificateRequest {
-                public_key: crate::api_client::b64_encode(&spki),
-            },
-        )
-        .await
-        .map_err(|e| crate::ctx::call_error_text(&e))?;
-        let der =
-            crate::api_client::b64_decode(&r.certificate).ok_or("certificate is not base64")?;
-        handle
-            .with(async |piv| {
-                piv.authenticate(&ccid::keys::ManagementKey::default_tdes())
-                    .await?;
-                piv.write_certificate(Slot::Authentication, &der).await
-            })
-            .await
-            .map_err(|e| crate::ctx::token_error_key(&e))?;
         Ok(handle)
     }
 
@@ -336,4 +323,78 @@ fn expose_demo_controls(unplug: impl Fn() + 'static, plug: impl Fn() + 'static) 
     unplug.forget();
     plug.forget();
     let _ = js_sys::Reflect::set(&window, &"certrenewDemo".into(), &controls);
+}
+
+/// Whoever holds the token's management key, as one type so the authentication code exists
+/// once in the download: the key here (factory default, or read from behind the PIN), or the CA's
+/// server, to which the token's witness and challenge are relayed.
+pub enum KeyHolder<'a> {
+    Local(ccid::keys::ManagementKey),
+    Server {
+        number: &'a str,
+        order_token: &'a str,
+        alg: Algorithm,
+    },
+}
+
+fn server_error(e: crate::api_client::CallError) -> PivError {
+    PivError::Malformed(crate::ctx::call_error_text(&e))
+}
+
+impl ccid::piv::ManagementResponder for KeyHolder<'_> {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            KeyHolder::Local(k) => k.algorithm(),
+            KeyHolder::Server { alg, .. } => *alg,
+        }
+    }
+
+    async fn answer(&mut self, witness: &[u8]) -> Result<(Vec<u8>, Vec<u8>), PivError> {
+        let (number, order_token) = match self {
+            KeyHolder::Local(k) => return ccid::piv::respond(k, witness),
+            KeyHolder::Server {
+                number,
+                order_token,
+                ..
+            } => (*number, *order_token),
+        };
+        let r: api::ManagementAnswer = crate::api_client::post(
+            &format!("/orders/{number}/management-key"),
+            Some(order_token),
+            &api::ManagementWitness {
+                witness: crate::api_client::b64_encode(witness),
+            },
+        )
+        .await
+        .map_err(server_error)?;
+        match (
+            crate::api_client::b64_decode(&r.witness),
+            crate::api_client::b64_decode(&r.challenge),
+        ) {
+            (Some(w), Some(c)) => Ok((w, c)),
+            _ => Err(PivError::Malformed("server answer".into())),
+        }
+    }
+
+    async fn check(&mut self, challenge: &[u8], response: &[u8]) -> Result<bool, PivError> {
+        let (number, order_token) = match self {
+            KeyHolder::Local(k) => return Ok(k.encrypt(challenge) == response),
+            KeyHolder::Server {
+                number,
+                order_token,
+                ..
+            } => (*number, *order_token),
+        };
+        let r: api::ManagementChecked = crate::api_client::post(
+            &format!("/orders/{number}/management-key/check"),
+            Some(order_token),
+            &api::ManagementCheck {
+                challenge: crate::api_client::b64_encode(challenge),
+                response: crate::api_client::b64_encode(response),
+            },
+        )
+        .await
+        .map_err(server_error)?;
+        Ok(r.ok)
+    }
 }

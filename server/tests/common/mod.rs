@@ -118,6 +118,23 @@ impl Server {
         (applet, der)
     }
 
+    /// POSTs `body` as JSON to `/orders/{number}{tail}` with the order's token.
+    pub async fn order_post<B: serde::Serialize>(
+        &self,
+        number: &str,
+        token: &str,
+        tail: &str,
+        body: &B,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.api(&format!("/orders/{number}{tail}")))
+            .header("x-order-token", token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn admin_login(&self) -> String {
         certrenew_server::routes::admin::create_admin(
             &self.state,

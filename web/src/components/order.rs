@@ -4,6 +4,7 @@
 use crate::components::token_view::date;
 use crate::ctx::{saved_order, token_error_key, use_app, AppCtx};
 use crate::flow::{Action, Screen};
+use crate::token_access::KeyHolder;
 use api::{OrderStatus, OrderView};
 use ccid::keys::ManagementKey;
 use ccid::piv::{Pin, Slot};
@@ -284,9 +285,27 @@ async fn install(ctx: AppCtx, entered: String) {
     };
     ctx.dispatch(Action::Progress(Some("installing_write")));
     let proof_msg = api::install_proof_message(&n, &summary.serial);
+    let server_key = order
+        .management_key_algorithm
+        .and_then(ccid::piv::Algorithm::from_byte);
     let written = token
         .with(async |piv| {
-            piv.authenticate(&ManagementKey::default_tdes()).await?;
+            piv.verify_pin(&pin).await?;
+            // Who holds the management key: the CA (the browser relays its challenge), the token
+            // itself behind the PIN (ykman's convention), or nobody changed the factory key.
+            let mut holder = match server_key {
+                Some(alg) => KeyHolder::Server {
+                    number: &n,
+                    order_token: &order_token,
+                    alg,
+                },
+                None => KeyHolder::Local(
+                    piv.pin_protected_management_key()
+                        .await?
+                        .unwrap_or_else(ManagementKey::default_tdes),
+                ),
+            };
+            piv.authenticate_with(&mut holder).await?;
             piv.write_certificate(Slot::Authentication, &new_der)
                 .await?;
             if piv.read_certificate(Slot::Authentication).await?.as_deref() != Some(&new_der[..]) {
