@@ -10,4 +10,4 @@ for f in dist/web_bg.wasm dist/web.js dist/boot.js dist/style.css dist/index.htm
   raw=$(wc -c <"$f"); gz=$(gzip -9c "$f" | wc -c); total=$((total + gz))
   printf '%-22s %9d raw %9d gzip\n' "$f" "$raw" "$gz"
 done
-printf '%-22s %29d gzip (budget 256000)\n' "total" "$total"
+printf '%-22s %29d gzip (budget 250000: 250 KB)\n' "total" "$total"

@@ -51,20 +51,35 @@ fn js(e: JsValue) -> CallError {
     )
 }
 
-async fn parse<T: DeserializeOwned>(r: web_sys::Response) -> Result<T, CallError> {
+/// The answer's status and body; not generic, so it exists once in the download.
+async fn read(r: web_sys::Response) -> Result<(bool, u16, String), CallError> {
     let text = JsFuture::from(r.text().map_err(js)?)
         .await
         .map_err(js)?
         .as_string()
         .unwrap_or_default();
-    if r.ok() {
+    Ok((r.ok(), r.status(), text))
+}
+
+fn decode<T: DeserializeOwned>((ok, status, text): (bool, u16, String)) -> Result<T, CallError> {
+    if ok {
         serde_json::from_str(&text).map_err(|e| CallError::Network(e.to_string()))
     } else {
         match serde_json::from_str::<ApiError>(&text) {
             Ok(e) => Err(CallError::Api(e)),
-            Err(_) => Err(CallError::Network(format!("HTTP {}", r.status()))),
+            Err(_) => Err(CallError::Network(format!("HTTP {status}"))),
         }
     }
+}
+
+/// Sends and reads; the only generic step left is the JSON decoding.
+async fn call(
+    method: &str,
+    path: &str,
+    order_token: Option<&str>,
+    body: Option<String>,
+) -> Result<(bool, u16, String), CallError> {
+    read(send(method, path, order_token, body).await?).await
 }
 
 fn json<B: serde::Serialize>(body: &B) -> Result<String, CallError> {
@@ -89,7 +104,7 @@ pub async fn get<T: DeserializeOwned>(
     path: &str,
     order_token: Option<&str>,
 ) -> Result<T, CallError> {
-    parse(send("GET", path, order_token, None).await?).await
+    decode(call("GET", path, order_token, None).await?)
 }
 
 pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
@@ -97,7 +112,7 @@ pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
     order_token: Option<&str>,
     body: &B,
 ) -> Result<T, CallError> {
-    parse(send("POST", path, order_token, Some(json(body)?)).await?).await
+    decode(call("POST", path, order_token, Some(json(body)?)).await?)
 }
 
 /// POST /applications: the order and the token that gives access to it.
@@ -109,7 +124,7 @@ pub async fn apply(req: &api::ApplicationRequest) -> Result<(api::OrderView, Str
         .ok()
         .flatten()
         .unwrap_or_default();
-    let order = parse(r).await?;
+    let order = decode(read(r).await?)?;
     Ok((order, token))
 }
 
