@@ -202,8 +202,13 @@ async fn main() {
         }
     }
     let dir = std::path::PathBuf::from(&data);
-    let (ca, _) = certrenew_server::ca::Ca::load_or_create(&dir, certrenew_server::now())
-        .expect("CA in the server's data dir");
+    // An existing CA keeps its key; the algorithm only matters when creating one.
+    let (ca, _) = certrenew_server::ca::Ca::load_or_create(
+        &dir,
+        certrenew_server::now(),
+        ccid::piv::Algorithm::EccP256,
+    )
+    .expect("CA in the server's data dir");
     let sandbox =
         Arc::new(certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key"));
     eprintln!("preparing {renewals} tokens …");

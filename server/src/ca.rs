@@ -1,5 +1,6 @@
-//! The issuing CA: a P-256 key and a self-signed certificate, created on first start. Renewals keep
-//! the subject (same DER) and extensions, take a fresh random serial and the validity they paid for.
+//! The issuing CA: a P-256 key (or RSA-2048, chosen when it is created) and a self-signed
+//! certificate, created on first start. Renewals keep the subject (same DER) and extensions, take
+//! a fresh random serial and the validity they paid for.
 
 use ccid::cert::{self, Issue};
 use ccid::keys::PublicKey;
@@ -20,8 +21,86 @@ use zeroize::Zeroizing;
 const OID_SKI: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.14");
 const OID_AKI: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.35");
 
+/// The CA's signing key.
+pub enum CaKey {
+    P256(p256::ecdsa::SigningKey),
+    Rsa(Box<rsa::PrivateKey>),
+}
+
+impl CaKey {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            CaKey::P256(_) => Algorithm::EccP256,
+            CaKey::Rsa(_) => Algorithm::Rsa2048,
+        }
+    }
+
+    fn public(&self) -> Result<PublicKey, String> {
+        Ok(match self {
+            CaKey::P256(k) => PublicKey::P256(p256::PublicKey::from(k.verifying_key())),
+            CaKey::Rsa(k) => {
+                use rsa::traits::PublicKeyParts;
+                PublicKey::Rsa(ccid::keys::RsaPublicKey::new(
+                    &k.n().to_be_bytes_trimmed_vartime(),
+                    &k.e().to_be_bytes_trimmed_vartime(),
+                )?)
+            }
+        })
+    }
+
+    /// A SHA-256 signature: ECDSA (DER) or RSASSA-PKCS1-v1_5.
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        match self {
+            CaKey::P256(k) => {
+                use p256::ecdsa::signature::Signer;
+                let sig: p256::ecdsa::Signature = k.sign(data);
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            CaKey::Rsa(k) => k
+                .sign(
+                    rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                    &sha2::Sha256::digest(data),
+                )
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// `ca.key`: hex of the P-256 scalar (as written since the first release), or PKCS#8 PEM.
+    fn load(text: &str) -> Result<Self, String> {
+        if text.starts_with("-----BEGIN PRIVATE KEY-----") {
+            use rsa::pkcs8::DecodePrivateKey;
+            return rsa::PrivateKey::from_pkcs8_pem(text)
+                .map(|k| CaKey::Rsa(Box::new(k)))
+                .map_err(|e| format!("ca.key: {e}"));
+        }
+        let bytes = Zeroizing::new(decode_hex(text.trim()).ok_or("ca.key is not hex")?);
+        p256::ecdsa::SigningKey::from_slice(&bytes)
+            .map(CaKey::P256)
+            .map_err(|e| e.to_string())
+    }
+
+    fn generate(alg: Algorithm) -> Result<(Self, Zeroizing<String>), String> {
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        match alg {
+            Algorithm::Rsa2048 => {
+                use rsa::pkcs8::EncodePrivateKey;
+                let k = rsa::PrivateKey::new(&mut rng, 2048).map_err(|e| e.to_string())?;
+                let pem = k
+                    .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                    .map_err(|e| e.to_string())?;
+                Ok((CaKey::Rsa(Box::new(k)), Zeroizing::new(pem.to_string())))
+            }
+            _ => {
+                let secret: p256::SecretKey = rsa::Generate::generate_from_rng(&mut rng);
+                let hex = Zeroizing::new(encode_hex(&secret.to_bytes()));
+                Ok((CaKey::P256(p256::ecdsa::SigningKey::from(&secret)), hex))
+            }
+        }
+    }
+}
+
 pub struct Ca {
-    key: p256::ecdsa::SigningKey,
+    key: CaKey,
     pub cert: Certificate,
     pub cert_der: Vec<u8>,
     public: PublicKey,
@@ -64,24 +143,22 @@ pub fn serial_hex(serial: &[u8]) -> String {
 }
 
 impl Ca {
-    /// Loads the CA from `dir`, creating it on first start. Returns whether it was created.
-    pub fn load_or_create(dir: &Path, now: i64) -> Result<(Self, bool), String> {
+    /// Loads the CA from `dir`, creating it on first start with a key of `alg` (P-256 or
+    /// RSA-2048; an existing CA keeps its key). Returns whether it was created.
+    pub fn load_or_create(dir: &Path, now: i64, alg: Algorithm) -> Result<(Self, bool), String> {
         let key_path = dir.join("ca.key");
         let cert_path = dir.join("ca.crt");
         if key_path.exists() && cert_path.exists() {
-            let hex =
+            let text =
                 Zeroizing::new(std::fs::read_to_string(&key_path).map_err(|e| e.to_string())?);
-            let bytes = Zeroizing::new(decode_hex(hex.trim()).ok_or("ca.key is not hex")?);
-            let key = p256::ecdsa::SigningKey::from_slice(&bytes).map_err(|e| e.to_string())?;
+            let key = CaKey::load(&text)?;
             let cert_der = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
             return Ok((Self::from_parts(key, cert_der)?, false));
         }
-        let secret: p256::SecretKey =
-            rsa::Generate::generate_from_rng(&mut rand_core::UnwrapErr(getrandom::SysRng));
-        let key = p256::ecdsa::SigningKey::from(&secret);
+        let (key, stored) = CaKey::generate(alg)?;
         let name =
             Name::from_str("CN=certrenew Demo CA,O=certrenew,C=CN").map_err(|e| e.to_string())?;
-        let public = PublicKey::P256(secret.public_key());
+        let public = key.public()?;
         let kid = key_id(&public);
         let extensions = vec![
             ext(
@@ -116,14 +193,14 @@ impl Ca {
             },
         )?;
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        write_private(&key_path, &encode_hex(&secret.to_bytes()))?;
+        write_private(&key_path, &stored)?;
         std::fs::write(&cert_path, &der).map_err(|e| e.to_string())?;
         Ok((Self::from_parts(key, der)?, true))
     }
 
-    fn from_parts(key: p256::ecdsa::SigningKey, cert_der: Vec<u8>) -> Result<Self, String> {
+    fn from_parts(key: CaKey, cert_der: Vec<u8>) -> Result<Self, String> {
         let cert = Certificate::from_der(&cert_der).map_err(|e| e.to_string())?;
-        let public = PublicKey::P256(p256::PublicKey::from(key.verifying_key()));
+        let public = key.public()?;
         if cert::public_key(&cert).map_err(|e| e.to_string())? != public {
             return Err("ca.crt does not match ca.key".into());
         }
@@ -247,24 +324,17 @@ impl Ca {
         ext(OID_AKI, false, &aki)
     }
 
-    /// Raw signing rate measure for the benchmark: one ECDSA signature over `data`.
+    /// Raw signing rate measure for the benchmark: one signature over `data`.
     pub fn sign(&self, data: &[u8]) -> Vec<u8> {
-        use p256::ecdsa::signature::Signer;
-        let sig: p256::ecdsa::Signature = self.key.sign(data);
-        sig.to_der().as_bytes().to_vec()
+        self.key.sign(data).unwrap_or_default()
     }
 }
 
 const OID_KU: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.15");
 const OID_BC: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.19");
 
-fn sign_with(key: &p256::ecdsa::SigningKey, params: Issue<'_>) -> Result<Vec<u8>, String> {
-    cert::issue(params, Algorithm::EccP256, |tbs| {
-        use p256::ecdsa::signature::Signer;
-        let sig: p256::ecdsa::Signature = key.sign(tbs);
-        Ok(sig.to_der().as_bytes().to_vec())
-    })
-    .map_err(|e| e.to_string())
+fn sign_with(key: &CaKey, params: Issue<'_>) -> Result<Vec<u8>, String> {
+    cert::issue(params, key.algorithm(), |tbs| key.sign(tbs)).map_err(|e| e.to_string())
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), String> {

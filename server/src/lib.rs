@@ -126,6 +126,8 @@ pub struct Config {
     pub smtp_from: String,
     /// URL of an SMS gateway (POST JSON `{to, text}`); files in the data dir without.
     pub sms_gateway: Option<String>,
+    /// Key of a CA created on first start: P-256 (default) or RSA-2048.
+    pub ca_algorithm: ccid::piv::Algorithm,
 }
 
 impl Config {
@@ -157,6 +159,7 @@ impl Config {
             smtp_url: None,
             smtp_from: "certrenew <noreply@localhost>".into(),
             sms_gateway: None,
+            ca_algorithm: ccid::piv::Algorithm::EccP256,
         }
     }
 
@@ -194,7 +197,7 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let mut notes = Vec::new();
-        let (ca, created) = ca::Ca::load_or_create(&config.data_dir, now())?;
+        let (ca, created) = ca::Ca::load_or_create(&config.data_dir, now(), config.ca_algorithm)?;
         if created {
             notes.push(format!(
                 "created the issuing CA: {}",

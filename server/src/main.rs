@@ -4,7 +4,7 @@
 //!                 [--auto-approve] [--demo] [--renewal-window-days N] [--rate-limit PER_MINUTE]
 //!                 [--cors-origin ORIGIN]… [--reconcile-after SECS] [--provider-query-url URL]
 //!                 [--sandbox-drop-notices] [--smtp smtp://HOST[:PORT]] [--smtp-from ADDR]
-//!                 [--sms-gateway URL]
+//!                 [--sms-gateway URL] [--ca-key p256|rsa2048]
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew ca show [--data DIR]
 //! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
@@ -30,6 +30,7 @@ struct Args {
     smtp: Option<String>,
     smtp_from: Option<String>,
     sms_gateway: Option<String>,
+    ca_rsa: bool,
     rest: Vec<String>,
 }
 
@@ -51,6 +52,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         smtp: None,
         smtp_from: None,
         sms_gateway: None,
+        ca_rsa: false,
         rest: vec![],
     };
     while let Some(x) = it.next() {
@@ -90,6 +92,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--smtp" => a.smtp = Some(val()?),
             "--smtp-from" => a.smtp_from = Some(val()?),
             "--sms-gateway" => a.sms_gateway = Some(val()?),
+            "--ca-key" => {
+                a.ca_rsa = match val()?.as_str() {
+                    "p256" => false,
+                    "rsa2048" => true,
+                    other => return Err(format!("--ca-key {other}: p256 or rsa2048")),
+                }
+            }
             _ => a.rest.push(x),
         }
     }
@@ -126,6 +135,9 @@ fn config(a: &Args) -> Config {
         c.smtp_from = f.clone();
     }
     c.sms_gateway = a.sms_gateway.clone();
+    if a.ca_rsa {
+        c.ca_algorithm = ccid::piv::Algorithm::Rsa2048;
+    }
     c
 }
 

@@ -63,6 +63,7 @@ async fn applications_refused() {
         let other = certrenew_server::ca::Ca::load_or_create(
             &std::env::temp_dir().join(format!("otherca-{}", certrenew_server::random_id(4))),
             certrenew_server::now(),
+            ccid::piv::Algorithm::EccP256,
         )
         .unwrap()
         .0;

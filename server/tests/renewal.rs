@@ -773,3 +773,81 @@ async fn install_with_a_management_key_only_the_ca_holds() {
         assert_eq!(r.status(), 404, "{backend}");
     }
 }
+
+/// The RSA-2048 CA option: created on first start, its certificates chain (our check when an
+/// application comes in) and OpenSSL — which we did not write — verifies them.
+#[tokio::test]
+async fn an_rsa_ca_issues_certificates_openssl_accepts() {
+    let s = Server::start("sqlite", |c| c.ca_algorithm = ccid::piv::Algorithm::Rsa2048).await;
+    assert_eq!(
+        s.state.ca.public_key().algorithm(),
+        ccid::piv::Algorithm::Rsa2048
+    );
+    let (mut applet, der) = s.token(30).await;
+    // The application's chain check runs on the RSA signature.
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    assert_eq!(
+        order(&s, &number, &token).await.status,
+        OrderStatus::AwaitingPayment
+    );
+    let old = x509_cert::Certificate::from_der(&der).unwrap();
+    let key = ccid::cert::public_key(&old).unwrap();
+    let renewed = s
+        .state
+        .ca
+        .issue_renewal(
+            &old,
+            &key,
+            0,
+            2_000_000_000,
+            &certrenew_server::ca::random_serial(),
+        )
+        .unwrap();
+    let dir = s.state.config.data_dir.clone();
+    let pem = |name: &str, der: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, der).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-inform", "DER", "-in"])
+            .arg(&path)
+            .arg("-out")
+            .arg(path.with_extension("pem"))
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        path.with_extension("pem")
+    };
+    let ca = pem("ca-check.der", &s.state.ca.cert_der);
+    for (name, cert) in [("first.der", &der), ("renewed.der", &renewed)] {
+        let cert = pem(name, cert);
+        let out = std::process::Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(&ca)
+            .arg(&cert)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            text.trim_end().ends_with(": OK"),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dump = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&dump.stdout).contains("sha256WithRSAEncryption"));
+    }
+    // Restarting loads the same RSA CA from its PKCS#8 key.
+    let (again, created) =
+        certrenew_server::ca::Ca::load_or_create(&dir, 0, ccid::piv::Algorithm::EccP256).unwrap();
+    assert!(!created);
+    assert_eq!(again.cert_der, s.state.ca.cert_der);
+    assert!(again.issued(&x509_cert::Certificate::from_der(&renewed).unwrap()));
+}
