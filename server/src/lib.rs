@@ -8,6 +8,44 @@ pub mod error;
 pub mod jobs;
 pub mod limit;
 pub mod notify;
+
+/// Parses a personalization export of management keys, one token per line:
+/// `certificate serial (hex), algorithm (3des|aes128|aes192|aes256), key (hex)`; `#` comments and
+/// blank lines are skipped. Errors name the line, never the key.
+pub fn management_keys_from_csv(
+    text: &str,
+) -> Result<Vec<(String, ccid::keys::ManagementKey)>, String> {
+    use ccid::piv::Algorithm;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let n = i + 1;
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [serial, alg, key] = fields.as_slice() else {
+            return Err(format!("line {n}: expected serial,algorithm,key"));
+        };
+        if serial.is_empty() || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!("line {n}: the serial is not hex"));
+        }
+        let alg = match alg.to_ascii_lowercase().as_str() {
+            "3des" | "tdes" => Algorithm::Tdes,
+            "aes128" => Algorithm::Aes128,
+            "aes192" => Algorithm::Aes192,
+            "aes256" => Algorithm::Aes256,
+            other => return Err(format!("line {n}: unknown algorithm {other}")),
+        };
+        let bytes = zeroize::Zeroizing::new(
+            ca::decode_hex(key).ok_or_else(|| format!("line {n}: the key is not hex"))?,
+        );
+        let key = ccid::keys::ManagementKey::new(alg, &bytes)
+            .map_err(|_| format!("line {n}: wrong key length for the algorithm"))?;
+        out.push((serial.to_ascii_uppercase(), key));
+    }
+    Ok(out)
+}
 pub mod payment;
 pub mod routes;
 
@@ -252,6 +290,28 @@ pub async fn demo_certificate(
     .await
     .map_err(|e| e.to_string())?;
     Ok(der)
+}
+
+#[cfg(test)]
+mod csv_tests {
+    #[test]
+    fn management_keys_csv() {
+        let text = "# serial,algorithm,key\n\n0a1b,aes128,000102030405060708090a0b0c0d0e0f\n7F01, 3DES ,010203040506070801020304050607080102030405060708\n";
+        let keys = super::management_keys_from_csv(text).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].0, "0A1B");
+        assert_eq!(keys[1].1.algorithm(), ccid::piv::Algorithm::Tdes);
+        for (bad, why) in [
+            ("0a1b,aes128,0001", "line 1: wrong key length"),
+            ("zz,aes128,00", "line 1: the serial is not hex"),
+            ("0a,rc4,00", "line 1: unknown algorithm rc4"),
+            ("0a,aes128", "line 1: expected serial,algorithm,key"),
+        ] {
+            let e = super::management_keys_from_csv(bad).unwrap_err();
+            assert!(e.starts_with(why), "{e}");
+            assert!(!e.contains("0001"), "the key never shows in an error");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //!                 [--sandbox-drop-notices] [--smtp smtp://HOST[:PORT]] [--smtp-from ADDR]
 //!                 [--sms-gateway URL] [--ca-key p256|rsa2048]
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
+//! certrenew management-key import FILE   (serial,algorithm,key per line: keys the CA holds)
 //! certrenew ca show [--data DIR]
 //! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
 //! certrenew issue-demo --public-key SPKI.der --subject "CN=…" --days N [--data DIR]
@@ -157,6 +158,7 @@ async fn main() {
     let result = match cmd.as_str() {
         "serve" => serve(args).await,
         "admin" => admin(args).await,
+        "management-key" => management_key(args).await,
         "ca" => ca(args).await,
         "issue-demo" => issue_demo(args).await,
         "check" => check(args).await,
@@ -207,6 +209,32 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// Files the management keys of tokens the CA personalized (from a personalization export), so
+/// installs can authenticate through the server. The file is read, never echoed.
+async fn management_key(a: Args) -> Result<(), String> {
+    let [sub, file] = a.rest.as_slice() else {
+        return Err("usage: certrenew management-key import FILE".into());
+    };
+    if sub != "import" {
+        return Err("usage: certrenew management-key import FILE".into());
+    }
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?);
+    let keys =
+        certrenew_server::management_keys_from_csv(&text).map_err(|e| format!("{file}: {e}"))?;
+    let (state, _) = AppState::open(config(&a)).await?;
+    let t = certrenew_server::now();
+    for (serial, key) in &keys {
+        state
+            .db
+            .set_management_key(serial, key, t)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    println!("{} management keys filed", keys.len());
+    Ok(())
 }
 
 async fn admin(a: Args) -> Result<(), String> {
