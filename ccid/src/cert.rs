@@ -151,7 +151,8 @@ pub fn name_to_string(name: &Name) -> String {
     parts.join(", ")
 }
 
-fn signature_algorithm(alg: Algorithm) -> Result<AlgorithmIdentifierOwned, CertError> {
+/// The signatureAlgorithm of a SHA-256 signature by a key of `alg` (certificates, requests, CRLs).
+pub fn signature_algorithm(alg: Algorithm) -> Result<AlgorithmIdentifierOwned, CertError> {
     match alg {
         Algorithm::EccP256 => Ok(AlgorithmIdentifierOwned {
             oid: ECDSA_WITH_SHA256,

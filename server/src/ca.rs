@@ -20,6 +20,9 @@ use zeroize::Zeroizing;
 
 const OID_SKI: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.14");
 const OID_AKI: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.35");
+const OID_CRL_NUMBER: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("2.5.29.20");
+const OID_REASON: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.21");
 
 /// The CA's signing key.
 pub enum CaKey {
@@ -322,6 +325,67 @@ impl Ca {
             authority_cert_serial_number: None,
         };
         ext(OID_AKI, false, &aki)
+    }
+
+    /// A CRL (RFC 5280 §5) of `revoked` — (serial, revocation time, reason code) — numbered
+    /// `number`, valid from `now` for `next_update_secs`.
+    pub fn crl(
+        &self,
+        revoked: &[(Vec<u8>, i64, u8)],
+        number: u64,
+        now: i64,
+        next_update_secs: i64,
+    ) -> Result<Vec<u8>, String> {
+        use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+        type Crl = CertificateList<x509_cert::certificate::Rfc5280>;
+        let algorithm =
+            cert::signature_algorithm(self.key.algorithm()).map_err(|e| e.to_string())?;
+        let entries = revoked
+            .iter()
+            .map(|(serial, at, reason)| {
+                Ok(RevokedCert {
+                    serial_number: x509_cert::serial_number::SerialNumber::<
+                        x509_cert::certificate::Rfc5280,
+                    >::new(serial)
+                    .map_err(|e| e.to_string())?,
+                    revocation_date: cert::time_from_unix(*at).map_err(|e| e.to_string())?,
+                    // reasonCode (RFC 5280 §5.3.1): ENUMERATED.
+                    crl_entry_extensions: Some(vec![Extension {
+                        extn_id: OID_REASON,
+                        critical: false,
+                        extn_value: OctetString::new(vec![0x0A, 0x01, *reason])
+                            .map_err(|e| e.to_string())?,
+                    }]),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: algorithm.clone(),
+            issuer: self.name().clone(),
+            this_update: cert::time_from_unix(now).map_err(|e| e.to_string())?,
+            next_update: Some(
+                cert::time_from_unix(now + next_update_secs).map_err(|e| e.to_string())?,
+            ),
+            revoked_certificates: (!entries.is_empty()).then_some(entries),
+            crl_extensions: Some(vec![
+                self.aki()?,
+                ext(
+                    OID_CRL_NUMBER,
+                    false,
+                    &der::asn1::Uint::new(&number.to_be_bytes()).map_err(|e| e.to_string())?,
+                )?,
+            ]),
+        };
+        let tbs_der = tbs.to_der().map_err(|e| e.to_string())?;
+        let signature = self.key.sign(&tbs_der)?;
+        Crl {
+            tbs_cert_list: tbs,
+            signature_algorithm: algorithm,
+            signature: der::asn1::BitString::from_bytes(&signature).map_err(|e| e.to_string())?,
+        }
+        .to_der()
+        .map_err(|e| e.to_string())
     }
 
     /// Raw signing rate measure for the benchmark: one signature over `data`.

@@ -30,6 +30,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0003_management_keys",
         include_str!("../migrations/sqlite/0003_management_keys.sql"),
     ),
+    (
+        "0004_revocation",
+        include_str!("../migrations/sqlite/0004_revocation.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -43,6 +47,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_management_keys",
         include_str!("../migrations/postgres/0003_management_keys.sql"),
+    ),
+    (
+        "0004_revocation",
+        include_str!("../migrations/postgres/0004_revocation.sql"),
     ),
 ];
 

@@ -43,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/demo/management-key"),
     ("POST", "/prefill"),
     ("GET", "/renewal-info/{id}"),
+    ("GET", "/crl"),
+    ("POST", "/admin/certificates/{serial}/revoke"),
 ];
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -66,6 +68,7 @@ pub fn app(state: State) -> Router {
         .route("/orders/{number}/invoice", get(invoice))
         .route("/payments/notify", post(notify))
         .route("/demo/certificate", post(demo_certificate))
+        .route("/crl", get(crl))
         .route("/demo/management-key", post(demo_management_key))
         .route("/orders/{number}/management-key", post(management_answer))
         .route(
@@ -966,6 +969,32 @@ async fn invoice(
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(Json(invoice_view(&row)?))
+}
+
+/// The CA's certificate revocation list (DER, RFC 5280), made fresh on each request and valid
+/// for a day. Its number is the issue time, so it only grows.
+async fn crl(axum::extract::State(s): axum::extract::State<State>) -> AppResult<Response> {
+    let rows = sqlx::query("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at LIMIT 100000")
+        .fetch_all(&s.db.pool)
+        .await?;
+    let mut revoked = Vec::with_capacity(rows.len());
+    for r in rows {
+        let serial: String = r.try_get("serial")?;
+        let at: i64 = r.try_get("revoked_at")?;
+        let reason: Option<i64> = r.try_get("revocation_reason")?;
+        let bytes = crate::ca::decode_hex(&serial)
+            .ok_or_else(|| AppError::Internal(format!("stored serial {serial} is not hex")))?;
+        revoked.push((
+            bytes,
+            at,
+            reason.and_then(|c| u8::try_from(c).ok()).unwrap_or(0),
+        ));
+    }
+    let t = now();
+    let der =
+        s.ca.crl(&revoked, t as u64, t, 86_400)
+            .map_err(AppError::Internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response())
 }
 
 /// Demo mode only: the CA files the management key the browser set on its demo token, so demo

@@ -442,3 +442,101 @@ async fn invalid_taxpayer_id_is_refused_without_a_payment() {
     );
     assert!(s.state.db.latest_payment(&number).await.unwrap().is_none());
 }
+
+/// Revocation: an administrator revokes a certificate; it can no longer be renewed online, and it
+/// is on the CRL, which OpenSSL (which we did not write) verifies against the CA with its reason.
+#[tokio::test]
+async fn revoked_certificates_leave_the_renewal_path_and_appear_on_the_crl() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(30).await;
+    let serial = ccid::cert::summarize(&der, 0).unwrap().serial;
+    let csrf = s.admin_login().await;
+    let revoke = |serial: String, reason: &'static str, csrf: Option<String>| {
+        let mut r = s
+            .http
+            .post(s.api(&format!("/admin/certificates/{serial}/revoke")))
+            .json(&serde_json::json!({ "reason": reason }));
+        if let Some(c) = csrf {
+            r = r.header("x-csrf-token", c);
+        }
+        r.send()
+    };
+    assert_eq!(
+        revoke(serial.clone(), "key_compromise", None)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        revoke(serial.clone(), "stolen", Some(csrf.clone()))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        revoke("ABCDEF".into(), "key_compromise", Some(csrf.clone()))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        revoke(serial.clone(), "key_compromise", Some(csrf.clone()))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        revoke(serial.clone(), "superseded", Some(csrf.clone()))
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+
+    let req = application(&s, &mut applet, &der, &form()).await;
+    let r = s
+        .http
+        .post(s.api("/applications"))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("revoked"));
+
+    let r = s.http.get(s.api("/crl")).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/pkix-crl");
+    let crl = r.bytes().await.unwrap();
+    let dir = s.state.config.data_dir.clone();
+    std::fs::write(dir.join("crl.der"), &crl).unwrap();
+    std::fs::write(dir.join("ca-crl.der"), &s.state.ca.cert_der).unwrap();
+    let to_pem = std::process::Command::new("openssl")
+        .args(["x509", "-inform", "DER", "-in"])
+        .arg(dir.join("ca-crl.der"))
+        .arg("-out")
+        .arg(dir.join("ca-crl.pem"))
+        .status()
+        .expect("openssl runs");
+    assert!(to_pem.success());
+    let out = std::process::Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(dir.join("crl.der"))
+        .arg("-CAfile")
+        .arg(dir.join("ca-crl.pem"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("verify OK"), "{text}");
+    assert!(text.contains(&format!("Serial Number: {serial}")), "{text}");
+    assert!(text.contains("Key Compromise"), "{text}");
+    assert!(text.contains("X509v3 CRL Number"), "{text}");
+}

@@ -25,6 +25,7 @@ pub fn router() -> Router<State> {
         .route("/admin/orders", get(list))
         .route("/admin/orders/{number}/approve", post(approve))
         .route("/admin/orders/{number}/reject", post(reject))
+        .route("/admin/certificates/{serial}/revoke", post(revoke))
 }
 
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -213,6 +214,57 @@ async fn list(
         });
     }
     Ok(Json(out))
+}
+
+#[derive(serde::Deserialize)]
+struct RevokeRequest {
+    /// RFC 5280 reason: unspecified, key_compromise, affiliation_changed, superseded,
+    /// cessation_of_operation.
+    reason: String,
+}
+
+/// Revokes a certificate this CA issued: it leaves the renewal path (applications refused,
+/// no reminders) and appears on the CRL with its reason.
+async fn revoke(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(serial): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<RevokeRequest>,
+) -> AppResult<axum::http::StatusCode> {
+    let who = admin(&s, &headers, true).await?;
+    let code: i64 = match req.reason.as_str() {
+        "unspecified" => 0,
+        "key_compromise" => 1,
+        "affiliation_changed" => 3,
+        "superseded" => 4,
+        "cessation_of_operation" => 5,
+        _ => return Err(AppError::bad("reason", "unknown revocation reason")),
+    };
+    let serial = serial.to_ascii_uppercase();
+    let t = crate::now();
+    let changed = sqlx::query("UPDATE certificates SET revoked_at = $1, revocation_reason = $2, revoked_by = $3 WHERE serial = $4 AND revoked_at IS NULL")
+        .bind(t)
+        .bind(code)
+        .bind(&who)
+        .bind(&serial)
+        .execute(&s.db.writer)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        let known = sqlx::query("SELECT serial FROM certificates WHERE serial = $1")
+            .bind(&serial)
+            .fetch_optional(&s.db.pool)
+            .await?;
+        return match known {
+            Some(_) => Err(AppError::conflict(
+                "already_revoked",
+                "this certificate is already revoked",
+            )),
+            None => Err(AppError::NotFound),
+        };
+    }
+    tracing::info!(%serial, reason = %req.reason, by = %who, "certificate revoked");
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 async fn approve(

@@ -211,16 +211,20 @@ pub async fn application(
     }
 }
 
+/// POSTs an application as it is.
+pub async fn submit(s: &Server, req: &api::ApplicationRequest) -> reqwest::Response {
+    s.http
+        .post(s.api("/applications"))
+        .json(req)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Applies and returns (order number, order token).
 pub async fn apply(s: &Server, applet: &mut PivApplet, cert: &[u8]) -> (String, String) {
     let req = application(s, applet, cert, &form()).await;
-    let r = s
-        .http
-        .post(s.api("/applications"))
-        .json(&req)
-        .send()
-        .await
-        .unwrap();
+    let r = submit(s, &req).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let token = r.headers()["x-order-token"].to_str().unwrap().to_string();
     let v: api::OrderView = r.json().await.unwrap();
