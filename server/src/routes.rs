@@ -339,10 +339,15 @@ pub(crate) async fn view(s: &State, o: &Order) -> AppResult<OrderView> {
         s.db.latest_payment(&o.number)
             .await?
             .map(|p| payment_view(s, &p));
-    let invoice = sqlx::query("SELECT * FROM invoices WHERE order_number = $1")
-        .bind(&o.number)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    // Invoices are issued on installation: no query before.
+    let invoice = if o.status == OrderStatus::Installed {
+        sqlx::query("SELECT * FROM invoices WHERE order_number = $1")
+            .bind(&o.number)
+            .fetch_optional(&s.db.pool)
+            .await?
+    } else {
+        None
+    };
     let invoice = invoice.map(|r| invoice_view(&r)).transpose()?;
     Ok(OrderView {
         number: o.number.clone(),
@@ -359,11 +364,15 @@ pub(crate) async fn view(s: &State, o: &Order) -> AppResult<OrderView> {
         remarks: o.remarks.clone(),
         payment,
         invoice,
-        management_key_algorithm: s
-            .db
-            .management_key(&o.cert_serial)
-            .await?
-            .map(|k| k.algorithm() as u8),
+        // Only the install needs it: no lookup for the other states (every view costs queries).
+        management_key_algorithm: if matches!(o.status, OrderStatus::Approved | OrderStatus::Issued)
+        {
+            s.db.management_key(&o.cert_serial)
+                .await?
+                .map(|k| k.algorithm() as u8)
+        } else {
+            None
+        },
     })
 }
 
