@@ -481,6 +481,7 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
         .unwrap()
         .port();
     let mut sink = tokio::process::Command::new("python3")
+        .args(["-W", "ignore"])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
         .arg(port.to_string())
         .stdout(std::process::Stdio::piped())
@@ -591,18 +592,15 @@ async fn install_with_a_management_key_only_the_ca_holds() {
         ) -> Result<(Vec<u8>, Vec<u8>), ccid::piv::PivError> {
             let r: api::ManagementAnswer = self
                 .s
-                .http
-                .post(
-                    self.s
-                        .api(&format!("/orders/{}/management-key", self.number)),
+                .order_post(
+                    &self.number,
+                    &self.token,
+                    "/management-key",
+                    &api::ManagementWitness {
+                        witness: base64::Engine::encode(&B64, witness),
+                    },
                 )
-                .header("x-order-token", &self.token)
-                .json(&api::ManagementWitness {
-                    witness: base64::Engine::encode(&B64, witness),
-                })
-                .send()
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
@@ -616,19 +614,16 @@ async fn install_with_a_management_key_only_the_ca_holds() {
         ) -> Result<bool, ccid::piv::PivError> {
             let r: api::ManagementChecked = self
                 .s
-                .http
-                .post(
-                    self.s
-                        .api(&format!("/orders/{}/management-key/check", self.number)),
+                .order_post(
+                    &self.number,
+                    &self.token,
+                    "/management-key/check",
+                    &api::ManagementCheck {
+                        challenge: base64::Engine::encode(&B64, challenge),
+                        response: base64::Engine::encode(&B64, response),
+                    },
                 )
-                .header("x-order-token", &self.token)
-                .json(&api::ManagementCheck {
-                    challenge: base64::Engine::encode(&B64, challenge),
-                    response: base64::Engine::encode(&B64, response),
-                })
-                .send()
                 .await
-                .unwrap()
                 .json()
                 .await
                 .unwrap();
@@ -675,14 +670,7 @@ async fn install_with_a_management_key_only_the_ca_holds() {
         }
         pay(&s, &number, &token).await;
         let csrf = s.admin_login().await;
-        let r = s
-            .http
-            .post(s.api(&format!("/admin/orders/{number}/approve")))
-            .header("x-csrf-token", &csrf)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{backend}");
+        s.approve(&number, &csrf).await;
         assert_eq!(
             order(&s, &number, &token).await.management_key_algorithm,
             Some(0x0C),
@@ -759,14 +747,7 @@ async fn install_with_a_management_key_only_the_ca_holds() {
         let (mut other, other_der) = s.token(30).await;
         let (n2, t2) = apply(&s, &mut other, &other_der).await;
         pay(&s, &n2, &t2).await;
-        let r = s
-            .http
-            .post(s.api(&format!("/admin/orders/{n2}/approve")))
-            .header("x-csrf-token", &csrf)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        s.approve(&n2, &csrf).await;
         assert_eq!(order(&s, &n2, &t2).await.management_key_algorithm, None);
         let r = s
             .order_post(

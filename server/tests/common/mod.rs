@@ -135,6 +135,18 @@ impl Server {
             .unwrap()
     }
 
+    /// Approves an order in the review console (logged in, with the CSRF token).
+    pub async fn approve(&self, number: &str, csrf: &str) {
+        let r = self
+            .http
+            .post(self.api(&format!("/admin/orders/{number}/approve")))
+            .header("x-csrf-token", csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "approve {number}");
+    }
+
     pub async fn admin_login(&self) -> String {
         certrenew_server::routes::admin::create_admin(
             &self.state,
