@@ -352,7 +352,10 @@ impl<C: Card> Piv<C> {
             .data(tlv::encode(0x7C, &inner))
             .le(256);
         let resp = match self.run(second).await {
-            Err(PivError::SecurityStatusNotSatisfied) => return Err(PivError::WrongManagementKey),
+            // YubiKeys answer a wrong witness with 6982, piv-authenticator (Nitrokey) with 6A80.
+            Err(
+                PivError::SecurityStatusNotSatisfied | PivError::Status(StatusWord::IncorrectData),
+            ) => return Err(PivError::WrongManagementKey),
             r => r?,
         };
         let answer = tlv::find(tlv::read_only(&resp, 0x7C)?, 0x82)?

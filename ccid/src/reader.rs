@@ -70,6 +70,10 @@ impl<T: Transport> CcidReader<T> {
         &mut self.transport
     }
 
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
     /// Powers the card on and returns its ATR.
     pub async fn power_on(&mut self) -> Result<Vec<u8>, CardError> {
         let reply = self
