@@ -191,26 +191,55 @@ pub async fn build_csr<C: Card>(
     Ok(req.to_der()?)
 }
 
+/// A PKCS#10 request, parsed and its signature algorithm matched to its key, signature unchecked.
+pub struct Csr {
+    req: CertReq,
+    key: PublicKey,
+}
+
+impl Csr {
+    pub fn parse(der: &[u8]) -> Result<Self, CertError> {
+        let req = CertReq::from_der(der)?;
+        let key =
+            PublicKey::from_spki_der(&req.info.public_key.to_der()?).map_err(CertError::Key)?;
+        let expected = signature_algorithm(key.algorithm())?;
+        if req.algorithm.oid != expected.oid {
+            return Err(CertError::Key(
+                "signature algorithm does not match the key".into(),
+            ));
+        }
+        Ok(Self { req, key })
+    }
+
+    pub fn subject(&self) -> &Name {
+        &self.req.info.subject
+    }
+
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The self-signature: proof that whoever made the request holds the key.
+    pub fn verify_signature(&self) -> Result<(), CertError> {
+        let sig = self
+            .req
+            .signature
+            .as_bytes()
+            .ok_or(CertError::Der("signature has unused bits".into()))?;
+        if !self.key.verify_sha256(&self.req.info.to_der()?, sig) {
+            return Err(CertError::Key(
+                "the request's signature does not verify".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Parses a PKCS#10 request and checks its self-signature; returns its subject and key.
 pub fn verify_csr(der: &[u8]) -> Result<(Name, PublicKey), CertError> {
-    let req = CertReq::from_der(der)?;
-    let key = PublicKey::from_spki_der(&req.info.public_key.to_der()?).map_err(CertError::Key)?;
-    let expected = signature_algorithm(key.algorithm())?;
-    if req.algorithm.oid != expected.oid {
-        return Err(CertError::Key(
-            "signature algorithm does not match the key".into(),
-        ));
-    }
-    let sig = req
-        .signature
-        .as_bytes()
-        .ok_or(CertError::Der("signature has unused bits".into()))?;
-    if !key.verify_sha256(&req.info.to_der()?, sig) {
-        return Err(CertError::Key(
-            "the request's signature does not verify".into(),
-        ));
-    }
-    Ok((req.info.subject, key))
+    let csr = Csr::parse(der)?;
+    csr.verify_signature()?;
+    Ok((csr.req.info.subject, csr.key))
 }
 
 /// What a CA puts into a certificate it issues.

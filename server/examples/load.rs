@@ -180,6 +180,14 @@ async fn renew(
     Ok(())
 }
 
+/// CPU time (user + system, all threads) a process has used, from /proc (Linux; USER_HZ = 100).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 fn pct(v: &mut [Duration], p: f64) -> f64 {
     v.sort();
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
@@ -189,8 +197,8 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut url, mut data, mut clients, mut renewals) =
-        (String::new(), String::new(), 100usize, 2000usize);
+    let (mut url, mut data, mut clients, mut renewals, mut server_pid) =
+        (String::new(), String::new(), 100usize, 2000usize, None);
     while let Some(a) = args.next() {
         let v = args.next().expect("value");
         match a.as_str() {
@@ -198,6 +206,7 @@ async fn main() {
             "--data" => data = v,
             "--clients" => clients = v.parse().expect("number"),
             "--renewals" => renewals = v.parse().expect("number"),
+            "--server-pid" => server_pid = Some(v),
             _ => panic!("unknown {a}"),
         }
     }
@@ -239,6 +248,10 @@ async fn main() {
         .build()
         .expect("client");
     let errors = Arc::new(Mutex::new(Vec::new()));
+    let cpu_before = (
+        cpu_seconds("self"),
+        server_pid.as_deref().and_then(cpu_seconds),
+    );
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -265,6 +278,10 @@ async fn main() {
         t.await.expect("client");
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu_after = (
+        cpu_seconds("self"),
+        server_pid.as_deref().and_then(cpu_seconds),
+    );
     let errors = errors.lock().expect("lock").clone();
     let done = renewals - errors.len();
     let rate = done as f64 / elapsed;
@@ -284,6 +301,21 @@ async fn main() {
         "CA raw signing rate (P-256, one core): {sign_rate:.0}/s; renewals / signing = {:.3}",
         rate / sign_rate
     );
+    // Where the time goes: CPU per renewal on each side of the loopback.
+    let per =
+        |a: Option<f64>, b: Option<f64>| b.zip(a).map(|(b, a)| (b - a) * 1000.0 / done as f64);
+    if let (Some(gen), server) = (
+        per(cpu_before.0, cpu_after.0),
+        per(cpu_before.1, cpu_after.1),
+    ) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let server_text = server.map_or("?".into(), |s| format!("{s:.2}"));
+        println!(
+            "CPU per renewal: server {server_text} ms, load generator {gen:.2} ms ({cores} cores: \
+             {:.0} renewals/s if the CPUs were the only limit)",
+            cores as f64 * 1000.0 / (gen + server.unwrap_or(0.0))
+        );
+    }
     println!(
         "{:<32} {:>8} {:>9} {:>9}",
         "endpoint", "count", "p50 ms", "p99 ms"

@@ -258,6 +258,24 @@ async fn notices_refused_and_repeated() {
     }
 }
 
+/// A fresh key in the signature slot and a request for `subject` signed by it (PIN verified).
+async fn new_key_request(
+    piv: &mut ccid::piv::Piv<&mut token::PivApplet>,
+    subject: &x509_cert::name::Name,
+) -> (Vec<u8>, ccid::keys::PublicKey) {
+    piv.authenticate(&ccid::keys::ManagementKey::default_tdes())
+        .await
+        .unwrap();
+    let fresh = piv
+        .generate(ccid::piv::Slot::Signature, ccid::piv::Algorithm::EccP256)
+        .await
+        .unwrap();
+    let csr = ccid::cert::build_csr(piv, ccid::piv::Slot::Signature, subject, &fresh)
+        .await
+        .unwrap();
+    (csr, fresh)
+}
+
 #[tokio::test]
 async fn csr_with_another_subject_or_key_is_refused() {
     let s = Server::start("sqlite", |c| c.auto_approve = true).await;
@@ -280,21 +298,7 @@ async fn csr_with_another_subject_or_key_is_refused() {
         let a = ccid::cert::build_csr(&mut piv, ccid::piv::Slot::Authentication, &name, &key)
             .await
             .unwrap();
-        piv.authenticate(&ccid::keys::ManagementKey::default_tdes())
-            .await
-            .unwrap();
-        let fresh = piv
-            .generate(ccid::piv::Slot::Signature, ccid::piv::Algorithm::EccP256)
-            .await
-            .unwrap();
-        let b = ccid::cert::build_csr(
-            &mut piv,
-            ccid::piv::Slot::Signature,
-            old.tbs_certificate().subject(),
-            &fresh,
-        )
-        .await
-        .unwrap();
+        let (b, _) = new_key_request(&mut piv, old.tbs_certificate().subject()).await;
         (a, b)
     });
     for (csr, code) in [
@@ -539,4 +543,56 @@ async fn revoked_certificates_leave_the_renewal_path_and_appear_on_the_crl() {
     assert!(text.contains(&format!("Serial Number: {serial}")), "{text}");
     assert!(text.contains("Key Compromise"), "{text}");
     assert!(text.contains("X509v3 CRL Number"), "{text}");
+}
+
+/// With the rekey policy on, a new key must be proven by the request's own signature (the
+/// application only proved the old key); a request whose signature does not verify is refused.
+#[tokio::test]
+async fn rekey_needs_a_request_signed_by_the_new_key() {
+    let s = Server::start("sqlite", |c| {
+        c.auto_approve = true;
+        c.allow_rekey = true;
+    })
+    .await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    assert_eq!(pay(&s, &number, &token).await.status, OrderStatus::Approved);
+    let old = ccid::cert::parse(&der).unwrap();
+    let mut piv = ccid::piv::Piv::new(&mut applet);
+    let (csr, fresh) = pollster::block_on(async {
+        piv.select().await.unwrap();
+        piv.verify_pin(&ccid::piv::Pin::new(b"123456").unwrap())
+            .await
+            .unwrap();
+        new_key_request(&mut piv, old.tbs_certificate().subject()).await
+    });
+    let post = |csr: Vec<u8>| {
+        s.http
+            .post(s.api(&format!("/orders/{number}/certificate")))
+            .header("x-order-token", &token)
+            .json(&api::IssueRequest {
+                csr: base64::Engine::encode(&B64, csr),
+            })
+            .send()
+    };
+    let mut forged = csr.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+    let (status, body) = status_code(post(forged).await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("csr")),
+        "{body}"
+    );
+    assert_eq!(
+        order(&s, &number, &token).await.status,
+        OrderStatus::Approved
+    );
+
+    let r = post(csr).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let issued: api::IssueResponse = r.json().await.unwrap();
+    let cert =
+        ccid::cert::parse(&base64::Engine::decode(&B64, issued.certificate).unwrap()).unwrap();
+    assert_eq!(ccid::cert::public_key(&cert).unwrap(), fresh);
 }

@@ -1,0 +1,40 @@
+//! Per-operation cost of the cryptography in one renewal, for bench/load.sh's "where the time goes".
+//! cargo run --release -p certrenew-server --example crypto_cost
+
+use std::time::Instant;
+
+fn per_op(name: &str, n: u32, mut f: impl FnMut()) {
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    let us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    println!("{name:<40} {us:>9.1} µs");
+}
+
+fn main() {
+    let dir = std::env::temp_dir().join(format!("crypto-cost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sandbox = certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key");
+    let merchant = sandbox.merchant.clone();
+    let notice = sandbox.notice("P1", "T1", 30_000, 1_795_000_000);
+    per_op("RSA-2048 sign (provider notice)", 50, || {
+        std::hint::black_box(sandbox.notice("P1", "T1", 30_000, 1_795_000_000));
+    });
+    per_op("RSA-2048 verify (notice check)", 500, || {
+        assert!(merchant.verify(&notice).is_ok());
+    });
+    use p256::ecdsa::signature::{Signer, Verifier};
+    let key = p256::ecdsa::SigningKey::from_slice(&[7; 32]).expect("key");
+    let vk = *key.verifying_key();
+    let msg = [0x5Au8; 600];
+    let sig: p256::ecdsa::Signature = key.sign(&msg);
+    per_op("P-256 sign (CA, token)", 2000, || {
+        let s: p256::ecdsa::Signature = key.sign(&msg);
+        std::hint::black_box(s);
+    });
+    per_op("P-256 verify (PoP, chain, CSR, proof)", 2000, || {
+        assert!(vk.verify(&msg, &sig).is_ok());
+    });
+    std::fs::remove_dir_all(&dir).ok();
+}
