@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Complete renewals against the release server on loopback (SQLite by default; pass a postgres://
 # URL as $CERTRENEW_DATABASE to measure PostgreSQL). Auto-approve stands in for the reviewer.
-# Usage: bench/load.sh [CLIENTS] [RENEWALS]
+# Usage: bench/load.sh [CLIENTS] [RENEWALS] [--legacy]   (--legacy: certificates the CA never recorded)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-100}; renewals=${2:-3000}
 cargo build -q --release --locked -p certrenew-server --bin certrenew --example load --example crypto_cost
 data=$(mktemp -d); port=18181
 db_args=(); [ -n "${CERTRENEW_DATABASE:-}" ] && db_args=(--database "$CERTRENEW_DATABASE")
-RUST_LOG=warn target/release/certrenew serve --data "$data" --listen 127.0.0.1:$port --auto-approve --rate-limit 0 "${db_args[@]}" >"$data/server.log" 2>&1 &
+RUST_LOG=warn target/release/certrenew serve --data "$data" --listen 127.0.0.1:$port --auto-approve --demo --rate-limit 0 "${db_args[@]}" >"$data/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/v1/prices" >/dev/null && break; sleep 0.1; done
-target/release/examples/load --url "http://127.0.0.1:$port" --data "$data" --clients "$clients" --renewals "$renewals" --server-pid $pid
+target/release/examples/load --url "http://127.0.0.1:$port" --data "$data" --clients "$clients" --renewals "$renewals" --server-pid $pid ${3:-}
 echo "cost of each cryptographic operation in a renewal (one core):"
 target/release/examples/crypto_cost

@@ -2,7 +2,7 @@
 //! from its own virtual token, N clients at once. Prints renewals per second, p50/p99 latency per
 //! endpoint, and the CA's raw signing rate measured in the same run.
 //!
-//! cargo run --release -p certrenew-server --example load -- --url URL --data DIR [--clients 100] [--renewals 2000]
+//! cargo run --release -p certrenew-server --example load -- --url URL --data DIR [--clients 100] [--renewals 2000] [--server-pid PID] [--legacy]
 
 use base64::Engine;
 use ccid::piv::{Algorithm, Pin, Piv, Slot};
@@ -199,7 +199,12 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let (mut url, mut data, mut clients, mut renewals, mut server_pid) =
         (String::new(), String::new(), 100usize, 2000usize, None);
+    let mut legacy = false;
     while let Some(a) = args.next() {
+        if a == "--legacy" {
+            legacy = true;
+            continue;
+        }
         let v = args.next().expect("value");
         match a.as_str() {
             "--url" => url = v,
@@ -220,22 +225,48 @@ async fn main() {
     .expect("CA in the server's data dir");
     let sandbox =
         Arc::new(certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key"));
-    eprintln!("preparing {renewals} tokens …");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("client");
+    // Steady state: tokens hold certificates this CA issued and recorded (through the demo
+    // endpoint). --legacy: certificates it never recorded (migrated from before), which cost the
+    // server a signature check each.
+    eprintln!(
+        "preparing {renewals} tokens ({} certificates) …",
+        if legacy { "unrecorded" } else { "recorded" }
+    );
     let t = certrenew_server::now();
     let mut work = Vec::with_capacity(renewals);
     for i in 0..renewals {
         let key = PrivateKey::generate(Algorithm::EccP256).expect("key");
-        let subject: x509_cert::name::Name = format!("CN=负载测试{i},O=certrenew,C=CN")
-            .parse()
-            .expect("name");
-        let cert = ca
-            .issue_end_entity(
+        let cert = if legacy {
+            let subject: x509_cert::name::Name = format!("CN=负载测试{i},O=certrenew,C=CN")
+                .parse()
+                .expect("name");
+            ca.issue_end_entity(
                 &subject,
                 &key.public_key(),
                 t - 300 * 86_400,
                 t + 30 * 86_400,
             )
-            .expect("cert");
+            .expect("cert")
+        } else {
+            let spki = key.public_key().to_spki_der().expect("spki");
+            let r: api::IssueResponse = http
+                .post(format!("{url}/api/v1/demo/certificate"))
+                .json(&api::DemoCertificateRequest {
+                    public_key: B64.encode(spki),
+                })
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .expect("demo certificate (is the server started with --demo?)")
+                .json()
+                .await
+                .expect("demo certificate");
+            B64.decode(r.certificate).expect("base64")
+        };
         let mut applet = PivApplet::new();
         applet.install_key(Slot::Authentication, key);
         applet.install_certificate(Slot::Authentication, &cert);
@@ -243,10 +274,6 @@ async fn main() {
     }
     let queue = Arc::new(Mutex::new(work));
     let lat: Latencies = Arc::default();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .expect("client");
     let errors = Arc::new(Mutex::new(Vec::new()));
     let cpu_before = (
         cpu_seconds("self"),

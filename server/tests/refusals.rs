@@ -81,6 +81,14 @@ async fn applications_refused() {
         let (code, body) = post(application(&s, &mut applet, &foreign, &form()).await).await;
         assert_eq!((code, body["code"].as_str()), (403, Some("forbidden")));
 
+        // A certificate this CA recorded, altered (same serial, not the same bytes): the
+        // signature is checked and fails.
+        let (mut applet, mut altered) = s.token(30).await;
+        let last = altered.len() - 1;
+        altered[last] ^= 0x01;
+        let (code, body) = post(application(&s, &mut applet, &altered, &form()).await).await;
+        assert_eq!((code, body["code"].as_str()), (403, Some("forbidden")));
+
         // Bad proof of possession: signed by another token's key.
         let (_, der) = s.token(30).await;
         let (mut stranger, _) = s.token(30).await;
