@@ -402,6 +402,11 @@ fn sign_with(key: &CaKey, params: Issue<'_>) -> Result<Vec<u8>, String> {
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+    write_private_bytes(path, contents.as_bytes())
+}
+
+/// Writes a secret file readable by its owner only.
+pub(crate) fn write_private_bytes(path: &Path, contents: &[u8]) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::io::Write;
@@ -413,7 +418,7 @@ fn write_private(path: &Path, contents: &str) -> Result<(), String> {
             .mode(0o600)
             .open(path)
             .map_err(|e| e.to_string())?;
-        f.write_all(contents.as_bytes()).map_err(|e| e.to_string())
+        f.write_all(contents).map_err(|e| e.to_string())
     }
     #[cfg(not(unix))]
     std::fs::write(path, contents).map_err(|e| e.to_string())

@@ -15,6 +15,8 @@ pub struct Store {
     /// meeting SQLite's busy handler (which sleeps); on PostgreSQL the same pool as reads.
     pub writer: AnyPool,
     pub postgres: bool,
+    /// Wraps management keys at rest.
+    kek: std::sync::Arc<crate::keywrap::Kek>,
 }
 
 const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
@@ -34,6 +36,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0004_revocation",
         include_str!("../migrations/sqlite/0004_revocation.sql"),
     ),
+    (
+        "0005_wrapped_management_keys",
+        include_str!("../migrations/sqlite/0005_wrapped_management_keys.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -52,6 +58,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
         "0004_revocation",
         include_str!("../migrations/postgres/0004_revocation.sql"),
     ),
+    (
+        "0005_wrapped_management_keys",
+        include_str!("../migrations/postgres/0005_wrapped_management_keys.sql"),
+    ),
 ];
 
 impl Store {
@@ -60,15 +70,25 @@ impl Store {
         &self,
         serial: &str,
     ) -> Result<Option<ccid::keys::ManagementKey>, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT algorithm, key_bytes FROM management_keys WHERE cert_serial = $1")
-                .bind(serial)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT algorithm, key_bytes, wrapped FROM management_keys WHERE cert_serial = $1",
+        )
+        .bind(serial)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let alg: i64 = row.try_get("algorithm")?;
-        let key: Vec<u8> = row.try_get("key_bytes")?;
-        let key = zeroize::Zeroizing::new(key);
+        let stored: Vec<u8> = row.try_get("key_bytes")?;
+        let key = if row.try_get::<i64, _>("wrapped")? == 1 {
+            self.kek.unwrap(&stored).ok_or_else(|| {
+                sqlx::Error::Protocol(format!(
+                    "the management key of {serial} does not unwrap with {} (another data directory's?)",
+                    crate::keywrap::FILE
+                ))
+            })?
+        } else {
+            zeroize::Zeroizing::new(stored)
+        };
         Ok(u8::try_from(alg)
             .ok()
             .and_then(ccid::piv::Algorithm::from_byte)
@@ -82,18 +102,39 @@ impl Store {
         key: &ccid::keys::ManagementKey,
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (cert_serial) DO UPDATE SET algorithm = excluded.algorithm, key_bytes = excluded.key_bytes, created_at = excluded.created_at")
+        let wrapped = self.kek.wrap(key.bytes()).map_err(sqlx::Error::Protocol)?;
+        sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ($1, $2, $3, 1, $4) ON CONFLICT (cert_serial) DO UPDATE SET algorithm = excluded.algorithm, key_bytes = excluded.key_bytes, wrapped = 1, created_at = excluded.created_at")
             .bind(serial)
             .bind(i64::from(key.algorithm() as u8))
-            .bind(key.bytes().to_vec())
+            .bind(wrapped)
             .bind(now)
             .execute(&self.writer)
             .await?;
         Ok(())
     }
 
+    /// Wraps management keys stored before wrapping existed (once; later starts find none).
+    async fn wrap_legacy_management_keys(&self) -> Result<(), sqlx::Error> {
+        let rows =
+            sqlx::query("SELECT cert_serial, key_bytes FROM management_keys WHERE wrapped = 0")
+                .fetch_all(&self.writer)
+                .await?;
+        for row in rows {
+            let serial: String = row.try_get("cert_serial")?;
+            let plain = zeroize::Zeroizing::new(row.try_get::<Vec<u8>, _>("key_bytes")?);
+            let wrapped = self.kek.wrap(&plain).map_err(sqlx::Error::Protocol)?;
+            sqlx::query("UPDATE management_keys SET key_bytes = $1, wrapped = 1 WHERE cert_serial = $2 AND wrapped = 0")
+                .bind(wrapped)
+                .bind(&serial)
+                .execute(&self.writer)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Connects and applies pending migrations. `url` is `sqlite://PATH` or `postgres://…`.
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+    pub async fn connect(url: &str, kek: crate::keywrap::Kek) -> Result<Self, sqlx::Error> {
+        let kek = std::sync::Arc::new(kek);
         sqlx::any::install_default_drivers();
         let postgres = url.starts_with("postgres");
         let opts = AnyPoolOptions::new().max_connections(if postgres { 16 } else { 8 });
@@ -103,8 +144,10 @@ impl Store {
                 writer: pool.clone(),
                 pool,
                 postgres,
+                kek,
             };
             store.migrate().await?;
+            store.wrap_legacy_management_keys().await?;
             return Ok(store);
         }
         let sqlite = |opts: AnyPoolOptions| {
@@ -136,8 +179,10 @@ impl Store {
             pool,
             writer,
             postgres,
+            kek,
         };
         store.migrate().await?;
+        store.wrap_legacy_management_keys().await?;
         Ok(store)
     }
 

@@ -6,6 +6,7 @@ pub mod check;
 pub mod db;
 pub mod error;
 pub mod jobs;
+pub mod keywrap;
 pub mod limit;
 pub mod notify;
 
@@ -244,7 +245,14 @@ impl AppState {
         }
         let sandbox = payment::Sandbox::load_or_create(&config.data_dir)?;
         let merchant = sandbox.merchant.clone();
-        let db = db::Store::connect(&config.database_url)
+        let (kek, created) = keywrap::Kek::load_or_create(&config.data_dir)?;
+        if created {
+            notes.push(format!(
+                "created the key that wraps management keys at rest: {}",
+                config.data_dir.join(keywrap::FILE).display()
+            ));
+        }
+        let db = db::Store::connect(&config.database_url, kek)
             .await
             .map_err(|e| format!("database: {e}"))?;
         let http = reqwest::Client::builder()

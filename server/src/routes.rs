@@ -977,7 +977,7 @@ async fn confirm(
         .execute(&mut *tx)
         .await?;
     // The token keeps its management key: file it under the certificate it now holds.
-    sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, created_at) SELECT $1, algorithm, key_bytes, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
+    sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) SELECT $1, algorithm, key_bytes, wrapped, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
         .bind(&summary.serial)
         .bind(t)
         .bind(&o.cert_serial)

@@ -840,3 +840,66 @@ async fn an_rsa_ca_issues_certificates_openssl_accepts() {
     assert_eq!(again.cert_der, s.state.ca.cert_der);
     assert!(again.issued(&x509_cert::Certificate::from_der(&renewed).unwrap()));
 }
+
+/// Management keys are stored wrapped under the data directory's key-encryption key: the database
+/// alone does not reveal them; rows from before wrapping are wrapped at the next start; under
+/// another data directory's key they fail loudly instead of reading as "no key".
+#[tokio::test]
+async fn management_keys_are_wrapped_at_rest() {
+    use sqlx::Row;
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let db = &s.state.db;
+        let raw = |serial: &'static str| {
+            sqlx::query("SELECT key_bytes, wrapped FROM management_keys WHERE cert_serial = $1")
+                .bind(serial)
+                .fetch_one(&db.pool)
+        };
+        let new = ManagementKey::new(ccid::piv::Algorithm::Aes256, &[0x3C; 32]).unwrap();
+        db.set_management_key("0A01", &new, 0).await.unwrap();
+        let row = raw("0A01").await.unwrap();
+        let stored: Vec<u8> = row.try_get("key_bytes").unwrap();
+        assert_eq!(row.try_get::<i64, _>("wrapped").unwrap(), 1, "{backend}");
+        assert_eq!(stored.len(), 40, "{backend}");
+        assert!(
+            !stored.windows(8).any(|w| w == [0x3C; 8]),
+            "{backend}: key in clear"
+        );
+        assert_eq!(db.management_key("0A01").await.unwrap(), Some(new.clone()));
+
+        // A row written before wrapping existed.
+        let legacy = ManagementKey::new(ccid::piv::Algorithm::Tdes, &[0x5A; 24]).unwrap();
+        sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ('0A02', 3, $1, 0, 0)")
+            .bind(vec![0x5Au8; 24])
+            .execute(&db.writer)
+            .await
+            .unwrap();
+        let (again, _) = certrenew_server::AppState::open(s.state.config.clone())
+            .await
+            .unwrap();
+        let row = raw("0A02").await.unwrap();
+        assert_eq!(row.try_get::<i64, _>("wrapped").unwrap(), 1, "{backend}");
+        assert_ne!(
+            row.try_get::<Vec<u8>, _>("key_bytes").unwrap(),
+            vec![0x5A; 24]
+        );
+        assert_eq!(again.db.management_key("0A02").await.unwrap(), Some(legacy));
+        assert_eq!(again.db.management_key("0A01").await.unwrap(), Some(new));
+
+        // Another data directory's key-encryption key.
+        let kek = s
+            .state
+            .config
+            .data_dir
+            .join(certrenew_server::keywrap::FILE);
+        std::fs::write(&kek, [0x77u8; 32]).unwrap();
+        let (foreign, _) = certrenew_server::AppState::open(s.state.config.clone())
+            .await
+            .unwrap();
+        let err = foreign.db.management_key("0A01").await.unwrap_err();
+        assert!(
+            err.to_string().contains("does not unwrap"),
+            "{backend}: {err}"
+        );
+    }
+}
