@@ -14,10 +14,11 @@ run() {
   end=$(date +%s.%N)
   printf '%-60s %9d cases  %6.1f s\n' "$pkg $filter" "$cases" "$(echo "$end - $start" | bc)"
 }
-cargo test -q --release -p ccid -p token --no-run 2>/dev/null
+cargo test -q --release -p ccid -p token -p certrenew-server --no-run 2>/dev/null
 run ccid --lib apdu::tests::parsing_random_bytes_never_panics
 run ccid --lib tlv::tests::random_bytes_never_panic
 run ccid --lib msg::tests::random_bytes_never_panic
 run ccid --lib reader::tests::random_replies_never_panic_or_hang
 run token "--test fuzz" the_applet_answers_every_apdu_with_a_status
 run token "--test fuzz" certificate_and_csr_parsers_never_panic
+run certrenew-server "--test notice_fuzz" changed_notices_never_panic_and_never_pass
