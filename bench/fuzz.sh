@@ -22,3 +22,4 @@ run ccid --lib reader::tests::random_replies_never_panic_or_hang
 run token "--test fuzz" the_applet_answers_every_apdu_with_a_status
 run token "--test fuzz" certificate_and_csr_parsers_never_panic
 run certrenew-server "--test notice_fuzz" changed_notices_never_panic_and_never_pass
+run certrenew-server --lib ocsp::tests::damaged_or_random_requests_never_panic

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod keywrap;
 pub mod limit;
 pub mod notify;
+pub mod ocsp;
 
 /// Parses a personalization export of management keys, one token per line:
 /// `certificate serial (hex), algorithm (3des|aes128|aes192|aes256), key (hex)`; `#` comments and

@@ -44,6 +44,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/prefill"),
     ("GET", "/renewal-info/{id}"),
     ("GET", "/crl"),
+    ("POST", "/ocsp"),
+    ("GET", "/ocsp/{request}"),
     ("POST", "/admin/certificates/{serial}/revoke"),
 ];
 
@@ -69,6 +71,8 @@ pub fn app(state: State) -> Router {
         .route("/payments/notify", post(notify))
         .route("/demo/certificate", post(demo_certificate))
         .route("/crl", get(crl))
+        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp/{*request}", get(ocsp_get))
         .route("/demo/management-key", post(demo_management_key))
         .route("/orders/{number}/management-key", post(management_answer))
         .route(
@@ -1048,6 +1052,80 @@ async fn crl(axum::extract::State(s): axum::extract::State<State>) -> AppResult<
         s.ca.crl(&revoked, t as u64, t, 86_400)
             .map_err(AppError::Internal)?;
     Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response())
+}
+
+/// OCSP over POST (RFC 6960 Appendix A.1): the DER request is the body.
+async fn ocsp_post(
+    axum::extract::State(s): axum::extract::State<State>,
+    body: axum::body::Bytes,
+) -> Response {
+    ocsp_answer(&s, &body).await
+}
+
+/// OCSP over GET: the request in base64 (then URL-encoded) as the rest of the path.
+async fn ocsp_get(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(request): Path<String>,
+) -> Response {
+    match B64.decode(request.trim_start_matches('/')) {
+        Ok(der) => ocsp_answer(&s, &der).await,
+        Err(_) => ocsp_reply(crate::ocsp::malformed()),
+    }
+}
+
+fn ocsp_reply(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/ocsp-response")], body).into_response()
+}
+
+/// Errors are OCSP responses too (malformedRequest, internalError), as clients expect.
+async fn ocsp_answer(s: &State, der: &[u8]) -> Response {
+    let Some(parsed) = crate::ocsp::parse(der) else {
+        return ocsp_reply(crate::ocsp::malformed());
+    };
+    let mut known = std::collections::HashMap::new();
+    for id in &parsed.ids {
+        let serial = id.serial_hex();
+        let row =
+            sqlx::query("SELECT revoked_at, revocation_reason FROM certificates WHERE serial = $1")
+                .bind(&serial)
+                .fetch_optional(&s.db.pool)
+                .await;
+        let status = match row {
+            Ok(None) => continue,
+            Ok(Some(r)) => match (
+                r.try_get::<Option<i64>, _>("revoked_at"),
+                r.try_get::<Option<i64>, _>("revocation_reason"),
+            ) {
+                (Ok(None), _) => crate::ocsp::Status::Good,
+                (Ok(Some(at)), Ok(reason)) => crate::ocsp::Status::Revoked {
+                    at,
+                    reason: reason.and_then(|c| u8::try_from(c).ok()).unwrap_or(0),
+                },
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "ocsp lookup");
+                    return ocsp_reply(crate::ocsp::internal_error());
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "ocsp lookup");
+                return ocsp_reply(crate::ocsp::internal_error());
+            }
+        };
+        known.insert(serial, status);
+    }
+    let status = |serial: &str| {
+        known
+            .get(serial)
+            .copied()
+            .unwrap_or(crate::ocsp::Status::Unknown)
+    };
+    match s.ca.ocsp_response(&parsed, status, now()) {
+        Ok(body) => ocsp_reply(body),
+        Err(e) => {
+            tracing::error!(error = %e, "ocsp response");
+            ocsp_reply(crate::ocsp::internal_error())
+        }
+    }
 }
 
 /// Demo mode only: the CA files the management key the browser set on its demo token, so demo
