@@ -276,13 +276,15 @@ async fn apply(
         .await?
         .try_get("last")?;
     let number = format!("01{day}{seq:07}");
+    // Hashed once: bound in the INSERT and kept in the order view built afterwards.
+    let (fingerprint, token_hash) = (sha256_hex(&der), sha256_hex(token.as_bytes()));
     let form_json = serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
     let inserted = sqlx::query(
         "INSERT INTO orders (number, cert_fingerprint, cert_serial, subject, old_cert, old_not_after, period_months, fee_fen, new_not_after, form_json, operator_name, status, open, applied_at, updated_at, token_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14)",
     )
     .bind(&number)
-    .bind(sha256_hex(&der))
+    .bind(&fingerprint)
     .bind(&summary.serial)
     .bind(&summary.subject)
     .bind(der.clone())
@@ -294,7 +296,7 @@ async fn apply(
     .bind(&form.operator.name)
     .bind(OrderStatus::AwaitingPayment.as_str())
     .bind(t)
-    .bind(sha256_hex(token.as_bytes()))
+    .bind(&token_hash)
     .execute(&mut *tx)
     .await;
     if let Err(sqlx::Error::Database(e)) = &inserted {
@@ -317,7 +319,7 @@ async fn apply(
     // The order as just written: no read back, and no payment yet to look up.
     let order = Order {
         number: number.clone(),
-        cert_fingerprint: sha256_hex(&der),
+        cert_fingerprint: fingerprint,
         cert_serial: summary.serial.clone(),
         subject: summary.subject.clone(),
         old_cert: der,
@@ -335,7 +337,7 @@ async fn apply(
         issued_key: None,
         issued_at: None,
         installed_at: None,
-        token_hash: sha256_hex(token.as_bytes()),
+        token_hash,
     };
     let view = view_of(&s, &order, None, None).await?;
     Ok((
