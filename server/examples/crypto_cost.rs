@@ -18,10 +18,10 @@ fn main() {
     let sandbox = certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key");
     let merchant = sandbox.merchant.clone();
     let notice = sandbox.notice("P1", "T1", 30_000, 1_795_000_000);
-    per_op("RSA-2048 sign (provider notice)", 50, || {
+    per_op("RSA-2048 sign (provider notice, ring)", 200, || {
         std::hint::black_box(sandbox.notice("P1", "T1", 30_000, 1_795_000_000));
     });
-    per_op("RSA-2048 verify (notice check)", 500, || {
+    per_op("RSA-2048 verify (notice check, ring)", 2000, || {
         assert!(merchant.verify(&notice).is_ok());
     });
     use p256::ecdsa::signature::{Signer, Verifier};
@@ -29,12 +29,22 @@ fn main() {
     let vk = *key.verifying_key();
     let msg = [0x5Au8; 600];
     let sig: p256::ecdsa::Signature = key.sign(&msg);
-    per_op("P-256 sign (CA, token)", 2000, || {
+    per_op("P-256 sign (CA, virtual token; p256)", 2000, || {
         let s: p256::ecdsa::Signature = key.sign(&msg);
         std::hint::black_box(s);
     });
-    per_op("P-256 verify (PoP, chain, CSR, proof)", 2000, || {
+    per_op("P-256 verify (browser code; p256)", 2000, || {
         assert!(vk.verify(&msg, &sig).is_ok());
+    });
+    // What the server does for PoP, install proof, chain and CSR checks.
+    let public = ccid::keys::PublicKey::P256(p256::PublicKey::from(&vk));
+    let der = sig.to_der();
+    per_op("P-256 verify (server; ring)", 2000, || {
+        assert!(certrenew_server::sig::verify_sha256(
+            &public,
+            &msg,
+            der.as_bytes()
+        ));
     });
     std::fs::remove_dir_all(&dir).ok();
 }

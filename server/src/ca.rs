@@ -232,7 +232,8 @@ impl Ca {
 
     /// Whether `cert` was issued by this CA (issuer name and signature).
     pub fn issued(&self, cert: &Certificate) -> bool {
-        cert.tbs_certificate().issuer() == self.name() && cert::signed_by(cert, &self.public)
+        cert.tbs_certificate().issuer() == self.name()
+            && cert::signed_by_with(cert, &self.public, crate::sig::verify_sha256)
     }
 
     /// An end-entity certificate for a token key (first issue, demo tokens).

@@ -40,6 +40,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0005_wrapped_management_keys",
         include_str!("../migrations/sqlite/0005_wrapped_management_keys.sql"),
     ),
+    (
+        "0006_audit_trigger",
+        include_str!("../migrations/sqlite/0006_audit_trigger.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -61,6 +65,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_wrapped_management_keys",
         include_str!("../migrations/postgres/0005_wrapped_management_keys.sql"),
+    ),
+    (
+        "0006_audit_trigger",
+        include_str!("../migrations/postgres/0006_audit_trigger.sql"),
     ),
 ];
 
@@ -171,18 +179,21 @@ impl Store {
             })
         };
         // The writer first: it creates the file and switches it to WAL before readers open it.
+        // Migrations run before any reader connects: a connection that loaded the schema before a
+        // migration changed it would prepare `SELECT *` with the old columns, and sqlx's row
+        // decoding trips over the re-prepared statement's new ones.
         let writer = sqlite(AnyPoolOptions::new().max_connections(1))
             .connect(url)
             .await?;
-        let pool = sqlite(opts).connect(url).await?;
-        let store = Self {
-            pool,
+        let mut store = Self {
+            pool: writer.clone(),
             writer,
             postgres,
             kek,
         };
         store.migrate().await?;
         store.wrap_legacy_management_keys().await?;
+        store.pool = sqlite(opts).connect(url).await?;
         Ok(store)
     }
 
@@ -197,7 +208,7 @@ impl Store {
             let done: Option<AnyRow> =
                 sqlx::query("SELECT name FROM schema_migrations WHERE name = $1")
                     .bind(*name)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.writer)
                     .await?;
             if done.is_some() {
                 continue;
@@ -219,19 +230,41 @@ impl Store {
     }
 }
 
-/// Splits a migration file into statements, dropping `--` comments.
+/// Splits a migration file into statements, dropping `--` comments. A `;` inside a `$$` body
+/// (PostgreSQL functions) or a `CREATE TRIGGER … BEGIN … END` (SQLite) does not end a statement.
 fn split_sql(sql: &str) -> Vec<String> {
     let cleaned: String = sql
         .lines()
         .map(|l| l.split("--").next().unwrap_or(""))
         .collect::<Vec<_>>()
         .join("\n");
-    cleaned
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_dollar = false;
+    for part in cleaned.split_inclusive(';') {
+        in_dollar ^= part.matches("$$").count() % 2 == 1;
+        cur.push_str(part);
+        let body = cur
+            .trim()
+            .trim_end_matches(';')
+            .trim_end()
+            .to_ascii_uppercase();
+        let open_trigger = body.starts_with("CREATE TRIGGER")
+            && body.split_whitespace().any(|w| w == "BEGIN")
+            && !body.ends_with("END");
+        if !in_dollar && !open_trigger {
+            let stmt = cur.trim().trim_end_matches(';').trim();
+            if !stmt.is_empty() {
+                out.push(stmt.to_owned());
+            }
+            cur.clear();
+        }
+    }
+    let rest = cur.trim();
+    if !rest.is_empty() {
+        out.push(rest.to_owned());
+    }
+    out
 }
 
 /// An order as stored.
@@ -320,8 +353,22 @@ impl Payment {
     }
 }
 
-/// Moves an order from `from` to `to` and writes the audit record, inside `tx`. Returns false
-/// when the order was not in `from` (someone else moved it first); the caller decides the error.
+/// What a transition records besides the new status, in the same statement.
+pub enum Also<'a> {
+    Nothing,
+    /// approved → issued: the certificate and the fingerprint of the key it certifies.
+    Issued {
+        cert: &'a [u8],
+        key: &'a str,
+    },
+    /// issued → installed: the install time (= the transition's time).
+    Installed,
+}
+
+/// Moves an order from `from` to `to`, inside `tx`; the database's trigger writes the audit
+/// record (who, when, from → to, note) in the same statement. Returns false when the order was
+/// not in `from` (someone else moved it first); the caller decides the error.
+#[allow(clippy::too_many_arguments)]
 pub async fn transition(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     number: &str,
@@ -330,30 +377,30 @@ pub async fn transition(
     actor: &str,
     note: &str,
     now: i64,
+    also: Also<'_>,
 ) -> Result<bool, sqlx::Error> {
     debug_assert!(from.can_become(to), "{from:?} -> {to:?}");
-    let done = sqlx::query("UPDATE orders SET status = $1, open = $2, updated_at = $3 WHERE number = $4 AND status = $5")
+    const SET: &str = "UPDATE orders SET status = $1, open = $2, updated_at = $3, actor = $6, transition_note = $7";
+    const WHERE: &str = "WHERE number = $4 AND status = $5";
+    let sql = match also {
+        Also::Nothing => format!("{SET} {WHERE}"),
+        Also::Issued { .. } => {
+            format!("{SET}, issued_cert = $8, issued_key = $9, issued_at = $3 {WHERE}")
+        }
+        Also::Installed => format!("{SET}, installed_at = $3 {WHERE}"),
+    };
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(to.as_str())
         .bind(i64::from(to.is_open()))
         .bind(now)
         .bind(number)
         .bind(from.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected()
-        == 1;
-    if done {
-        sqlx::query("INSERT INTO audit (order_number, actor, at, from_status, to_status, note) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(number)
-            .bind(actor)
-            .bind(now)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(note)
-            .execute(&mut **tx)
-            .await?;
+        .bind(actor)
+        .bind(note);
+    if let Also::Issued { cert, key } = also {
+        q = q.bind(cert.to_vec()).bind(key);
     }
-    Ok(done)
+    Ok(q.execute(&mut **tx).await?.rows_affected() == 1)
 }
 
 impl Store {
@@ -398,18 +445,43 @@ pub async fn notify_operator(
     body: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    for (kind, to) in [
-        ("email", &form.operator.email),
-        ("sms", &form.operator.mobile),
-    ] {
-        sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(kind)
-            .bind(to)
-            .bind(subject)
-            .bind(body)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-    }
+    sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', $1, $3, $4, $5), ('sms', $2, $3, $4, $5)")
+        .bind(&form.operator.email)
+        .bind(&form.operator.mobile)
+        .bind(subject)
+        .bind(body)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_sql;
+
+    #[test]
+    fn migrations_split_into_whole_statements() {
+        let sqlite = split_sql(include_str!("../migrations/sqlite/0006_audit_trigger.sql"));
+        assert_eq!(sqlite.len(), 4, "{sqlite:#?}");
+        assert!(sqlite[2].starts_with("CREATE TRIGGER orders_audit_insert"));
+        assert!(sqlite[2].ends_with("END") && sqlite[2].contains("NEW.transition_note);"));
+        let pg = split_sql(include_str!(
+            "../migrations/postgres/0006_audit_trigger.sql"
+        ));
+        assert_eq!(pg.len(), 5, "{pg:#?}");
+        assert!(pg[2].starts_with("CREATE FUNCTION") && pg[2].ends_with("$$"));
+        assert!(pg[4].starts_with("CREATE TRIGGER orders_audit_update"));
+        // Plain files split as before; several statements on one line included.
+        assert_eq!(
+            split_sql(
+                "CREATE TABLE a (x INT); -- one\nINSERT INTO a VALUES (1);INSERT INTO a VALUES (2)"
+            ),
+            [
+                "CREATE TABLE a (x INT)",
+                "INSERT INTO a VALUES (1)",
+                "INSERT INTO a VALUES (2)",
+            ]
+        );
+    }
 }

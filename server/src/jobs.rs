@@ -28,6 +28,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, sqlx::Error> {
             "system",
             "payment time limit passed",
             t,
+            crate::db::Also::Nothing,
         )
         .await?
         {

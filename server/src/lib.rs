@@ -50,6 +50,7 @@ pub fn management_keys_from_csv(
 }
 pub mod payment;
 pub mod routes;
+pub mod sig;
 
 use std::path::PathBuf;
 use std::sync::Arc;

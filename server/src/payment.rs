@@ -19,17 +19,12 @@ pub fn signing_string(params: &Params) -> String {
         .join("&")
 }
 
-pub fn sign_params(key: &rsa::PrivateKey, params: &Params) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(signing_string(params).as_bytes());
-    let sig = key
-        .sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
-        .unwrap_or_default();
-    base64::engine::general_purpose::STANDARD.encode(sig)
+pub fn sign_params(key: &crate::sig::RsaSigner, params: &Params) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(key.sign_sha256(signing_string(params).as_bytes()))
 }
 
-pub fn verify_params(key: &rsa::PublicKey, params: &Params) -> bool {
-    use sha2::Digest;
+pub fn verify_params(key: &ProviderKey, params: &Params) -> bool {
     let Some(sig) = params
         .get("sign")
         .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
@@ -39,9 +34,24 @@ pub fn verify_params(key: &rsa::PublicKey, params: &Params) -> bool {
     if params.get("sign_type").map(String::as_str) != Some("RSA2") {
         return false;
     }
-    let digest = sha2::Sha256::digest(signing_string(params).as_bytes());
-    key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest, &sig)
-        .is_ok()
+    crate::sig::rsa_verify_sha256(&key.n, &key.e, signing_string(params).as_bytes(), &sig)
+}
+
+/// The provider's RSA public key (modulus and exponent, big-endian).
+#[derive(Clone, Debug)]
+pub struct ProviderKey {
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+impl ProviderKey {
+    pub fn new(key: &rsa::PublicKey) -> Self {
+        use rsa::traits::PublicKeyParts;
+        Self {
+            n: key.n().to_be_bytes_trimmed_vartime().to_vec(),
+            e: key.e().to_be_bytes_trimmed_vartime().to_vec(),
+        }
+    }
 }
 
 /// What the merchant side knows about its provider account, to check notices against.
@@ -49,7 +59,7 @@ pub fn verify_params(key: &rsa::PublicKey, params: &Params) -> bool {
 pub struct Merchant {
     pub app_id: String,
     pub seller_id: String,
-    pub provider_key: rsa::PublicKey,
+    pub provider_key: ProviderKey,
 }
 
 /// A verified notice of payment.
@@ -103,28 +113,30 @@ impl Merchant {
 
 /// The sandbox provider's account and signing key, created on first start.
 pub struct Sandbox {
-    key: rsa::PrivateKey,
+    key: crate::sig::RsaSigner,
     pub merchant: Merchant,
 }
 
 impl Sandbox {
     pub fn load_or_create(dir: &Path) -> Result<Self, String> {
         let path = dir.join("sandbox-provider.key");
-        let key = if path.exists() {
+        let (key, der) = if path.exists() {
             let der = zeroize::Zeroizing::new(std::fs::read(&path).map_err(|e| e.to_string())?);
-            rsa::PrivateKey::from_pkcs8_der(&der).map_err(|e| e.to_string())?
+            let key = rsa::PrivateKey::from_pkcs8_der(&der).map_err(|e| e.to_string())?;
+            (key, der)
         } else {
             let key = rsa::PrivateKey::new(&mut rand_core::UnwrapErr(getrandom::SysRng), 2048)
                 .map_err(|e| e.to_string())?;
             let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
             std::fs::write(&path, der.as_bytes()).map_err(|e| e.to_string())?;
-            key
+            (key, zeroize::Zeroizing::new(der.as_bytes().to_vec()))
         };
         let merchant = Merchant {
             app_id: "2021000000000001".into(),
             seller_id: "2088000000000001".into(),
-            provider_key: key.to_public_key(),
+            provider_key: ProviderKey::new(&key.to_public_key()),
         };
+        let key = crate::sig::RsaSigner::from_pkcs8(&der)?;
         Ok(Self { key, merchant })
     }
 

@@ -248,7 +248,11 @@ async fn apply(
     let sig = B64
         .decode(&req.signature)
         .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
-    if !key.verify_sha256(&api::canonical_application(&req.form, &nonce, &der), &sig) {
+    if !crate::sig::verify_sha256(
+        &key,
+        &api::canonical_application(&req.form, &nonce, &der),
+        &sig,
+    ) {
         return Err(AppError::Forbidden(
             "the application's signature does not match the certificate",
         ));
@@ -280,8 +284,9 @@ async fn apply(
     let (fingerprint, token_hash) = (sha256_hex(&der), sha256_hex(token.as_bytes()));
     let form_json = serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
     let inserted = sqlx::query(
-        "INSERT INTO orders (number, cert_fingerprint, cert_serial, subject, old_cert, old_not_after, period_months, fee_fen, new_not_after, form_json, operator_name, status, open, applied_at, updated_at, token_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14)",
+        // The trigger writes the audit record applied → awaiting payment, by the applicant.
+        "INSERT INTO orders (number, cert_fingerprint, cert_serial, subject, old_cert, old_not_after, period_months, fee_fen, new_not_after, form_json, operator_name, status, open, applied_at, updated_at, token_hash, actor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14, 'applicant')",
     )
     .bind(&number)
     .bind(&fingerprint)
@@ -308,12 +313,6 @@ async fn apply(
         }
     }
     inserted?;
-    sqlx::query("INSERT INTO audit (order_number, actor, at, from_status, to_status, note) VALUES ($1, 'applicant', $2, 'applied', $3, '')")
-        .bind(&number)
-        .bind(t)
-        .bind(OrderStatus::AwaitingPayment.as_str())
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     tracing::info!(order = %number, serial = %summary.serial, operator_id = %api::validate::mask(&form.operator.id_number), "application accepted");
     // The order as just written: no read back, and no payment yet to look up.
@@ -478,6 +477,7 @@ async fn cancel(
                 "applicant",
                 "cancelled",
                 t,
+                crate::db::Also::Nothing,
             )
             .await?
         }
@@ -490,6 +490,7 @@ async fn cancel(
                 "applicant",
                 "cancelled after payment",
                 t,
+                crate::db::Also::Nothing,
             )
             .await?
                 && refund(&mut tx, &number, "applicant", t).await?
@@ -524,6 +525,7 @@ pub(crate) async fn refund(
         actor,
         "refunded",
         t,
+        crate::db::Also::Nothing,
     )
     .await
 }
@@ -636,6 +638,7 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
         "payment",
         &notice.trade_no,
         t,
+        crate::db::Also::Nothing,
     )
     .await?
     {
@@ -647,6 +650,7 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
             "system",
             "queued for review",
             t,
+            crate::db::Also::Nothing,
         )
         .await?;
         if s.config.auto_approve {
@@ -658,6 +662,7 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
                 "auto-approve",
                 "",
                 t,
+                crate::db::Also::Nothing,
             )
             .await?;
         }
@@ -788,7 +793,7 @@ async fn issue(
     // application already proved that for this order (its signature over the form and the
     // challenge), so the check is only needed for a new key; it costs a P-256 verification.
     if key != old_key {
-        csr.verify_signature()
+        csr.verify_signature_with(crate::sig::verify_sha256)
             .map_err(|e| AppError::bad("csr", e.to_string()))?;
     }
     if csr.subject().to_der().ok() != old.tbs_certificate().subject().to_der().ok() {
@@ -823,25 +828,20 @@ async fn issue(
         s.ca.issue_renewal(&old, &key, t, o.new_not_after, &serial)
             .map_err(AppError::Internal)?;
     let mut tx = s.db.writer.begin().await?;
-    let updated = sqlx::query("UPDATE orders SET issued_cert = $1, issued_key = $2, issued_at = $3 WHERE number = $4 AND status = 'approved'")
-        .bind(der.clone())
-        .bind(&key_fp)
-        .bind(t)
-        .bind(&number)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if updated != 1
-        || !transition(
-            &mut tx,
-            &number,
-            OrderStatus::Approved,
-            OrderStatus::Issued,
-            "ca",
-            &crate::ca::serial_hex(&serial),
-            t,
-        )
-        .await?
+    if !transition(
+        &mut tx,
+        &number,
+        OrderStatus::Approved,
+        OrderStatus::Issued,
+        "ca",
+        &crate::ca::serial_hex(&serial),
+        t,
+        crate::db::Also::Issued {
+            cert: &der,
+            key: &key_fp,
+        },
+    )
+    .await?
     {
         // Another request issued first: return what it stored.
         drop(tx);
@@ -947,7 +947,11 @@ async fn confirm(
     let sig = B64
         .decode(&req.signature)
         .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
-    if !key.verify_sha256(&api::install_proof_message(&number, &summary.serial), &sig) {
+    if !crate::sig::verify_sha256(
+        &key,
+        &api::install_proof_message(&number, &summary.serial),
+        &sig,
+    ) {
         return Err(AppError::Forbidden(
             "the token did not prove it holds the new certificate's key",
         ));
@@ -969,6 +973,7 @@ async fn confirm(
         "applicant",
         "",
         t,
+        crate::db::Also::Installed,
     )
     .await?
     {
@@ -977,11 +982,6 @@ async fn confirm(
             "the order changed meanwhile; reload it",
         ));
     }
-    sqlx::query("UPDATE orders SET installed_at = $1 WHERE number = $2")
-        .bind(t)
-        .bind(&number)
-        .execute(&mut *tx)
-        .await?;
     // The token keeps its management key: file it under the certificate it now holds.
     sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) SELECT $1, algorithm, key_bytes, wrapped, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
         .bind(&summary.serial)
@@ -1225,7 +1225,7 @@ async fn prefill(
         .await?
         .ok_or(AppError::conflict("challenge", "the challenge is unknown, used or expired"))?;
     let nonce: String = used.try_get("nonce")?;
-    if !key.verify_sha256(&api::prefill_message(&nonce, &der), &sig) {
+    if !crate::sig::verify_sha256(&key, &api::prefill_message(&nonce, &der), &sig) {
         return Err(AppError::Forbidden(
             "the signature does not match the certificate",
         ));

@@ -210,6 +210,36 @@ async fn happy_path_on(backend: &str) {
     assert_eq!(outbox, 2, "notice by e-mail and SMS");
     // applied→awaiting, paid, under review, approved, issued, installed.
     assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 6);
+    // Written by the database's trigger with each transition: who, from → to, and the note.
+    let trail: Vec<(String, String, String, String)> = sqlx::query(
+        "SELECT actor, from_status, to_status, note FROM audit WHERE order_number = $1 ORDER BY id",
+    )
+    .bind(&number)
+    .fetch_all(&s.state.db.pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        let get = |c: &str| sqlx::Row::try_get::<String, _>(r, c).unwrap();
+        (get("actor"), get("from_status"), get("to_status"), get("note"))
+    })
+    .collect();
+    let steps: Vec<(&str, &str, &str)> = trail
+        .iter()
+        .map(|(a, f, t, _)| (a.as_str(), f.as_str(), t.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("applicant", "applied", "awaiting_payment"),
+            ("payment", "awaiting_payment", "paid"),
+            ("system", "paid", "under_review"),
+            ("reviewer", "under_review", "approved"),
+            ("ca", "approved", "issued"),
+            ("applicant", "issued", "installed"),
+        ]
+    );
+    assert!(trail[4].3.len() >= 16 && trail[4].3.chars().all(|c| c.is_ascii_hexdigit()), "issued: the new serial, {trail:?}");
     // The renewed certificate can apply again later (registry knows it), the old order is closed.
     let again = s
         .http

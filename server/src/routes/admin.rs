@@ -313,7 +313,18 @@ async fn decide(
     let t = now();
     let mut tx = s.db.writer.begin().await?;
     // Two administrators at once: only the first transition succeeds.
-    if !transition(&mut tx, number, OrderStatus::UnderReview, to, who, note, t).await? {
+    if !transition(
+        &mut tx,
+        number,
+        OrderStatus::UnderReview,
+        to,
+        who,
+        note,
+        t,
+        crate::db::Also::Nothing,
+    )
+    .await?
+    {
         return Err(AppError::conflict(
             "illegal_transition",
             "another administrator decided this order first",
@@ -333,6 +344,7 @@ async fn decide(
             who,
             "refund after rejection",
             t,
+            crate::db::Also::Nothing,
         )
         .await?;
         crate::routes::refund(&mut tx, number, who, t).await?;
