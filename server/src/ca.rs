@@ -10,8 +10,11 @@ use der::{Decode, Encode};
 use sha2::Digest;
 use std::path::Path;
 use std::str::FromStr;
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+    AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints,
+    CrlDistributionPoints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
 };
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
@@ -20,6 +23,13 @@ use zeroize::Zeroizing;
 
 const OID_SKI: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.14");
 const OID_AKI: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.35");
+const OID_AIA: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1");
+const OID_CRL_DP: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.31");
+const OID_AD_OCSP: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+const OID_AD_CA_ISSUERS: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
 const OID_CRL_NUMBER: der::oid::ObjectIdentifier =
     der::oid::ObjectIdentifier::new_unwrap("2.5.29.20");
 const OID_REASON: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.21");
@@ -108,6 +118,9 @@ pub struct Ca {
     pub cert_der: Vec<u8>,
     public: PublicKey,
     key_id: Vec<u8>,
+    /// Where relying parties find revocation status and this CA's certificate, written into each
+    /// certificate issued (RFC 5280 §4.2.2.1 AIA, §4.2.1.13 CRL distribution points).
+    locations: Vec<Extension>,
 }
 
 fn ext<T: Encode>(
@@ -163,7 +176,7 @@ impl Ca {
             Name::from_str("CN=certrenew Demo CA,O=certrenew,C=CN").map_err(|e| e.to_string())?;
         let public = key.public()?;
         let kid = key_id(&public);
-        let extensions = vec![
+        let extensions: Vec<Extension> = vec![
             ext(
                 OID_BC,
                 true,
@@ -214,7 +227,35 @@ impl Ca {
             cert_der,
             public,
             key_id,
+            locations: Vec::new(),
         })
+    }
+
+    /// Certificates issued from now on point at `base` (this server's public URL): OCSP at
+    /// `/api/v1/ocsp`, the CA certificate at `/api/v1/ca`, the CRL at `/api/v1/crl`.
+    pub fn publish_at(&mut self, base: &str) -> Result<(), String> {
+        let uri = |path: &str| {
+            der::asn1::Ia5String::new(&format!("{}/api/v1/{path}", base.trim_end_matches('/')))
+                .map(GeneralName::UniformResourceIdentifier)
+                .map_err(|e| format!("public URL {base}: {e}"))
+        };
+        let aia = AuthorityInfoAccessSyntax(vec![
+            AccessDescription {
+                access_method: OID_AD_OCSP,
+                access_location: uri("ocsp")?,
+            },
+            AccessDescription {
+                access_method: OID_AD_CA_ISSUERS,
+                access_location: uri("ca")?,
+            },
+        ]);
+        let dp = CrlDistributionPoints(vec![DistributionPoint {
+            distribution_point: Some(DistributionPointName::FullName(vec![uri("crl")?])),
+            reasons: None,
+            crl_issuer: None,
+        }]);
+        self.locations = vec![ext(OID_AIA, false, &aia)?, ext(OID_CRL_DP, false, &dp)?];
+        Ok(())
     }
 
     pub fn name(&self) -> &Name {
@@ -244,7 +285,7 @@ impl Ca {
         not_before: i64,
         not_after: i64,
     ) -> Result<Vec<u8>, String> {
-        let extensions = vec![
+        let extensions: Vec<Extension> = vec![
             ext(
                 OID_BC,
                 true,
@@ -260,7 +301,10 @@ impl Ca {
             )?,
             self.ski(key)?,
             self.aki()?,
-        ];
+        ]
+        .into_iter()
+        .chain(self.locations.iter().cloned())
+        .collect();
         sign_with(
             &self.key,
             Issue {
@@ -290,13 +334,14 @@ impl Ca {
             .extensions()
             .map(|e| {
                 e.iter()
-                    .filter(|x| x.extn_id != OID_SKI && x.extn_id != OID_AKI)
+                    .filter(|x| ![OID_SKI, OID_AKI, OID_AIA, OID_CRL_DP].contains(&x.extn_id))
                     .cloned()
                     .collect()
             })
             .unwrap_or_default();
         extensions.push(self.ski(key)?);
         extensions.push(self.aki()?);
+        extensions.extend(self.locations.iter().cloned());
         sign_with(
             &self.key,
             Issue {

@@ -238,7 +238,9 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let mut notes = Vec::new();
-        let (ca, created) = ca::Ca::load_or_create(&config.data_dir, now(), config.ca_algorithm)?;
+        let (mut ca, created) =
+            ca::Ca::load_or_create(&config.data_dir, now(), config.ca_algorithm)?;
+        ca.publish_at(&config.public_url)?;
         if created {
             notes.push(format!(
                 "created the issuing CA: {}",

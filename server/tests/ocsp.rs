@@ -1,6 +1,7 @@
 //! The OCSP responder against OpenSSL's client (`openssl ocsp`), an implementation we did not
 //! write: good, revoked with reason, unknown serial, nonce echoed, signature verified against the
-//! CA certificate; GET form; malformed requests answered as OCSP says.
+//! CA certificate; GET form; malformed requests answered as OCSP says. The certificates point at
+//! the responder and the CRL themselves (AIA, CRL distribution points), and OpenSSL follows them.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -25,6 +26,28 @@ fn openssl(args: &[&str], dir: &Path) -> String {
     text
 }
 
+/// `openssl verify` with the CRL fetched from the certificate's distribution point: its output,
+/// whether it succeeded or not.
+fn verify_with_downloaded_crl(dir: &Path) -> String {
+    let out = Command::new("openssl")
+        .args([
+            "verify",
+            "-CAfile",
+            "ca.pem",
+            "-crl_check",
+            "-crl_download",
+            "leaf.pem",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 fn pem(dir: &Path, name: &str, der: &[u8]) {
     std::fs::write(dir.join(format!("{name}.der")), der).unwrap();
     let (input, output) = (format!("{name}.der"), format!("{name}.pem"));
@@ -44,6 +67,27 @@ async fn openssl_checks_certificates_with_our_ocsp_responder() {
     let (_, leaf) = s.token(30).await;
     pem(&dir, "leaf", &leaf);
     let url = s.api("/ocsp");
+    // The certificate says where to ask (AIA) and where its CRL is; OpenSSL reads both.
+    let ocsp_uri = openssl(&["x509", "-in", "leaf.pem", "-noout", "-ocsp_uri"], &dir);
+    assert_eq!(ocsp_uri.trim(), url);
+    let exts = openssl(
+        &[
+            "x509",
+            "-in",
+            "leaf.pem",
+            "-noout",
+            "-ext",
+            "authorityInfoAccess,crlDistributionPoints",
+        ],
+        &dir,
+    );
+    assert!(
+        exts.contains(&format!("CA Issuers - URI:{}", s.api("/ca"))),
+        "{exts}"
+    );
+    assert!(exts.contains(&format!("URI:{}", s.api("/crl"))), "{exts}");
+    let fine = verify_with_downloaded_crl(&dir);
+    assert!(fine.contains("leaf.pem: OK"), "{fine}");
     let ask = |extra: &[&str]| {
         let mut args = vec![
             "ocsp", "-issuer", "ca.pem", "-CAfile", "ca.pem", "-url", &url,
@@ -77,6 +121,8 @@ async fn openssl_checks_certificates_with_our_ocsp_responder() {
     assert!(revoked.contains("leaf.pem: revoked"), "{revoked}");
     assert!(revoked.contains("Reason: keyCompromise"), "{revoked}");
     assert!(revoked.contains("Response verify OK"), "{revoked}");
+    let refused = verify_with_downloaded_crl(&dir);
+    assert!(refused.contains("certificate revoked"), "{refused}");
 
     // GET: the same request, base64 and URL-encoded in the path.
     openssl(

@@ -149,6 +149,28 @@ async fn happy_path_on(backend: &str) {
         certrenew_server::add_months(old_not_after, 12)
     );
     assert!(s.state.ca.issued(&new));
+    // Extensions carried over once each; the locations (OCSP + CA issuers, CRL) point at this
+    // server, replacing any the old certificate had.
+    let oids: Vec<String> = new
+        .tbs_certificate()
+        .extensions()
+        .unwrap()
+        .iter()
+        .map(|e| e.extn_id.to_string())
+        .collect();
+    for oid in ["2.5.29.14", "2.5.29.35", "1.3.6.1.5.5.7.1.1", "2.5.29.31"] {
+        assert_eq!(
+            oids.iter().filter(|o| *o == oid).count(),
+            1,
+            "{oid} in {oids:?}"
+        );
+    }
+    let contains = |needle: &str| {
+        new_der
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert!(contains(&s.api("/ocsp")) && contains(&s.api("/ca")) && contains(&s.api("/crl")));
     assert_eq!(
         ccid::cert::public_key(&new).unwrap(),
         ccid::cert::public_key(&old).unwrap(),
@@ -221,7 +243,12 @@ async fn happy_path_on(backend: &str) {
     .iter()
     .map(|r| {
         let get = |c: &str| sqlx::Row::try_get::<String, _>(r, c).unwrap();
-        (get("actor"), get("from_status"), get("to_status"), get("note"))
+        (
+            get("actor"),
+            get("from_status"),
+            get("to_status"),
+            get("note"),
+        )
     })
     .collect();
     let steps: Vec<(&str, &str, &str)> = trail
@@ -239,7 +266,10 @@ async fn happy_path_on(backend: &str) {
             ("applicant", "issued", "installed"),
         ]
     );
-    assert!(trail[4].3.len() >= 16 && trail[4].3.chars().all(|c| c.is_ascii_hexdigit()), "issued: the new serial, {trail:?}");
+    assert!(
+        trail[4].3.len() >= 16 && trail[4].3.chars().all(|c| c.is_ascii_hexdigit()),
+        "issued: the new serial, {trail:?}"
+    );
     // The renewed certificate can apply again later (registry knows it), the old order is closed.
     let again = s
         .http
