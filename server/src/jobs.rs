@@ -146,13 +146,7 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let notifier = match crate::notify::Notifier::new(
-        &s.config.data_dir,
-        s.config.smtp_url.as_deref(),
-        &s.config.smtp_from,
-        s.config.sms_gateway.as_deref(),
-        s.http.clone(),
-    ) {
+    let notifier = match crate::notify::Notifier::from_config(&s.config, s.http.clone()) {
         Ok(n) => n,
         Err(e) => {
             tracing::error!(error = %e, "notice delivery is misconfigured");

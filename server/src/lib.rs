@@ -162,8 +162,13 @@ pub struct Config {
     /// Fault injection for tests and drills: the sandbox cashier records payments but sends no
     /// notice, so only reconciliation can find them.
     pub sandbox_drop_notices: bool,
-    /// `smtp://host[:port]` of a mail relay for e-mail notices; files in the data dir without.
+    /// The mail relay for e-mail notices (`notify::Smtp` says which URLs); files in the data
+    /// dir without.
     pub smtp_url: Option<String>,
+    /// Password for the relay's user (from CERTRENEW_SMTP_PASSWORD).
+    pub smtp_password: Option<String>,
+    /// PEM file of the root(s) the relay's TLS certificate chains to, if not a public CA.
+    pub smtp_ca: Option<PathBuf>,
     pub smtp_from: String,
     /// URL of an SMS gateway (POST JSON `{to, text}`); files in the data dir without.
     pub sms_gateway: Option<String>,
@@ -198,6 +203,8 @@ impl Config {
             provider_query_url: None,
             sandbox_drop_notices: false,
             smtp_url: None,
+            smtp_password: None,
+            smtp_ca: None,
             smtp_from: "certrenew <noreply@localhost>".into(),
             sms_gateway: None,
             ca_algorithm: ccid::piv::Algorithm::EccP256,
@@ -263,6 +270,8 @@ impl AppState {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;
+        // A wrong relay URL, password or CA file is said now, not at the first notice.
+        notify::Notifier::from_config(&config, http.clone())?;
         let limiter = limit::RateLimiter::new(config.rate_per_minute, config.rate_burst);
         Ok((
             Arc::new(AppState {

@@ -3,7 +3,7 @@
 //! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
 //!                 [--auto-approve] [--demo] [--renewal-window-days N] [--rate-limit PER_MINUTE]
 //!                 [--cors-origin ORIGIN]… [--reconcile-after SECS] [--provider-query-url URL]
-//!                 [--sandbox-drop-notices] [--smtp smtp://HOST[:PORT]] [--smtp-from ADDR]
+//!                 [--sandbox-drop-notices] [--smtp URL] [--smtp-ca PEM] [--smtp-from ADDR]
 //!                 [--sms-gateway URL] [--ca-key p256|rsa2048]
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew management-key import FILE   (serial,algorithm,key per line: keys the CA holds)
@@ -30,6 +30,7 @@ struct Args {
     drop_notices: bool,
     smtp: Option<String>,
     smtp_from: Option<String>,
+    smtp_ca: Option<PathBuf>,
     sms_gateway: Option<String>,
     ca_rsa: bool,
     rest: Vec<String>,
@@ -52,6 +53,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         drop_notices: false,
         smtp: None,
         smtp_from: None,
+        smtp_ca: None,
         sms_gateway: None,
         ca_rsa: false,
         rest: vec![],
@@ -92,6 +94,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--sandbox-drop-notices" => a.drop_notices = true,
             "--smtp" => a.smtp = Some(val()?),
             "--smtp-from" => a.smtp_from = Some(val()?),
+            "--smtp-ca" => a.smtp_ca = Some(val()?.into()),
             "--sms-gateway" => a.sms_gateway = Some(val()?),
             "--ca-key" => {
                 a.ca_rsa = match val()?.as_str() {
@@ -132,6 +135,8 @@ fn config(a: &Args) -> Config {
     c.provider_query_url = a.provider_query_url.clone();
     c.sandbox_drop_notices = a.drop_notices;
     c.smtp_url = a.smtp.clone();
+    c.smtp_ca = a.smtp_ca.clone();
+    c.smtp_password = std::env::var("CERTRENEW_SMTP_PASSWORD").ok();
     if let Some(f) = &a.smtp_from {
         c.smtp_from = f.clone();
     }

@@ -23,32 +23,132 @@ pub struct Notifier {
     http: reqwest::Client,
 }
 
+/// How to reach the mail relay.
+pub struct Smtp<'a> {
+    /// `smtp://[user@]host[:port]` — plain SMTP, for a relay on a trusted network (port 25);
+    /// `smtp://…?tls=required` — STARTTLS, refusing a relay that does not offer it (port 587);
+    /// `smtps://[user@]host[:port]` — TLS from the first byte (port 465).
+    /// With a user name, the client authenticates (AUTH PLAIN/LOGIN, only over TLS).
+    pub url: &'a str,
+    /// The password for the user in `url`; kept out of the URL so it shows in neither `ps` nor logs.
+    pub password: Option<&'a str>,
+    /// PEM root certificate(s) the relay's TLS certificate must chain to (a private CA); the
+    /// public web roots without.
+    pub ca_pem: Option<&'a [u8]>,
+}
+
+impl Smtp<'_> {
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        use lettre::transport::smtp::authentication::Credentials;
+        use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+        let bad = |why: &str| format!("--smtp {}: {why}", redact(self.url));
+        let url = url::Url::parse(self.url).map_err(|e| bad(&e.to_string()))?;
+        if url.password().is_some() {
+            return Err(bad(
+                "put the password in CERTRENEW_SMTP_PASSWORD, not in the URL",
+            ));
+        }
+        let host = url.host_str().ok_or_else(|| bad("no host"))?.to_owned();
+        let starttls = match url.query_pairs().find(|(k, _)| k == "tls") {
+            None => false,
+            Some((_, v)) if v == "required" => true,
+            Some((_, v)) => return Err(bad(&format!("tls={v}: only tls=required"))),
+        };
+        let (implicit, default_port) = match (url.scheme(), starttls) {
+            ("smtps", false) => (true, 465),
+            ("smtp", true) => (false, 587),
+            ("smtp", false) => (false, 25),
+            ("smtps", true) => return Err(bad("smtps is TLS already; drop ?tls=required")),
+            (other, _) => return Err(bad(&format!("{other}: smtp or smtps"))),
+        };
+        let tls = if implicit || starttls {
+            let mut params = TlsParameters::builder(host.clone());
+            if let Some(pem) = self.ca_pem {
+                params = params.add_root_certificate(
+                    Certificate::from_pem(pem).map_err(|e| format!("--smtp-ca: {e}"))?,
+                );
+            }
+            let params = params.build_rustls().map_err(|e| bad(&e.to_string()))?;
+            if implicit {
+                Tls::Wrapper(params)
+            } else {
+                Tls::Required(params)
+            }
+        } else {
+            Tls::None
+        };
+        let user = percent_decode(url.username());
+        if !user.is_empty() && matches!(tls, Tls::None) {
+            return Err(bad(
+                "a password would cross the network in clear; use smtps:// or ?tls=required",
+            ));
+        }
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
+            .port(url.port().unwrap_or(default_port))
+            .tls(tls)
+            .timeout(Some(std::time::Duration::from_secs(20)));
+        if !user.is_empty() {
+            let password = self
+                .password
+                .ok_or_else(|| bad("a user without CERTRENEW_SMTP_PASSWORD"))?;
+            builder = builder.credentials(Credentials::new(user, password.to_owned()));
+        }
+        Ok(builder.build())
+    }
+}
+
+/// The URL with any user info replaced, for error messages and logs.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://…{}", &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("u={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 impl Notifier {
-    /// `smtp` is `smtp://host[:port]` (plain SMTP to a relay on a trusted network; the relay does
-    /// TLS onwards), `from` the sender, `sms_gateway` a URL taking `POST {"to", "text"}` as JSON.
+    /// The notifier the configuration describes (checked at start, built for each delivery run).
+    pub fn from_config(c: &crate::Config, http: reqwest::Client) -> Result<Self, String> {
+        let ca_pem = match &c.smtp_ca {
+            Some(path) => Some(
+                std::fs::read(path).map_err(|e| format!("--smtp-ca {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let smtp = c.smtp_url.as_deref().map(|url| Smtp {
+            url,
+            password: c.smtp_password.as_deref(),
+            ca_pem: ca_pem.as_deref(),
+        });
+        Self::new(
+            &c.data_dir,
+            smtp,
+            &c.smtp_from,
+            c.sms_gateway.as_deref(),
+            http,
+        )
+    }
+
+    /// `smtp` the mail relay, `from` the sender, `sms_gateway` a URL taking
+    /// `POST {"to", "text"}` as JSON. Without a relay or gateway, notices go to files.
     pub fn new(
         data_dir: &Path,
-        smtp: Option<&str>,
+        smtp: Option<Smtp<'_>>,
         from: &str,
         sms_gateway: Option<&str>,
         http: reqwest::Client,
     ) -> Result<Self, String> {
         let smtp = match smtp {
             None => None,
-            Some(url) => {
-                let rest = url
-                    .strip_prefix("smtp://")
-                    .ok_or_else(|| format!("{url}: only smtp://host[:port] is supported"))?;
-                let (host, port) = match rest.rsplit_once(':') {
-                    Some((h, p)) => (h, p.parse().map_err(|_| format!("{url}: bad port"))?),
-                    None => (rest, 25),
-                };
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-                    .port(port)
-                    .timeout(Some(std::time::Duration::from_secs(20)))
-                    .build();
+            Some(relay) => {
                 let from: Mailbox = from.parse().map_err(|e| format!("sender {from}: {e}"))?;
-                Some((transport, from))
+                Some((relay.transport()?, from))
             }
         };
         Ok(Self {
@@ -106,5 +206,43 @@ impl Notifier {
                 Ok("file")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(url: &str, password: Option<&str>) -> Result<(), String> {
+        Smtp {
+            url,
+            password,
+            ca_pem: None,
+        }
+        .transport()
+        .map(drop)
+    }
+
+    #[test]
+    fn relay_urls_are_checked_before_anything_is_sent() {
+        assert!(check("smtp://relay.example.cn", None).is_ok());
+        assert!(check("smtp://relay.example.cn:2525", None).is_ok());
+        assert!(check(
+            "smtp://mailer@relay.example.cn?tls=required",
+            Some("s3cret")
+        )
+        .is_ok());
+        assert!(check("smtps://mailer%40ca@relay.example.cn", Some("s3cret")).is_ok());
+        let err = |url, pw| check(url, pw).unwrap_err();
+        assert!(
+            err("smtp://mailer:s3cret@relay.example.cn?tls=required", None)
+                .contains("CERTRENEW_SMTP_PASSWORD")
+        );
+        assert!(!err("smtp://mailer:s3cret@relay.example.cn", None).contains("s3cret"));
+        assert!(err("smtp://mailer@relay.example.cn", Some("pw")).contains("in clear"));
+        assert!(err("smtps://mailer@relay.example.cn", None).contains("CERTRENEW_SMTP_PASSWORD"));
+        assert!(err("smtp://relay.example.cn?tls=opportunistic", None).contains("tls=required"));
+        assert!(err("smtps://relay.example.cn?tls=required", None).contains("TLS already"));
+        assert!(err("http://relay.example.cn", None).contains("smtp or smtps"));
     }
 }

@@ -620,15 +620,191 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
             .unwrap(),
         0
     );
-    let waiting: i64 = sqlx::Row::try_get(
+    assert_eq!(unsent_notices(&s).await, 1);
+}
+
+async fn unsent_notices(s: &Server) -> i64 {
+    sqlx::Row::try_get(
         &sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
             .fetch_one(&s.state.db.pool)
             .await
             .unwrap(),
         "n",
     )
+    .unwrap()
+}
+
+fn openssl_in(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Through a relay that insists on STARTTLS and a login (aiosmtpd, which we did not write): the
+/// notice leaves encrypted and authenticated when the relay's certificate chains to `--smtp-ca`
+/// and the password is right; with a wrong password or an untrusted certificate it stays queued.
+#[tokio::test]
+async fn notices_go_through_a_relay_requiring_starttls_and_login() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = std::env::temp_dir().join(format!("smtp-tls-{}", certrenew_server::random_id(6)));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A private CA and the relay's certificate for 127.0.0.1, made by OpenSSL.
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl_in(
+        &dir,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Relay test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl_in(
+        &dir,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "relay.key",
+                "-out",
+                "relay.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
     .unwrap();
-    assert_eq!(waiting, 1);
+    openssl_in(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "relay.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "relay.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut relay = tokio::process::Command::new("python3")
+        .args(["-W", "ignore"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/smtp_tls_relay.py"
+        ))
+        .arg(port.to_string())
+        .args([dir.join("relay.pem"), dir.join("relay.key")])
+        .args(["mailer@ca.example.cn", "s3cret"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs");
+    let mut lines = tokio::io::BufReader::new(relay.stdout.take().unwrap()).lines();
+    assert_eq!(
+        next_line(&mut lines).await.as_deref(),
+        Some("ready"),
+        "aiosmtpd missing? scripts/setup native installs it (pip install aiosmtpd)"
+    );
+    let url = format!("smtp://mailer%40ca.example.cn@127.0.0.1:{port}?tls=required");
+    let start = |password: &'static str, ca: Option<std::path::PathBuf>| {
+        let url = url.clone();
+        Server::start("sqlite", move |c| {
+            c.smtp_url = Some(url);
+            c.smtp_password = Some(password.into());
+            c.smtp_ca = ca;
+            c.smtp_from = "noreply@ca.example.cn".into();
+        })
+    };
+    let queue_and_deliver = |s: &Server| {
+        let (db, state) = (s.state.db.writer.clone(), s.state.clone());
+        async move {
+            sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', 'ops@supplier.cn', '数字证书续期完成', '您的证书已续期。', 0)")
+                .execute(&db)
+                .await
+                .unwrap();
+            certrenew_server::jobs::deliver_outbox(&state)
+                .await
+                .unwrap()
+        }
+    };
+    let json =
+        |l: Option<String>| -> serde_json::Value { serde_json::from_str(&l.unwrap()).unwrap() };
+
+    let s = start("s3cret", Some(dir.join("ca.pem"))).await;
+    assert_eq!(queue_and_deliver(&s).await, 1);
+    let login = json(next_line(&mut lines).await);
+    assert_eq!(
+        (login["ok"].as_bool(), login["tls"].as_bool()),
+        (Some(true), Some(true)),
+        "{login}"
+    );
+    let mail = json(next_line(&mut lines).await);
+    assert_eq!(mail["to"], serde_json::json!(["ops@supplier.cn"]));
+    assert_eq!(mail["subject"], "数字证书续期完成");
+    assert_eq!(
+        (mail["tls"].as_bool(), mail["authenticated"].as_bool()),
+        (Some(true), Some(true)),
+        "{mail}"
+    );
+
+    // A wrong password: refused by the relay, the notice waits.
+    let s = start("wrong", Some(dir.join("ca.pem"))).await;
+    assert_eq!(queue_and_deliver(&s).await, 0);
+    let login = json(next_line(&mut lines).await);
+    assert_eq!(login["ok"].as_bool(), Some(false), "{login}");
+    // The relay's certificate against the public roots only: no TLS session, so no password sent.
+    let s = start("s3cret", None).await;
+    assert_eq!(queue_and_deliver(&s).await, 0);
+    assert_eq!(unsent_notices(&s).await, 1);
+    relay.kill().await.unwrap();
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), lines.next_line())
+            .await
+            .map_or(true, |l| l.ok().flatten().is_none()),
+        "no login attempt over an untrusted connection"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The token's management key is not the default and only the CA holds it (DESIGN §7): the
