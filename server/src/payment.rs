@@ -128,7 +128,8 @@ impl Sandbox {
             let key = rsa::PrivateKey::new(&mut rand_core::UnwrapErr(getrandom::SysRng), 2048)
                 .map_err(|e| e.to_string())?;
             let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
-            std::fs::write(&path, der.as_bytes()).map_err(|e| e.to_string())?;
+            // A signing key: owner-only, like the CA key.
+            crate::ca::write_private_bytes(&path, der.as_bytes())?;
             (key, zeroize::Zeroizing::new(der.as_bytes().to_vec()))
         };
         let merchant = Merchant {

@@ -1139,3 +1139,18 @@ async fn management_keys_are_wrapped_at_rest() {
         );
     }
 }
+
+/// The data directory's signing and wrapping keys are readable by their owner only.
+#[cfg(unix)]
+#[tokio::test]
+async fn secret_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Server::start("sqlite", |_| {}).await;
+    for name in ["ca.key", "sandbox-provider.key", "management-keys.kek"] {
+        let mode = std::fs::metadata(s.state.config.data_dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+}
