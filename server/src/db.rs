@@ -380,16 +380,21 @@ pub async fn transition(
     also: Also<'_>,
 ) -> Result<bool, sqlx::Error> {
     debug_assert!(from.can_become(to), "{from:?} -> {to:?}");
-    const SET: &str = "UPDATE orders SET status = $1, open = $2, updated_at = $3, actor = $6, transition_note = $7";
-    const WHERE: &str = "WHERE number = $4 AND status = $5";
+    macro_rules! update {
+        ($extra:literal) => {
+            concat!(
+                "UPDATE orders SET status = $1, open = $2, updated_at = $3, actor = $6, transition_note = $7",
+                $extra,
+                " WHERE number = $4 AND status = $5"
+            )
+        };
+    }
     let sql = match also {
-        Also::Nothing => format!("{SET} {WHERE}"),
-        Also::Issued { .. } => {
-            format!("{SET}, issued_cert = $8, issued_key = $9, issued_at = $3 {WHERE}")
-        }
-        Also::Installed => format!("{SET}, installed_at = $3 {WHERE}"),
+        Also::Nothing => update!(""),
+        Also::Issued { .. } => update!(", issued_cert = $8, issued_key = $9, issued_at = $3"),
+        Also::Installed => update!(", installed_at = $3"),
     };
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let mut q = sqlx::query(sql)
         .bind(to.as_str())
         .bind(i64::from(to.is_open()))
         .bind(now)

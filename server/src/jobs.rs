@@ -146,13 +146,6 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let notifier = match crate::notify::Notifier::from_config(&s.config, s.http.clone()) {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::error!(error = %e, "notice delivery is misconfigured");
-            return Ok(0);
-        }
-    };
     let mut n = 0;
     for r in rows {
         let id: i64 = r.try_get("id")?;
@@ -167,7 +160,7 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
             subject: &subject,
             body: &body,
         };
-        let channel = match notifier.deliver(&notice).await {
+        let channel = match s.notifier.deliver(&notice).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(id, kind, to = %api::validate::mask(&to), error = %e, "notice not delivered; retried next run");

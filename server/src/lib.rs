@@ -235,6 +235,8 @@ pub struct AppState {
     pub merchant: payment::Merchant,
     pub http: reqwest::Client,
     pub limiter: limit::RateLimiter,
+    /// Where notices go, built once from the configuration.
+    pub notifier: notify::Notifier,
 }
 
 pub type State = Arc<AppState>;
@@ -271,10 +273,11 @@ impl AppState {
             .build()
             .map_err(|e| e.to_string())?;
         // A wrong relay URL, password or CA file is said now, not at the first notice.
-        notify::Notifier::from_config(&config, http.clone())?;
+        let notifier = notify::Notifier::from_config(&config, http.clone())?;
         let limiter = limit::RateLimiter::new(config.rate_per_minute, config.rate_burst);
         Ok((
             Arc::new(AppState {
+                notifier,
                 config,
                 db,
                 ca,

@@ -77,7 +77,10 @@ impl Smtp<'_> {
         } else {
             Tls::None
         };
-        let user = percent_decode(url.username());
+        let user = percent_encoding::percent_decode_str(url.username())
+            .decode_utf8()
+            .map_err(|_| bad("the user name is not UTF-8"))?
+            .into_owned();
         if !user.is_empty() && matches!(tls, Tls::None) {
             return Err(bad(
                 "a password would cross the network in clear; use smtps:// or ?tls=required",
@@ -105,15 +108,8 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("u={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 impl Notifier {
-    /// The notifier the configuration describes (checked at start, built for each delivery run).
+    /// The notifier the configuration describes (built once, at start).
     pub fn from_config(c: &crate::Config, http: reqwest::Client) -> Result<Self, String> {
         let ca_pem = match &c.smtp_ca {
             Some(path) => Some(
