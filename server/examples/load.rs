@@ -279,6 +279,7 @@ async fn main() {
         cpu_seconds("self"),
         server_pid.as_deref().and_then(cpu_seconds),
     );
+    eprintln!("renewing with {clients} clients …");
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {

@@ -2,12 +2,11 @@
 
 use crate::db::Store;
 use api::OrderStatus;
-use sqlx::Row;
 
 /// Returns one line per violation; empty when everything holds.
-pub async fn invariants(db: &Store) -> Result<Vec<String>, sqlx::Error> {
+pub async fn invariants(db: &Store) -> Result<Vec<String>, crate::sql::Error> {
     let mut bad = Vec::new();
-    let orders = sqlx::query("SELECT number, status, open, issued_cert FROM orders")
+    let orders = crate::sql::query("SELECT number, status, open, issued_cert FROM orders")
         .fetch_all(&db.pool)
         .await?;
     for o in &orders {
@@ -27,7 +26,7 @@ pub async fn invariants(db: &Store) -> Result<Vec<String>, sqlx::Error> {
         if matches!(st, OrderStatus::Issued | OrderStatus::Installed) && cert.is_none() {
             bad.push(format!("{number}: {status} without a certificate"));
         }
-        let trail = sqlx::query(
+        let trail = crate::sql::query(
             "SELECT from_status, to_status FROM audit WHERE order_number = $1 ORDER BY id",
         )
         .bind(&number)
@@ -56,11 +55,11 @@ pub async fn invariants(db: &Store) -> Result<Vec<String>, sqlx::Error> {
         if issued > 1 {
             bad.push(format!("{number}: issued {issued} times"));
         }
-        let paid = sqlx::query("SELECT status FROM payments WHERE order_number = $1 AND status IN ('paid', 'refunded')").bind(&number).fetch_all(&db.pool).await?;
+        let paid = crate::sql::query("SELECT status FROM payments WHERE order_number = $1 AND status IN ('paid', 'refunded')").bind(&number).fetch_all(&db.pool).await?;
         let paid_now = paid
             .iter()
             .filter(|p| {
-                p.try_get::<String, _>("status")
+                p.try_get::<String>("status")
                     .map(|s| s == "paid")
                     .unwrap_or(false)
             })

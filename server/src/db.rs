@@ -1,19 +1,18 @@
 //! Storage: one schema, two databases (SQLite by default, PostgreSQL for scale), reached through
-//! sqlx's `Any` driver. Every statement uses `$n` placeholders, which both accept. Transactions
+//! the query layer in `sql`. Every statement uses `$n` placeholders, which both accept. Transactions
 //! that change state start with their write, so SQLite takes its lock at once and never has to
 //! upgrade a read snapshot.
 
+use crate::sql::{self, Error, Pool, Row};
 use api::OrderStatus;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
 
 #[derive(Clone)]
 pub struct Store {
     /// For reads.
-    pub pool: AnyPool,
-    /// For writes. On SQLite a single connection, so writers queue in the pool instead of
+    pub pool: Pool,
+    /// For writes. On SQLite a single connection, so writers queue on its lock instead of
     /// meeting SQLite's busy handler (which sleeps); on PostgreSQL the same pool as reads.
-    pub writer: AnyPool,
+    pub writer: Pool,
     pub postgres: bool,
     /// Wraps management keys at rest.
     kek: std::sync::Arc<crate::keywrap::Kek>,
@@ -77,8 +76,8 @@ impl Store {
     pub async fn management_key(
         &self,
         serial: &str,
-    ) -> Result<Option<ccid::keys::ManagementKey>, sqlx::Error> {
-        let row = sqlx::query(
+    ) -> Result<Option<ccid::keys::ManagementKey>, Error> {
+        let row = sql::query(
             "SELECT algorithm, key_bytes, wrapped FROM management_keys WHERE cert_serial = $1",
         )
         .bind(serial)
@@ -87,9 +86,9 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let alg: i64 = row.try_get("algorithm")?;
         let stored: Vec<u8> = row.try_get("key_bytes")?;
-        let key = if row.try_get::<i64, _>("wrapped")? == 1 {
+        let key = if row.try_get::<i64>("wrapped")? == 1 {
             self.kek.unwrap(&stored).ok_or_else(|| {
-                sqlx::Error::Protocol(format!(
+                Error::Other(format!(
                     "the management key of {serial} does not unwrap with {} (another data directory's?)",
                     crate::keywrap::FILE
                 ))
@@ -109,9 +108,9 @@ impl Store {
         serial: &str,
         key: &ccid::keys::ManagementKey,
         now: i64,
-    ) -> Result<(), sqlx::Error> {
-        let wrapped = self.kek.wrap(key.bytes()).map_err(sqlx::Error::Protocol)?;
-        sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ($1, $2, $3, 1, $4) ON CONFLICT (cert_serial) DO UPDATE SET algorithm = excluded.algorithm, key_bytes = excluded.key_bytes, wrapped = 1, created_at = excluded.created_at")
+    ) -> Result<(), Error> {
+        let wrapped = self.kek.wrap(key.bytes()).map_err(Error::Other)?;
+        sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ($1, $2, $3, 1, $4) ON CONFLICT (cert_serial) DO UPDATE SET algorithm = excluded.algorithm, key_bytes = excluded.key_bytes, wrapped = 1, created_at = excluded.created_at")
             .bind(serial)
             .bind(i64::from(key.algorithm() as u8))
             .bind(wrapped)
@@ -122,16 +121,16 @@ impl Store {
     }
 
     /// Wraps management keys stored before wrapping existed (once; later starts find none).
-    async fn wrap_legacy_management_keys(&self) -> Result<(), sqlx::Error> {
+    async fn wrap_legacy_management_keys(&self) -> Result<(), Error> {
         let rows =
-            sqlx::query("SELECT cert_serial, key_bytes FROM management_keys WHERE wrapped = 0")
+            sql::query("SELECT cert_serial, key_bytes FROM management_keys WHERE wrapped = 0")
                 .fetch_all(&self.writer)
                 .await?;
         for row in rows {
             let serial: String = row.try_get("cert_serial")?;
-            let plain = zeroize::Zeroizing::new(row.try_get::<Vec<u8>, _>("key_bytes")?);
-            let wrapped = self.kek.wrap(&plain).map_err(sqlx::Error::Protocol)?;
-            sqlx::query("UPDATE management_keys SET key_bytes = $1, wrapped = 1 WHERE cert_serial = $2 AND wrapped = 0")
+            let plain = zeroize::Zeroizing::new(row.try_get::<Vec<u8>>("key_bytes")?);
+            let wrapped = self.kek.wrap(&plain).map_err(Error::Other)?;
+            sql::query("UPDATE management_keys SET key_bytes = $1, wrapped = 1 WHERE cert_serial = $2 AND wrapped = 0")
                 .bind(wrapped)
                 .bind(&serial)
                 .execute(&self.writer)
@@ -141,72 +140,37 @@ impl Store {
     }
 
     /// Connects and applies pending migrations. `url` is `sqlite://PATH` or `postgres://…`.
-    pub async fn connect(url: &str, kek: crate::keywrap::Kek) -> Result<Self, sqlx::Error> {
+    pub async fn connect(url: &str, kek: crate::keywrap::Kek) -> Result<Self, Error> {
         let kek = std::sync::Arc::new(kek);
-        sqlx::any::install_default_drivers();
         let postgres = url.starts_with("postgres");
-        let opts = AnyPoolOptions::new().max_connections(if postgres { 16 } else { 8 });
-        if postgres {
-            let pool = opts.connect(url).await?;
-            let store = Self {
-                writer: pool.clone(),
-                pool,
-                postgres,
-                kek,
-            };
-            store.migrate().await?;
-            store.wrap_legacy_management_keys().await?;
-            return Ok(store);
-        }
-        let sqlite = |opts: AnyPoolOptions| {
-            opts.after_connect(|conn, _| {
-                Box::pin(async move {
-                    // WAL lets readers run beside the writer; a busy writer waits instead of failing.
-                    sqlx::query("PRAGMA journal_mode=WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA synchronous=NORMAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA busy_timeout=10000")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA foreign_keys=ON")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            })
+        let (pool, writer) = if postgres {
+            let pool = sql::open_postgres(url, 16).await?;
+            (pool.clone(), pool)
+        } else {
+            // Readers only wait for one another for one statement at a time, so a few suffice.
+            sql::open_sqlite(url, 4)?
         };
-        // The writer first: it creates the file and switches it to WAL before readers open it.
-        // Migrations run before any reader connects: a connection that loaded the schema before a
-        // migration changed it would prepare `SELECT *` with the old columns, and sqlx's row
-        // decoding trips over the re-prepared statement's new ones.
-        let writer = sqlite(AnyPoolOptions::new().max_connections(1))
-            .connect(url)
-            .await?;
-        let mut store = Self {
-            pool: writer.clone(),
+        let store = Self {
+            pool,
             writer,
             postgres,
             kek,
         };
         store.migrate().await?;
         store.wrap_legacy_management_keys().await?;
-        store.pool = sqlite(opts).connect(url).await?;
         Ok(store)
     }
 
-    async fn migrate(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").execute(&self.writer).await?;
+    async fn migrate(&self) -> Result<(), Error> {
+        sql::query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").execute(&self.writer).await?;
         let set = if self.postgres {
             POSTGRES_MIGRATIONS
         } else {
             SQLITE_MIGRATIONS
         };
         for (name, sql) in set {
-            let done: Option<AnyRow> =
-                sqlx::query("SELECT name FROM schema_migrations WHERE name = $1")
+            let done: Option<Row> =
+                sql::query("SELECT name FROM schema_migrations WHERE name = $1")
                     .bind(*name)
                     .fetch_optional(&self.writer)
                     .await?;
@@ -215,14 +179,12 @@ impl Store {
             }
             let mut tx = self.writer.begin().await?;
             for stmt in split_sql(sql) {
-                sqlx::query(sqlx::AssertSqlSafe(stmt))
-                    .execute(&mut *tx)
-                    .await?;
+                crate::sql::query_owned(stmt).execute(&mut tx).await?;
             }
-            sqlx::query("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)")
+            sql::query("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)")
                 .bind(*name)
                 .bind(crate::now())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             tx.commit().await?;
         }
@@ -294,7 +256,7 @@ pub struct Order {
 }
 
 impl Order {
-    pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+    pub fn from_row(r: &Row) -> Result<Self, Error> {
         let status: String = r.try_get("status")?;
         Ok(Self {
             number: r.try_get("number")?,
@@ -309,7 +271,7 @@ impl Order {
             form_json: r.try_get("form_json")?,
             operator_name: r.try_get("operator_name")?,
             status: OrderStatus::parse(&status)
-                .ok_or_else(|| sqlx::Error::Decode(format!("unknown status {status}").into()))?,
+                .ok_or_else(|| Error::Decode(format!("unknown status {status}")))?,
             applied_at: r.try_get("applied_at")?,
             updated_at: r.try_get("updated_at")?,
             remarks: r.try_get("remarks")?,
@@ -337,7 +299,7 @@ pub struct Payment {
 }
 
 impl Payment {
-    pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+    pub fn from_row(r: &Row) -> Result<Self, Error> {
         Ok(Self {
             id: r.try_get("id")?,
             order_number: r.try_get("order_number")?,
@@ -370,7 +332,7 @@ pub enum Also<'a> {
 /// not in `from` (someone else moved it first); the caller decides the error.
 #[allow(clippy::too_many_arguments)]
 pub async fn transition(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sql::Tx,
     number: &str,
     from: OrderStatus,
     to: OrderStatus,
@@ -378,7 +340,7 @@ pub async fn transition(
     note: &str,
     now: i64,
     also: Also<'_>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, Error> {
     debug_assert!(from.can_become(to), "{from:?} -> {to:?}");
     macro_rules! update {
         ($extra:literal) => {
@@ -394,7 +356,7 @@ pub async fn transition(
         Also::Issued { .. } => update!(", issued_cert = $8, issued_key = $9, issued_at = $3"),
         Also::Installed => update!(", installed_at = $3"),
     };
-    let mut q = sqlx::query(sql)
+    let mut q = sql::query(sql)
         .bind(to.as_str())
         .bind(i64::from(to.is_open()))
         .bind(now)
@@ -405,36 +367,36 @@ pub async fn transition(
     if let Also::Issued { cert, key } = also {
         q = q.bind(cert.to_vec()).bind(key);
     }
-    Ok(q.execute(&mut **tx).await?.rows_affected() == 1)
+    Ok(q.execute(&mut *tx).await?.rows_affected() == 1)
 }
 
 impl Store {
-    pub async fn order(&self, number: &str) -> Result<Option<Order>, sqlx::Error> {
-        let row = sqlx::query("SELECT * FROM orders WHERE number = $1")
+    pub async fn order(&self, number: &str) -> Result<Option<Order>, Error> {
+        let row = sql::query("SELECT * FROM orders WHERE number = $1")
             .bind(number)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Order::from_row).transpose()
     }
 
-    pub async fn latest_payment(&self, order: &str) -> Result<Option<Payment>, sqlx::Error> {
-        let row = sqlx::query("SELECT * FROM payments WHERE order_number = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
+    pub async fn latest_payment(&self, order: &str) -> Result<Option<Payment>, Error> {
+        let row = sql::query("SELECT * FROM payments WHERE order_number = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
             .bind(order)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Payment::from_row).transpose()
     }
 
-    pub async fn payment(&self, id: &str) -> Result<Option<Payment>, sqlx::Error> {
-        let row = sqlx::query("SELECT * FROM payments WHERE id = $1")
+    pub async fn payment(&self, id: &str) -> Result<Option<Payment>, Error> {
+        let row = sql::query("SELECT * FROM payments WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Payment::from_row).transpose()
     }
 
-    pub async fn audit_count(&self, number: &str) -> Result<i64, sqlx::Error> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM audit WHERE order_number = $1")
+    pub async fn audit_count(&self, number: &str) -> Result<i64, Error> {
+        let row = sql::query("SELECT COUNT(*) AS n FROM audit WHERE order_number = $1")
             .bind(number)
             .fetch_one(&self.pool)
             .await?;
@@ -444,19 +406,19 @@ impl Store {
 
 /// Queues a notice to the operator of an application, by e-mail and by SMS, inside `tx`.
 pub async fn notify_operator(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut sql::Tx,
     form: &api::ApplicationForm,
     subject: &str,
     body: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', $1, $3, $4, $5), ('sms', $2, $3, $4, $5)")
+) -> Result<(), Error> {
+    sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', $1, $3, $4, $5), ('sms', $2, $3, $4, $5)")
         .bind(&form.operator.email)
         .bind(&form.operator.mobile)
         .bind(subject)
         .bind(body)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

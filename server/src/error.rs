@@ -38,16 +38,14 @@ impl AppError {
     }
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<crate::sql::Error> for AppError {
+    fn from(e: crate::sql::Error) -> Self {
         // A unique violation is a conflict the client caused (e.g. a second open order).
-        if let sqlx::Error::Database(d) = &e {
-            if d.is_unique_violation() {
-                return AppError::conflict(
-                    "duplicate",
-                    "this already exists (for example an open order for this certificate)",
-                );
-            }
+        if e.is_unique_violation() {
+            return AppError::conflict(
+                "duplicate",
+                "this already exists (for example an open order for this certificate)",
+            );
         }
         AppError::Internal(e.to_string())
     }

@@ -3,19 +3,19 @@
 use crate::db::transition;
 use crate::{now, State};
 use api::OrderStatus;
-use sqlx::Row;
 
 /// Moves orders still awaiting payment after `payment_ttl_secs` to `payment_expired`. Returns how
 /// many expired. A late notice for such an order is refunded (see the notice handler).
-pub async fn expire_unpaid(s: &State) -> Result<usize, sqlx::Error> {
+pub async fn expire_unpaid(s: &State) -> Result<usize, crate::sql::Error> {
     let t = now();
     let cutoff = t - s.config.payment_ttl_secs;
-    let rows =
-        sqlx::query("SELECT number FROM orders WHERE status = $1 AND applied_at < $2 LIMIT 500")
-            .bind(OrderStatus::AwaitingPayment.as_str())
-            .bind(cutoff)
-            .fetch_all(&s.db.pool)
-            .await?;
+    let rows = crate::sql::query(
+        "SELECT number FROM orders WHERE status = $1 AND applied_at < $2 LIMIT 500",
+    )
+    .bind(OrderStatus::AwaitingPayment.as_str())
+    .bind(cutoff)
+    .fetch_all(&s.db.pool)
+    .await?;
     let mut n = 0;
     for r in rows {
         let number: String = r.try_get("number")?;
@@ -32,7 +32,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, sqlx::Error> {
         )
         .await?
         {
-            sqlx::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending'").bind(&number).execute(&mut *tx).await?;
+            crate::sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending'").bind(&number).execute(&mut tx).await?;
             n += 1;
         }
         tx.commit().await?;
@@ -45,7 +45,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, sqlx::Error> {
 /// many were recorded. Bounded per run; the provider's answer goes through the notice checks.
 pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
     let t = now();
-    let rows = sqlx::query("SELECT id FROM payments WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 100")
+    let rows = crate::sql::query("SELECT id FROM payments WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 100")
         .bind(t - s.config.reconcile_after_secs)
         .fetch_all(&s.db.pool)
         .await
@@ -90,13 +90,13 @@ pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
         }
         match crate::routes::handle_notice(s, &params).await {
             Ok(()) => {
-                let paid = sqlx::query("SELECT status FROM payments WHERE id = $1")
+                let paid = crate::sql::query("SELECT status FROM payments WHERE id = $1")
                     .bind(&id)
                     .fetch_one(&s.db.pool)
                     .await
                     .map_err(|e| e.to_string())?;
                 if paid
-                    .try_get::<String, _>("status")
+                    .try_get::<String>("status")
                     .map_err(|e| e.to_string())?
                     != "pending"
                 {
@@ -139,8 +139,8 @@ pub fn spawn(s: State) {
 /// Delivers pending notices: e-mail by SMTP and SMS through the gateway when configured,
 /// otherwise to files in `outbox/` in the data directory. A notice that cannot be delivered stays
 /// queued for the next run. Returns how many were delivered.
-pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, kind, recipient, subject, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 200")
+pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
+    let rows = crate::sql::query("SELECT id, kind, recipient, subject, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 200")
         .fetch_all(&s.db.pool)
         .await?;
     if rows.is_empty() {
@@ -167,7 +167,7 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
                 continue;
             }
         };
-        sqlx::query("UPDATE outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")
+        crate::sql::query("UPDATE outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")
             .bind(now())
             .bind(id)
             .execute(&s.db.writer)
@@ -180,9 +180,9 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, sqlx::Error> {
 
 /// Queues renewal reminders for certificates this CA issued that expire within
 /// `reminder_days`, to the contacts of the subject's last renewal (once per certificate).
-pub async fn queue_reminders(s: &State) -> Result<usize, sqlx::Error> {
+pub async fn queue_reminders(s: &State) -> Result<usize, crate::sql::Error> {
     let t = now();
-    let rows = sqlx::query(
+    let rows = crate::sql::query(
         "SELECT serial, subject, not_after FROM certificates WHERE revoked_at IS NULL AND reminded_at IS NULL AND not_after > $1 AND not_after <= $2 LIMIT 500",
     )
     .bind(t)
@@ -195,28 +195,28 @@ pub async fn queue_reminders(s: &State) -> Result<usize, sqlx::Error> {
         let subject: String = r.try_get("subject")?;
         let not_after: i64 = r.try_get("not_after")?;
         // A newer certificate for the same subject means this one was already renewed.
-        let newer = sqlx::query(
+        let newer = crate::sql::query(
             "SELECT serial FROM certificates WHERE subject = $1 AND not_after > $2 LIMIT 1",
         )
         .bind(&subject)
         .bind(not_after)
         .fetch_optional(&s.db.pool)
         .await?;
-        let contact = sqlx::query(
+        let contact = crate::sql::query(
             "SELECT form_json FROM orders WHERE subject = $1 ORDER BY applied_at DESC LIMIT 1",
         )
         .bind(&subject)
         .fetch_optional(&s.db.pool)
         .await?;
         let mut tx = s.db.writer.begin().await?;
-        sqlx::query("UPDATE certificates SET reminded_at = $1 WHERE serial = $2")
+        crate::sql::query("UPDATE certificates SET reminded_at = $1 WHERE serial = $2")
             .bind(t)
             .bind(&serial)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         if newer.is_none() {
             if let Some(form) = contact
-                .and_then(|c| c.try_get::<String, _>("form_json").ok())
+                .and_then(|c| c.try_get::<String>("form_json").ok())
                 .and_then(|j| serde_json::from_str::<api::ApplicationForm>(&j).ok())
             {
                 let days = (not_after - t) / 86_400;

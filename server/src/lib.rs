@@ -51,6 +51,7 @@ pub fn management_keys_from_csv(
 pub mod payment;
 pub mod routes;
 pub mod sig;
+pub mod sql;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -303,7 +304,7 @@ pub async fn demo_certificate(
 ) -> Result<Vec<u8>, String> {
     let der = s.ca.issue_end_entity(subject, key, not_before, not_after)?;
     let summary = ccid::cert::summarize(&der, now()).map_err(|e| e.to_string())?;
-    sqlx::query(
+    crate::sql::query(
         "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
     )
     .bind(&summary.serial)

@@ -326,14 +326,11 @@ async fn check(a: Args) -> Result<(), String> {
     let bad = certrenew_server::check::invariants(&state.db)
         .await
         .map_err(|e| e.to_string())?;
-    let n: i64 = sqlx::Row::try_get(
-        &sqlx::query("SELECT COUNT(*) AS n FROM orders")
-            .fetch_one(&state.db.pool)
-            .await
-            .map_err(|e| e.to_string())?,
-        "n",
-    )
-    .map_err(|e| e.to_string())?;
+    let n: i64 = certrenew_server::sql::query("SELECT COUNT(*) AS n FROM orders")
+        .fetch_one(&state.db.pool)
+        .await
+        .and_then(|r| r.try_get("n"))
+        .map_err(|e| e.to_string())?;
     for b in &bad {
         println!("violation: {b}");
     }

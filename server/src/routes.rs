@@ -11,7 +11,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use der::{Decode, Encode};
-use sqlx::Row;
 use x509_cert::Certificate;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -154,7 +153,7 @@ async fn new_challenge(
         nonce: random_id(32),
         expires_at: now() + s.config.challenge_ttl_secs,
     };
-    sqlx::query("INSERT INTO challenges (id, nonce, expires_at) VALUES ($1, $2, $3)")
+    crate::sql::query("INSERT INTO challenges (id, nonce, expires_at) VALUES ($1, $2, $3)")
         .bind(&c.id)
         .bind(&c.nonce)
         .bind(c.expires_at)
@@ -216,7 +215,7 @@ async fn apply(
     let summary =
         ccid::cert::summarize(&der, t).map_err(|e| AppError::bad("certificate", e.to_string()))?;
     // One round trip for all lookups (each costs a hop to the database's thread).
-    let row = sqlx::query(
+    let row = crate::sql::query(
         "SELECT (SELECT der FROM certificates WHERE serial = $1) AS der,
                 (SELECT revoked_at FROM certificates WHERE serial = $1) AS revoked_at,
                 (SELECT nonce FROM challenges WHERE id = $2 AND used_at IS NULL AND expires_at > $3) AS nonce",
@@ -228,16 +227,16 @@ async fn apply(
     .await?;
     // A certificate byte-identical to one this CA recorded when issuing it needs no signature
     // check (a P-256 verification); any other must carry this CA's signature.
-    let recorded = row.try_get::<Option<Vec<u8>>, _>("der")?;
+    let recorded = row.try_get::<Option<Vec<u8>>>("der")?;
     if recorded.as_deref() != Some(der.as_slice()) && !s.ca.issued(&cert) {
         return Err(not_ours());
     }
     check_window(&s, &summary, t)?;
-    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+    if row.try_get::<Option<i64>>("revoked_at")?.is_some() {
         return Err(AppError::Forbidden("this certificate is revoked"));
     }
     let nonce: String = row
-        .try_get::<Option<String>, _>("nonce")?
+        .try_get::<Option<String>>("nonce")?
         .ok_or(AppError::conflict(
             "challenge",
             "the challenge is unknown, used or expired",
@@ -260,12 +259,13 @@ async fn apply(
     let token = random_id(16);
     let new_not_after = crate::add_months(summary.not_after, form.period_months);
     let mut tx = s.db.writer.begin().await?;
-    let used = sqlx::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(t)
-        .bind(&req.challenge_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let used =
+        crate::sql::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+            .bind(t)
+            .bind(&req.challenge_id)
+            .execute(&mut tx)
+            .await?
+            .rows_affected();
     if used != 1 {
         return Err(AppError::conflict(
             "challenge",
@@ -274,16 +274,16 @@ async fn apply(
     }
     let (y, m, d) = crate::china_date(t);
     let day = format!("{y:04}{m:02}{d:02}");
-    let seq: i64 = sqlx::query("INSERT INTO order_seq (day, last) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET last = order_seq.last + 1 RETURNING last")
+    let seq: i64 = crate::sql::query("INSERT INTO order_seq (day, last) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET last = order_seq.last + 1 RETURNING last")
         .bind(&day)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?
         .try_get("last")?;
     let number = format!("01{day}{seq:07}");
     // Hashed once: bound in the INSERT and kept in the order view built afterwards.
     let (fingerprint, token_hash) = (sha256_hex(&der), sha256_hex(token.as_bytes()));
     let form_json = serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
-    let inserted = sqlx::query(
+    let inserted = crate::sql::query(
         // The trigger writes the audit record applied → awaiting payment, by the applicant.
         "INSERT INTO orders (number, cert_fingerprint, cert_serial, subject, old_cert, old_not_after, period_months, fee_fen, new_not_after, form_json, operator_name, status, open, applied_at, updated_at, token_hash, actor)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14, 'applicant')",
@@ -302,9 +302,9 @@ async fn apply(
     .bind(OrderStatus::AwaitingPayment.as_str())
     .bind(t)
     .bind(&token_hash)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await;
-    if let Err(sqlx::Error::Database(e)) = &inserted {
+    if let Err(e) = &inserted {
         if e.is_unique_violation() {
             return Err(AppError::conflict(
                 "open_order",
@@ -365,7 +365,7 @@ pub(crate) async fn view(s: &State, o: &Order) -> AppResult<OrderView> {
     let payment = s.db.latest_payment(&o.number).await?;
     // Invoices are issued on installation: no query before.
     let invoice = if o.status == OrderStatus::Installed {
-        sqlx::query("SELECT * FROM invoices WHERE order_number = $1")
+        crate::sql::query("SELECT * FROM invoices WHERE order_number = $1")
             .bind(&o.number)
             .fetch_optional(&s.db.pool)
             .await?
@@ -430,7 +430,7 @@ fn payment_view(s: &State, p: &Payment) -> api::PaymentView {
     }
 }
 
-fn invoice_view(r: &sqlx::any::AnyRow) -> Result<api::InvoiceView, sqlx::Error> {
+fn invoice_view(r: &crate::sql::Row) -> Result<api::InvoiceView, crate::sql::Error> {
     Ok(api::InvoiceView {
         number: r.try_get("number")?,
         issued_at: r.try_get("issued_at")?,
@@ -511,12 +511,12 @@ async fn cancel(
 /// Refunds the paid payment of an order in `Refunding` and completes the refund. The sandbox
 /// refunds at once; a real provider would finish this from its refund notice.
 pub(crate) async fn refund(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut crate::sql::Tx,
     number: &str,
     actor: &str,
     t: i64,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query("UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE order_number = $2 AND status = 'paid'").bind(t).bind(number).execute(&mut **tx).await?;
+) -> Result<bool, crate::sql::Error> {
+    crate::sql::query("UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE order_number = $2 AND status = 'paid'").bind(t).bind(number).execute(&mut *tx).await?;
     transition(
         tx,
         number,
@@ -566,7 +566,7 @@ async fn create_payment(
         api::PaymentMethod::UnionPay => "union_pay",
     };
     let id = format!("P{}", random_id(12));
-    sqlx::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)")
+    crate::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)")
         .bind(&id)
         .bind(&number)
         .bind(method)
@@ -618,11 +618,11 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
     }
     let t = now();
     let mut tx = s.db.writer.begin().await?;
-    let first = sqlx::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
+    let first = crate::sql::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
         .bind(t)
         .bind(&notice.trade_no)
         .bind(&p.id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected()
         == 1;
@@ -668,11 +668,13 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
         }
     } else {
         // Money arrived for an order that is no longer payable (cancelled, expired): give it back.
-        sqlx::query("UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE id = $2")
-            .bind(t)
-            .bind(&p.id)
-            .execute(&mut *tx)
-            .await?;
+        crate::sql::query(
+            "UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE id = $2",
+        )
+        .bind(t)
+        .bind(&p.id)
+        .execute(&mut tx)
+        .await?;
         tracing::warn!(order = %p.order_number, "payment for a closed order refunded");
     }
     tx.commit().await?;
@@ -708,10 +710,11 @@ fn html_escape(s: &str) -> String {
 }
 
 async fn sandbox_trade(s: &State, payment_id: &str) -> AppResult<Option<(String, i64)>> {
-    let row = sqlx::query("SELECT trade_no, amount_fen FROM sandbox_trades WHERE payment_id = $1")
-        .bind(payment_id)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    let row =
+        crate::sql::query("SELECT trade_no, amount_fen FROM sandbox_trades WHERE payment_id = $1")
+            .bind(payment_id)
+            .fetch_optional(&s.db.pool)
+            .await?;
     Ok(match row {
         Some(r) => Some((r.try_get("trade_no")?, r.try_get("amount_fen")?)),
         None => None,
@@ -748,7 +751,7 @@ async fn cashier_pay(
     if p.status == "pending" {
         // The provider's books first (a repeat press keeps the first trade), then the notice.
         let t = now();
-        sqlx::query("INSERT INTO sandbox_trades (payment_id, trade_no, amount_fen, paid_at) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING")
+        crate::sql::query("INSERT INTO sandbox_trades (payment_id, trade_no, amount_fen, paid_at) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING")
             .bind(&p.id)
             .bind(format!("SBX{}", crate::random_id(10)))
             .bind(p.amount_fen)
@@ -857,14 +860,14 @@ async fn issue(
             )),
         };
     }
-    sqlx::query(
+    crate::sql::query(
         "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
     )
     .bind(crate::ca::serial_hex(&serial))
     .bind(&o.subject)
     .bind(o.new_not_after)
     .bind(der.clone())
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(Json(api::IssueResponse {
@@ -983,11 +986,11 @@ async fn confirm(
         ));
     }
     // The token keeps its management key: file it under the certificate it now holds.
-    sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) SELECT $1, algorithm, key_bytes, wrapped, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
+    crate::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) SELECT $1, algorithm, key_bytes, wrapped, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
         .bind(&summary.serial)
         .bind(t)
         .bind(&o.cert_serial)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     let invoice = crate::routes::admin::issue_invoice(&mut tx, &number, &payment, t).await?;
     let body = format!(
@@ -1022,7 +1025,7 @@ async fn invoice(
     headers: HeaderMap,
 ) -> AppResult<Json<api::InvoiceView>> {
     authorized(&s, &number, &headers).await?;
-    let row = sqlx::query("SELECT * FROM invoices WHERE order_number = $1")
+    let row = crate::sql::query("SELECT * FROM invoices WHERE order_number = $1")
         .bind(&number)
         .fetch_optional(&s.db.pool)
         .await?
@@ -1033,7 +1036,7 @@ async fn invoice(
 /// The CA's certificate revocation list (DER, RFC 5280), made fresh on each request and valid
 /// for a day. Its number is the issue time, so it only grows.
 async fn crl(axum::extract::State(s): axum::extract::State<State>) -> AppResult<Response> {
-    let rows = sqlx::query("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at LIMIT 100000")
+    let rows = crate::sql::query("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at LIMIT 100000")
         .fetch_all(&s.db.pool)
         .await?;
     let mut revoked = Vec::with_capacity(rows.len());
@@ -1087,16 +1090,17 @@ async fn ocsp_answer(s: &State, der: &[u8]) -> Response {
     let mut known = std::collections::HashMap::new();
     for id in &parsed.ids {
         let serial = id.serial_hex();
-        let row =
-            sqlx::query("SELECT revoked_at, revocation_reason FROM certificates WHERE serial = $1")
-                .bind(&serial)
-                .fetch_optional(&s.db.pool)
-                .await;
+        let row = crate::sql::query(
+            "SELECT revoked_at, revocation_reason FROM certificates WHERE serial = $1",
+        )
+        .bind(&serial)
+        .fetch_optional(&s.db.pool)
+        .await;
         let status = match row {
             Ok(None) => continue,
             Ok(Some(r)) => match (
-                r.try_get::<Option<i64>, _>("revoked_at"),
-                r.try_get::<Option<i64>, _>("revocation_reason"),
+                r.try_get::<Option<i64>>("revoked_at"),
+                r.try_get::<Option<i64>>("revocation_reason"),
             ) {
                 (Ok(None), _) => crate::ocsp::Status::Good,
                 (Ok(Some(at)), Ok(reason)) => crate::ocsp::Status::Revoked {
@@ -1218,7 +1222,7 @@ async fn prefill(
     let sig = B64
         .decode(&req.signature)
         .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
-    let used = sqlx::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1 RETURNING nonce")
+    let used = crate::sql::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1 RETURNING nonce")
         .bind(t)
         .bind(&req.challenge_id)
         .fetch_optional(&s.db.writer)
@@ -1230,7 +1234,7 @@ async fn prefill(
             "the signature does not match the certificate",
         ));
     }
-    let last = sqlx::query("SELECT number, form_json FROM orders WHERE subject = $1 ORDER BY applied_at DESC, number DESC LIMIT 1")
+    let last = crate::sql::query("SELECT number, form_json FROM orders WHERE subject = $1 ORDER BY applied_at DESC, number DESC LIMIT 1")
         .bind(&summary.subject)
         .fetch_optional(&s.db.pool)
         .await?;
@@ -1239,8 +1243,8 @@ async fn prefill(
     };
     let number: String = last.try_get("number")?;
     let form: Option<api::ApplicationForm> =
-        serde_json::from_str(&last.try_get::<String, _>("form_json")?).ok();
-    let payment = sqlx::query("SELECT invoice_title, taxpayer_id FROM payments p JOIN orders o ON o.number = p.order_number WHERE o.subject = $1 ORDER BY p.created_at DESC LIMIT 1")
+        serde_json::from_str(&last.try_get::<String>("form_json")?).ok();
+    let payment = crate::sql::query("SELECT invoice_title, taxpayer_id FROM payments p JOIN orders o ON o.number = p.order_number WHERE o.subject = $1 ORDER BY p.created_at DESC LIMIT 1")
         .bind(&summary.subject)
         .fetch_optional(&s.db.pool)
         .await?;
@@ -1273,12 +1277,13 @@ async fn renewal_info(
     if aki != s.ca.key_id() {
         return Err(AppError::NotFound);
     }
-    let row =
-        sqlx::query("SELECT not_after FROM certificates WHERE serial = $1 AND revoked_at IS NULL")
-            .bind(crate::ca::serial_hex(&serial))
-            .fetch_optional(&s.db.pool)
-            .await?
-            .ok_or(AppError::NotFound)?;
+    let row = crate::sql::query(
+        "SELECT not_after FROM certificates WHERE serial = $1 AND revoked_at IS NULL",
+    )
+    .bind(crate::ca::serial_hex(&serial))
+    .fetch_optional(&s.db.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
     let not_after: i64 = row.try_get("not_after")?;
     let start = not_after - s.config.renewal_window_days * 86_400;
     let body = serde_json::json!({

@@ -13,14 +13,12 @@ async fn status_code(r: reqwest::Response) -> (u16, serde_json::Value) {
 }
 
 async fn orders_count(s: &Server) -> i64 {
-    sqlx::Row::try_get(
-        &sqlx::query("SELECT COUNT(*) AS n FROM orders")
-            .fetch_one(&s.state.db.pool)
-            .await
-            .unwrap(),
-        "n",
-    )
-    .unwrap()
+    certrenew_server::sql::query("SELECT COUNT(*) AS n FROM orders")
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
 }
 
 #[tokio::test]

@@ -221,19 +221,17 @@ async fn happy_path_on(backend: &str) {
     assert_eq!(inv.amount_fen + inv.tax_fen, 20_000);
     assert_eq!(inv.number.len(), 20);
     assert_eq!(inv.buyer_taxpayer_id, "91350100M000100Y43");
-    let outbox: i64 = sqlx::Row::try_get(
-        &sqlx::query("SELECT COUNT(*) AS n FROM outbox")
-            .fetch_one(&s.state.db.pool)
-            .await
-            .unwrap(),
-        "n",
-    )
-    .unwrap();
+    let outbox: i64 = certrenew_server::sql::query("SELECT COUNT(*) AS n FROM outbox")
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
     assert_eq!(outbox, 2, "notice by e-mail and SMS");
     // applied→awaiting, paid, under review, approved, issued, installed.
     assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 6);
     // Written by the database's trigger with each transition: who, from → to, and the note.
-    let trail: Vec<(String, String, String, String)> = sqlx::query(
+    let trail: Vec<(String, String, String, String)> = certrenew_server::sql::query(
         "SELECT actor, from_status, to_status, note FROM audit WHERE order_number = $1 ORDER BY id",
     )
     .bind(&number)
@@ -242,7 +240,7 @@ async fn happy_path_on(backend: &str) {
     .unwrap()
     .iter()
     .map(|r| {
-        let get = |c: &str| sqlx::Row::try_get::<String, _>(r, c).unwrap();
+        let get = |c: &str| r.try_get::<String>(c).unwrap();
         (
             get("actor"),
             get("from_status"),
@@ -575,7 +573,7 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
     })
     .await;
     let queue = |kind: &'static str, to: &'static str| {
-        sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, 0)")
+        certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, 0)")
             .bind(kind)
             .bind(to)
             .bind("数字证书续期完成")
@@ -624,14 +622,12 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
 }
 
 async fn unsent_notices(s: &Server) -> i64 {
-    sqlx::Row::try_get(
-        &sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&s.state.db.pool)
-            .await
-            .unwrap(),
-        "n",
-    )
-    .unwrap()
+    certrenew_server::sql::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap()
 }
 
 fn openssl_in(dir: &std::path::Path, args: &[&str]) {
@@ -759,7 +755,7 @@ async fn notices_go_through_a_relay_requiring_starttls_and_login() {
     let queue_and_deliver = |s: &Server| {
         let (db, state) = (s.state.db.writer.clone(), s.state.clone());
         async move {
-            sqlx::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', 'ops@supplier.cn', '数字证书续期完成', '您的证书已续期。', 0)")
+            certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', 'ops@supplier.cn', '数字证书续期完成', '您的证书已续期。', 0)")
                 .execute(&db)
                 .await
                 .unwrap();
@@ -1082,20 +1078,21 @@ async fn an_rsa_ca_issues_certificates_openssl_accepts() {
 /// another data directory's key they fail loudly instead of reading as "no key".
 #[tokio::test]
 async fn management_keys_are_wrapped_at_rest() {
-    use sqlx::Row;
     for backend in backends() {
         let s = Server::start(backend, |_| {}).await;
         let db = &s.state.db;
         let raw = |serial: &'static str| {
-            sqlx::query("SELECT key_bytes, wrapped FROM management_keys WHERE cert_serial = $1")
-                .bind(serial)
-                .fetch_one(&db.pool)
+            certrenew_server::sql::query(
+                "SELECT key_bytes, wrapped FROM management_keys WHERE cert_serial = $1",
+            )
+            .bind(serial)
+            .fetch_one(&db.pool)
         };
         let new = ManagementKey::new(ccid::piv::Algorithm::Aes256, &[0x3C; 32]).unwrap();
         db.set_management_key("0A01", &new, 0).await.unwrap();
         let row = raw("0A01").await.unwrap();
         let stored: Vec<u8> = row.try_get("key_bytes").unwrap();
-        assert_eq!(row.try_get::<i64, _>("wrapped").unwrap(), 1, "{backend}");
+        assert_eq!(row.try_get::<i64>("wrapped").unwrap(), 1, "{backend}");
         assert_eq!(stored.len(), 40, "{backend}");
         assert!(
             !stored.windows(8).any(|w| w == [0x3C; 8]),
@@ -1105,7 +1102,7 @@ async fn management_keys_are_wrapped_at_rest() {
 
         // A row written before wrapping existed.
         let legacy = ManagementKey::new(ccid::piv::Algorithm::Tdes, &[0x5A; 24]).unwrap();
-        sqlx::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ('0A02', 3, $1, 0, 0)")
+        certrenew_server::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ('0A02', 3, $1, 0, 0)")
             .bind(vec![0x5Au8; 24])
             .execute(&db.writer)
             .await
@@ -1114,11 +1111,8 @@ async fn management_keys_are_wrapped_at_rest() {
             .await
             .unwrap();
         let row = raw("0A02").await.unwrap();
-        assert_eq!(row.try_get::<i64, _>("wrapped").unwrap(), 1, "{backend}");
-        assert_ne!(
-            row.try_get::<Vec<u8>, _>("key_bytes").unwrap(),
-            vec![0x5A; 24]
-        );
+        assert_eq!(row.try_get::<i64>("wrapped").unwrap(), 1, "{backend}");
+        assert_ne!(row.try_get::<Vec<u8>>("key_bytes").unwrap(), vec![0x5A; 24]);
         assert_eq!(again.db.management_key("0A02").await.unwrap(), Some(legacy));
         assert_eq!(again.db.management_key("0A01").await.unwrap(), Some(new));
 

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 const COOKIE: &str = "certrenew_admin";
 const SESSION_SECS: i64 = 8 * 3600;
@@ -41,7 +40,7 @@ pub async fn create_admin(s: &State, username: &str, password: &str) -> Result<(
         return Err("an administrator password has at least 10 characters".into());
     }
     let hash = hash_password(password)?;
-    sqlx::query("INSERT INTO admins (username, password_hash) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET password_hash = $2")
+    crate::sql::query("INSERT INTO admins (username, password_hash) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET password_hash = $2")
         .bind(username)
         .bind(hash)
         .execute(&s.db.writer)
@@ -66,7 +65,7 @@ async fn login(
     axum::extract::State(s): axum::extract::State<State>,
     Json(l): Json<Login>,
 ) -> AppResult<Response> {
-    let row = sqlx::query("SELECT password_hash FROM admins WHERE username = $1")
+    let row = crate::sql::query("SELECT password_hash FROM admins WHERE username = $1")
         .bind(&l.username)
         .fetch_optional(&s.db.pool)
         .await?;
@@ -84,7 +83,7 @@ async fn login(
     }
     let token = random_id(32);
     let csrf = random_id(16);
-    sqlx::query(
+    crate::sql::query(
         "INSERT INTO sessions (token_hash, username, csrf, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(sha256_hex(token.as_bytes()))
@@ -124,7 +123,7 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 /// The logged-in administrator; `csrf` also checks the token for state-changing requests.
 async fn admin(s: &State, headers: &HeaderMap, csrf: bool) -> AppResult<String> {
     let token = cookie_token(headers).ok_or(AppError::Unauthorized("login required"))?;
-    let row = sqlx::query(
+    let row = crate::sql::query(
         "SELECT username, csrf FROM sessions WHERE token_hash = $1 AND expires_at > $2",
     )
     .bind(sha256_hex(token.as_bytes()))
@@ -147,7 +146,7 @@ async fn logout(
 ) -> AppResult<Response> {
     admin(&s, &headers, true).await?;
     if let Some(token) = cookie_token(&headers) {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        crate::sql::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(sha256_hex(token.as_bytes()))
             .execute(&s.db.writer)
             .await?;
@@ -193,7 +192,7 @@ async fn list(
         return Err(AppError::bad("status", "unknown status"));
     }
     let pattern = format!("%{}%", q.q.unwrap_or_default().replace(['%', '_'], ""));
-    let rows = sqlx::query("SELECT * FROM orders WHERE status = $1 AND (number LIKE $2 OR subject LIKE $2) ORDER BY updated_at LIMIT 200")
+    let rows = crate::sql::query("SELECT * FROM orders WHERE status = $1 AND (number LIKE $2 OR subject LIKE $2) ORDER BY updated_at LIMIT 200")
         .bind(status)
         .bind(&pattern)
         .fetch_all(&s.db.pool)
@@ -242,7 +241,7 @@ async fn revoke(
     };
     let serial = serial.to_ascii_uppercase();
     let t = crate::now();
-    let changed = sqlx::query("UPDATE certificates SET revoked_at = $1, revocation_reason = $2, revoked_by = $3 WHERE serial = $4 AND revoked_at IS NULL")
+    let changed = crate::sql::query("UPDATE certificates SET revoked_at = $1, revocation_reason = $2, revoked_by = $3 WHERE serial = $4 AND revoked_at IS NULL")
         .bind(t)
         .bind(code)
         .bind(&who)
@@ -251,7 +250,7 @@ async fn revoke(
         .await?
         .rows_affected();
     if changed == 0 {
-        let known = sqlx::query("SELECT serial FROM certificates WHERE serial = $1")
+        let known = crate::sql::query("SELECT serial FROM certificates WHERE serial = $1")
             .bind(&serial)
             .fetch_optional(&s.db.pool)
             .await?;
@@ -331,10 +330,10 @@ async fn decide(
         ));
     }
     if to == OrderStatus::Rejected {
-        sqlx::query("UPDATE orders SET remarks = $1 WHERE number = $2")
+        crate::sql::query("UPDATE orders SET remarks = $1 WHERE number = $2")
             .bind(note)
             .bind(number)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         transition(
             &mut tx,
@@ -357,13 +356,13 @@ async fn decide(
 /// Issues the e-invoice of a paid order (immutable once written). Number: year (2), province
 /// 44 (Guangdong), channel 1, and a 15-digit sequence.
 pub async fn issue_invoice(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tx: &mut crate::sql::Tx,
     number: &str,
     p: &Payment,
     t: i64,
-) -> Result<api::InvoiceView, sqlx::Error> {
-    let seq: i64 = sqlx::query("INSERT INTO invoice_seq (id, last) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET last = invoice_seq.last + 1 RETURNING last")
-        .fetch_one(&mut **tx)
+) -> Result<api::InvoiceView, crate::sql::Error> {
+    let seq: i64 = crate::sql::query("INSERT INTO invoice_seq (id, last) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET last = invoice_seq.last + 1 RETURNING last")
+        .fetch_one(&mut *tx)
         .await?
         .try_get("last")?;
     let (y, _, _) = crate::china_date(t);
@@ -379,7 +378,7 @@ pub async fn issue_invoice(
         tax_fen: tax,
         total_fen: p.amount_fen,
     };
-    sqlx::query("INSERT INTO invoices (number, order_number, issued_at, buyer_title, buyer_taxpayer_id, item, amount_fen, tax_fen, total_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+    crate::sql::query("INSERT INTO invoices (number, order_number, issued_at, buyer_title, buyer_taxpayer_id, item, amount_fen, tax_fen, total_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(&inv.number)
         .bind(number)
         .bind(t)
@@ -389,7 +388,7 @@ pub async fn issue_invoice(
         .bind(inv.amount_fen)
         .bind(inv.tax_fen)
         .bind(inv.total_fen)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(inv)
 }

@@ -47,9 +47,8 @@ async fn database_url(backend: &str, dir: &std::path::Path) -> String {
     }
     // A fresh database per test, so tests run in parallel without seeing each other.
     let admin = std::env::var("CERTRENEW_TEST_POSTGRES").unwrap();
-    sqlx::any::install_default_drivers();
     let name = format!("certrenew_{}", certrenew_server::random_id(6));
-    let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&pool)
         .await

@@ -1,0 +1,567 @@
+//! The query layer under `Store`: one API for both databases, shaped like sqlx's
+//! (`query(..).bind(..).fetch_one(&pool)`, `pool.begin()`, `tx.commit()`).
+//!
+//! SQLite runs in-process through rusqlite, on the calling thread: a statement takes
+//! microseconds, and handing each one to a worker thread and back (as sqlx-sqlite does) cost more
+//! than the statement — about 100 context switches per renewal and most of the server's CPU.
+//! Writes go through one connection behind an async mutex (a transaction holds it until commit or
+//! drop); reads take one of a few reader connections, which WAL lets run beside the writer.
+//! PostgreSQL goes through sqlx. Statements use `$n` placeholders, which both accept.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use sqlx::postgres::{PgPool, PgRow, Postgres};
+
+/// What a statement failed with.
+#[derive(Debug)]
+pub enum Error {
+    Sqlite(rusqlite::Error),
+    Postgres(sqlx::Error),
+    /// `fetch_one` found no row.
+    RowNotFound,
+    /// A column was missing or of another type than asked for.
+    Decode(String),
+    /// Anything else the layer or its callers refuse (kept as text).
+    Other(String),
+}
+
+impl Error {
+    /// True for a UNIQUE / PRIMARY KEY violation, on either database.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            Error::Postgres(sqlx::Error::Database(d)) => d.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Sqlite(e) => write!(f, "sqlite: {e}"),
+            Error::Postgres(e) => write!(f, "postgres: {e}"),
+            Error::RowNotFound => f.write_str("no row where one was expected"),
+            Error::Decode(m) | Error::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Sqlite(e)
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Postgres(e)
+    }
+}
+
+/// The column type of a NULL, which PostgreSQL needs to type the parameter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Int,
+    Text,
+    Blob,
+}
+
+/// A bound parameter or a SQLite column value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null(Kind),
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A Rust value that binds as a parameter.
+pub trait Param {
+    const KIND: Kind;
+    fn value(self) -> Value;
+}
+
+macro_rules! param {
+    ($kind:ident, $variant:ident, $($t:ty => $conv:expr),+) => {$(
+        impl Param for $t {
+            const KIND: Kind = Kind::$kind;
+            fn value(self) -> Value {
+                #[allow(clippy::redundant_closure_call)]
+                Value::$variant(($conv)(self))
+            }
+        }
+    )+};
+}
+param!(Int, Int, i64 => |v| v, i32 => i64::from, u32 => i64::from);
+param!(Text, Text, String => |v| v, &str => str::to_owned, &String => |v: &String| v.clone());
+param!(Blob, Blob, Vec<u8> => |v| v, &[u8] => <[u8]>::to_vec, &Vec<u8> => |v: &Vec<u8>| v.clone());
+
+impl<T: Param> Param for Option<T> {
+    const KIND: Kind = T::KIND;
+    fn value(self) -> Value {
+        self.map_or(Value::Null(T::KIND), Param::value)
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ValueRef;
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
+            Value::Null(_) => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// A row read back.
+pub enum Row {
+    Sqlite {
+        columns: Arc<[String]>,
+        values: Vec<Value>,
+    },
+    Postgres(PgRow),
+}
+
+/// A Rust value a column decodes into.
+pub trait Decode: Sized {
+    fn from_value(v: &Value) -> Option<Self>;
+    fn from_pg(row: &PgRow, column: &str) -> Result<Self, sqlx::Error>;
+}
+
+macro_rules! decode {
+    ($t:ty, $pat:pat => $out:expr) => {
+        impl Decode for $t {
+            fn from_value(v: &Value) -> Option<Self> {
+                match v {
+                    $pat => Some($out),
+                    _ => None,
+                }
+            }
+            fn from_pg(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+                sqlx::Row::try_get(row, column)
+            }
+        }
+        impl Decode for Option<$t> {
+            fn from_value(v: &Value) -> Option<Self> {
+                match v {
+                    Value::Null(_) => Some(None),
+                    other => <$t>::from_value(other).map(Some),
+                }
+            }
+            fn from_pg(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+                sqlx::Row::try_get(row, column)
+            }
+        }
+    };
+}
+decode!(String, Value::Text(s) => s.clone());
+decode!(Vec<u8>, Value::Blob(b) => b.clone());
+
+// PostgreSQL INTEGER columns are 32-bit; sqlx decodes them only into i32.
+fn pg_int(row: &PgRow, column: &str) -> Result<Option<i64>, sqlx::Error> {
+    match sqlx::Row::try_get::<Option<i64>, _>(row, column) {
+        Ok(v) => Ok(v),
+        Err(e @ sqlx::Error::ColumnDecode { .. }) => {
+            sqlx::Row::try_get::<Option<i32>, _>(row, column)
+                .map(|v| v.map(i64::from))
+                .map_err(|_| e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl Decode for i64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    fn from_pg(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+        pg_int(row, column)?.ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: column.to_owned(),
+            source: "unexpected NULL".into(),
+        })
+    }
+}
+
+impl Decode for Option<i64> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null(_) => Some(None),
+            Value::Int(i) => Some(Some(*i)),
+            _ => None,
+        }
+    }
+    fn from_pg(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+        pg_int(row, column)
+    }
+}
+
+impl Row {
+    /// The value of `column`, as `T`.
+    pub fn try_get<T: Decode>(&self, column: &str) -> Result<T, Error> {
+        match self {
+            Row::Sqlite { columns, values } => {
+                let i = columns
+                    .iter()
+                    .position(|c| c == column)
+                    .ok_or_else(|| Error::Decode(format!("no column {column}")))?;
+                T::from_value(&values[i]).ok_or_else(|| {
+                    Error::Decode(format!(
+                        "column {column} holds {:?}, not {}",
+                        values[i],
+                        std::any::type_name::<T>()
+                    ))
+                })
+            }
+            Row::Postgres(r) => Ok(T::from_pg(r, column)?),
+        }
+    }
+}
+
+/// A statement with its parameters.
+pub struct Query {
+    sql: Cow<'static, str>,
+    args: Vec<Value>,
+}
+
+/// A statement in the program's text (prepared once per connection and cached).
+pub fn query(sql: &'static str) -> Query {
+    Query {
+        sql: Cow::Borrowed(sql),
+        args: Vec::new(),
+    }
+}
+
+/// A statement built at run time (migrations); not cached.
+pub fn query_owned(sql: String) -> Query {
+    Query {
+        sql: Cow::Owned(sql),
+        args: Vec::new(),
+    }
+}
+
+/// Where a statement runs: a pool (its own short transaction) or an open transaction.
+pub enum Target<'a> {
+    Pool(&'a Pool),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Pool> for Target<'a> {
+    fn from(p: &'a Pool) -> Self {
+        Target::Pool(p)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Target<'a> {
+    fn from(t: &'a mut Tx) -> Self {
+        Target::Tx(t)
+    }
+}
+
+/// What `execute` reports.
+pub struct Done(u64);
+
+impl Done {
+    pub fn rows_affected(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Query {
+    pub fn bind(mut self, v: impl Param) -> Self {
+        self.args.push(v.value());
+        self
+    }
+
+    pub async fn execute<'a>(self, target: impl Into<Target<'a>>) -> Result<Done, Error> {
+        match self.run(target.into(), false).await? {
+            Out::Done(n) => Ok(Done(n)),
+            Out::Rows(_) => unreachable!("execute asked for no rows"),
+        }
+    }
+
+    pub async fn fetch_all<'a>(self, target: impl Into<Target<'a>>) -> Result<Vec<Row>, Error> {
+        match self.run(target.into(), true).await? {
+            Out::Rows(r) => Ok(r),
+            Out::Done(_) => unreachable!("fetch asked for rows"),
+        }
+    }
+
+    pub async fn fetch_optional<'a>(
+        self,
+        target: impl Into<Target<'a>>,
+    ) -> Result<Option<Row>, Error> {
+        Ok(self.fetch_all(target).await?.into_iter().next())
+    }
+
+    pub async fn fetch_one<'a>(self, target: impl Into<Target<'a>>) -> Result<Row, Error> {
+        self.fetch_optional(target).await?.ok_or(Error::RowNotFound)
+    }
+
+    async fn run(self, target: Target<'_>, rows: bool) -> Result<Out, Error> {
+        match target {
+            Target::Pool(p) => match &p.0 {
+                PoolInner::Sqlite { lite, write: false } => lite.read(|c| self.on_sqlite(c, rows)),
+                PoolInner::Sqlite { lite, write: true } => {
+                    let c = lite.writer.lock().await;
+                    self.on_sqlite(&c, rows)
+                }
+                PoolInner::Postgres(pool) => self.on_postgres(pool, rows).await,
+            },
+            Target::Tx(tx) => match &mut tx.0 {
+                TxInner::Sqlite { conn, .. } => self.on_sqlite(conn, rows),
+                TxInner::Postgres(Some(t)) => self.on_postgres(&mut **t, rows).await,
+                TxInner::Postgres(None) => Err(Error::Other("transaction already finished".into())),
+            },
+        }
+    }
+
+    fn on_sqlite(&self, conn: &rusqlite::Connection, rows: bool) -> Result<Out, Error> {
+        match &self.sql {
+            Cow::Borrowed(sql) => sqlite_step(&mut *conn.prepare_cached(sql)?, &self.args, rows),
+            Cow::Owned(sql) => sqlite_step(&mut conn.prepare(sql)?, &self.args, rows),
+        }
+    }
+
+    async fn on_postgres<'c, E>(self, e: E, rows: bool) -> Result<Out, Error>
+    where
+        E: sqlx::Executor<'c, Database = Postgres>,
+    {
+        let mut q = match self.sql {
+            Cow::Borrowed(s) => sqlx::query(s),
+            Cow::Owned(s) => sqlx::query(sqlx::AssertSqlSafe(s)),
+        };
+        for a in self.args {
+            q = match a {
+                Value::Int(i) => q.bind(i),
+                Value::Text(s) => q.bind(s),
+                Value::Blob(b) => q.bind(b),
+                Value::Null(Kind::Int) => q.bind(None::<i64>),
+                Value::Null(Kind::Text) => q.bind(None::<String>),
+                Value::Null(Kind::Blob) => q.bind(None::<Vec<u8>>),
+            };
+        }
+        Ok(if rows {
+            Out::Rows(
+                q.fetch_all(e)
+                    .await?
+                    .into_iter()
+                    .map(Row::Postgres)
+                    .collect(),
+            )
+        } else {
+            Out::Done(q.execute(e).await?.rows_affected())
+        })
+    }
+}
+
+enum Out {
+    Done(u64),
+    Rows(Vec<Row>),
+}
+
+/// Binds `$n` by name (SQLite numbers parameters by first appearance, so `$3 … $1` would
+/// otherwise shift) and steps the statement to its end.
+fn sqlite_step(
+    stmt: &mut rusqlite::Statement<'_>,
+    args: &[Value],
+    rows: bool,
+) -> Result<Out, Error> {
+    for i in 1..=stmt.parameter_count() {
+        let n = stmt
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| (1..=args.len()).contains(n))
+            .ok_or_else(|| {
+                Error::Other(format!(
+                    "parameter {i} of a statement is not one of $1..${}",
+                    args.len()
+                ))
+            })?;
+        stmt.raw_bind_parameter(i, &args[n - 1])?;
+    }
+    if !rows {
+        return Ok(Out::Done(stmt.raw_execute()? as u64));
+    }
+    let columns: Arc<[String]> = stmt.column_names().map(String::from).collect();
+    let mut cursor = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = cursor.next()? {
+        let mut values = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            use rusqlite::types::ValueRef;
+            values.push(match r.get_ref(i)? {
+                ValueRef::Null => Value::Null(Kind::Text),
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Real(v) => Value::Text(v.to_string()),
+                ValueRef::Text(t) => {
+                    Value::Text(String::from_utf8(t.to_vec()).map_err(|_| {
+                        Error::Decode(format!("column {} is not UTF-8", columns[i]))
+                    })?)
+                }
+                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            });
+        }
+        out.push(Row::Sqlite {
+            columns: columns.clone(),
+            values,
+        });
+    }
+    Ok(Out::Rows(out))
+}
+
+struct Lite {
+    writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
+    readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
+    next: AtomicUsize,
+}
+
+impl Lite {
+    /// Runs `f` on a free reader connection (or waits briefly for one; reads never await while
+    /// holding it, so the wait is one statement long).
+    fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> T) -> T {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        for k in 0..n {
+            if let Ok(c) = self.readers[(start + k) % n].try_lock() {
+                return f(&c);
+            }
+        }
+        let c = self.readers[start % n]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&c)
+    }
+}
+
+/// A handle for reads or for writes.
+#[derive(Clone)]
+pub struct Pool(PoolInner);
+
+#[derive(Clone)]
+enum PoolInner {
+    Sqlite { lite: Arc<Lite>, write: bool },
+    Postgres(PgPool),
+}
+
+/// An open transaction: committed by `commit`, rolled back when dropped without it.
+pub struct Tx(TxInner);
+
+enum TxInner {
+    Sqlite {
+        conn: tokio::sync::OwnedMutexGuard<rusqlite::Connection>,
+        open: bool,
+    },
+    /// `None` once committed.
+    Postgres(Option<sqlx::Transaction<'static, Postgres>>),
+}
+
+impl Pool {
+    /// Starts a transaction. On SQLite it takes the write lock at once (BEGIN IMMEDIATE).
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        match &self.0 {
+            PoolInner::Sqlite { lite, .. } => {
+                let conn = lite.writer.clone().lock_owned().await;
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                Ok(Tx(TxInner::Sqlite { conn, open: true }))
+            }
+            PoolInner::Postgres(p) => Ok(Tx(TxInner::Postgres(Some(p.begin().await?)))),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.0, PoolInner::Postgres(_))
+    }
+}
+
+impl Tx {
+    pub async fn commit(mut self) -> Result<(), Error> {
+        match &mut self.0 {
+            TxInner::Sqlite { conn, open } => {
+                // On failure Drop rolls back, so the connection never stays inside a transaction.
+                conn.execute_batch("COMMIT")?;
+                *open = false;
+                Ok(())
+            }
+            TxInner::Postgres(t) => match t.take() {
+                Some(t) => Ok(t.commit().await?),
+                None => Err(Error::Other("transaction already finished".into())),
+            },
+        }
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let TxInner::Sqlite { conn, open: true } = &mut self.0 {
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                tracing::error!("rollback failed: {e}");
+            }
+        }
+    }
+}
+
+fn open_sqlite_conn(path: &str, reader: bool) -> Result<rusqlite::Connection, Error> {
+    let c = rusqlite::Connection::open(path)?;
+    c.set_prepared_statement_cache_capacity(128);
+    // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, which survives a
+    // killed process (not a power cut of the last moments); a busy lock waits instead of failing.
+    if !reader {
+        c.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
+    }
+    c.execute_batch(
+        "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON",
+    )?;
+    if reader {
+        c.execute_batch("PRAGMA query_only=ON")?;
+    }
+    Ok(c)
+}
+
+/// Opens `sqlite://PATH[?…]` (created if missing): the writer first (it switches the file to
+/// WAL), then `readers` reader connections. Returns (reads, writes).
+pub fn open_sqlite(url: &str, readers: usize) -> Result<(Pool, Pool), Error> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    let writer = open_sqlite_conn(path, false)?;
+    let readers = (0..readers.max(1))
+        .map(|_| open_sqlite_conn(path, true).map(std::sync::Mutex::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    let lite = Arc::new(Lite {
+        writer: Arc::new(tokio::sync::Mutex::new(writer)),
+        readers,
+        next: AtomicUsize::new(0),
+    });
+    Ok((
+        Pool(PoolInner::Sqlite {
+            lite: lite.clone(),
+            write: false,
+        }),
+        Pool(PoolInner::Sqlite { lite, write: true }),
+    ))
+}
+
+/// Connects to PostgreSQL; the same pool serves reads and writes.
+pub async fn open_postgres(url: &str, connections: u32) -> Result<Pool, Error> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(url)
+        .await?;
+    Ok(Pool(PoolInner::Postgres(pool)))
+}
