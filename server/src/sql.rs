@@ -565,3 +565,124 @@ pub async fn open_postgres(url: &str, connections: u32) -> Result<Pool, Error> {
         .await?;
     Ok(Pool(PoolInner::Postgres(pool)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Dir(std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    async fn store() -> (Dir, Pool, Pool) {
+        let dir = Dir(std::env::temp_dir().join(format!("certrenew-sql-{}", crate::random_id(6))));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.0.join("t.db").display());
+        let (read, write) = open_sqlite(&url, 2).unwrap();
+        query("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT, b BLOB)")
+            .execute(&write)
+            .await
+            .unwrap();
+        (dir, read, write)
+    }
+
+    #[tokio::test]
+    async fn parameters_bind_by_number_not_by_position() {
+        let (_d, read, write) = store().await;
+        // SQLite numbers `$n` by first appearance; `$3` first must still get the third value.
+        query("INSERT INTO t (b, n, k) VALUES ($3, $2, $1)")
+            .bind("key")
+            .bind(7i64)
+            .bind(vec![1u8, 2])
+            .execute(&write)
+            .await
+            .unwrap();
+        let r = query("SELECT * FROM t WHERE k = $1 AND n = $2 AND n < $2 + $2")
+            .bind("key")
+            .bind(7i64)
+            .fetch_one(&read)
+            .await
+            .unwrap();
+        assert_eq!(r.try_get::<Vec<u8>>("b").unwrap(), [1, 2]);
+        assert_eq!(r.try_get::<Option<i64>>("n").unwrap(), Some(7));
+        // A placeholder with no value is an error, not a NULL.
+        let e = query("SELECT * FROM t WHERE k = $2")
+            .bind("key")
+            .fetch_all(&read)
+            .await
+            .err()
+            .expect("unbound $2");
+        assert!(e.to_string().contains("$1..$1"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn nulls_types_and_missing_columns_are_errors_not_panics() {
+        let (_d, read, write) = store().await;
+        query("INSERT INTO t (k, n, b) VALUES ($1, $2, $3)")
+            .bind("a")
+            .bind(None::<i64>)
+            .bind(None::<Vec<u8>>)
+            .execute(&write)
+            .await
+            .unwrap();
+        let r = query("SELECT k, n, b FROM t")
+            .fetch_one(&read)
+            .await
+            .unwrap();
+        assert_eq!(r.try_get::<Option<i64>>("n").unwrap(), None);
+        assert_eq!(r.try_get::<Option<Vec<u8>>>("b").unwrap(), None);
+        assert!(matches!(r.try_get::<i64>("n"), Err(Error::Decode(_))));
+        assert!(matches!(r.try_get::<i64>("k"), Err(Error::Decode(_))));
+        assert!(matches!(r.try_get::<String>("nope"), Err(Error::Decode(_))));
+        assert!(matches!(
+            query("SELECT k FROM t WHERE k = 'zz'")
+                .fetch_one(&read)
+                .await,
+            Err(Error::RowNotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_transaction_rolls_back_and_a_committed_one_is_seen_by_readers() {
+        let (_d, read, write) = store().await;
+        let count = || async {
+            query("SELECT COUNT(*) AS n FROM t")
+                .fetch_one(&read)
+                .await
+                .unwrap()
+                .try_get::<i64>("n")
+                .unwrap()
+        };
+        {
+            let mut tx = write.begin().await.unwrap();
+            query("INSERT INTO t (k) VALUES ('x')")
+                .execute(&mut tx)
+                .await
+                .unwrap();
+            // Not visible outside before commit.
+            assert_eq!(count().await, 0);
+        }
+        assert_eq!(count().await, 0, "dropped without commit");
+        let mut tx = write.begin().await.unwrap();
+        let done = query("INSERT INTO t (k) VALUES ('x'), ('y')")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 2);
+        tx.commit().await.unwrap();
+        assert_eq!(count().await, 2);
+        // The writer is free again after both.
+        let e = query("INSERT INTO t (k) VALUES ('x')")
+            .execute(&write)
+            .await
+            .err()
+            .expect("duplicate key");
+        assert!(e.is_unique_violation(), "{e}");
+        // Readers cannot write.
+        assert!(query("DELETE FROM t").execute(&read).await.is_err());
+        assert_eq!(count().await, 2);
+    }
+}
