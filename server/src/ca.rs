@@ -34,24 +34,31 @@ const OID_CRL_NUMBER: der::oid::ObjectIdentifier =
     der::oid::ObjectIdentifier::new_unwrap("2.5.29.20");
 const OID_REASON: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.21");
 
-/// The CA's signing key.
+/// The CA's signing key; signatures are made by ring (the `ring` fields), the p256/rsa keys are
+/// kept for the public key and the file format.
 pub enum CaKey {
-    P256(p256::ecdsa::SigningKey),
-    Rsa(Box<rsa::PrivateKey>),
+    P256 {
+        key: p256::ecdsa::SigningKey,
+        ring: crate::sig::EcdsaSigner,
+    },
+    Rsa {
+        key: Box<rsa::PrivateKey>,
+        ring: crate::sig::RsaSigner,
+    },
 }
 
 impl CaKey {
     fn algorithm(&self) -> Algorithm {
         match self {
-            CaKey::P256(_) => Algorithm::EccP256,
-            CaKey::Rsa(_) => Algorithm::Rsa2048,
+            CaKey::P256 { .. } => Algorithm::EccP256,
+            CaKey::Rsa { .. } => Algorithm::Rsa2048,
         }
     }
 
     fn public(&self) -> Result<PublicKey, String> {
         Ok(match self {
-            CaKey::P256(k) => PublicKey::P256(p256::PublicKey::from(k.verifying_key())),
-            CaKey::Rsa(k) => {
+            CaKey::P256 { key: k, .. } => PublicKey::P256(p256::PublicKey::from(k.verifying_key())),
+            CaKey::Rsa { key: k, .. } => {
                 use rsa::traits::PublicKeyParts;
                 PublicKey::Rsa(ccid::keys::RsaPublicKey::new(
                     &k.n().to_be_bytes_trimmed_vartime(),
@@ -63,33 +70,43 @@ impl CaKey {
 
     /// A SHA-256 signature: ECDSA (DER) or RSASSA-PKCS1-v1_5.
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
-        match self {
-            CaKey::P256(k) => {
-                use p256::ecdsa::signature::Signer;
-                let sig: p256::ecdsa::Signature = k.sign(data);
-                Ok(sig.to_der().as_bytes().to_vec())
-            }
-            CaKey::Rsa(k) => k
-                .sign(
-                    rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                    &sha2::Sha256::digest(data),
-                )
-                .map_err(|e| e.to_string()),
+        let sig = match self {
+            CaKey::P256 { ring, .. } => ring.sign_sha256(data),
+            CaKey::Rsa { ring, .. } => ring.sign_sha256(data),
+        };
+        if sig.is_empty() {
+            return Err("the CA could not sign (system random number generator failed)".into());
         }
+        Ok(sig)
     }
 
     /// `ca.key`: hex of the P-256 scalar (as written since the first release), or PKCS#8 PEM.
     fn load(text: &str) -> Result<Self, String> {
         if text.starts_with("-----BEGIN PRIVATE KEY-----") {
             use rsa::pkcs8::DecodePrivateKey;
-            return rsa::PrivateKey::from_pkcs8_pem(text)
-                .map(|k| CaKey::Rsa(Box::new(k)))
-                .map_err(|e| format!("ca.key: {e}"));
+            let key = rsa::PrivateKey::from_pkcs8_pem(text).map_err(|e| format!("ca.key: {e}"))?;
+            return Self::rsa(key);
         }
         let bytes = Zeroizing::new(decode_hex(text.trim()).ok_or("ca.key is not hex")?);
         p256::ecdsa::SigningKey::from_slice(&bytes)
-            .map(CaKey::P256)
             .map_err(|e| e.to_string())
+            .and_then(Self::p256)
+    }
+
+    fn p256(key: p256::ecdsa::SigningKey) -> Result<Self, String> {
+        let point = key.verifying_key().to_sec1_point(false);
+        let ring = crate::sig::EcdsaSigner::p256(&key.to_bytes(), point.as_bytes())?;
+        Ok(CaKey::P256 { key, ring })
+    }
+
+    fn rsa(key: rsa::PrivateKey) -> Result<Self, String> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
+        let ring = crate::sig::RsaSigner::from_pkcs8(der.as_bytes())?;
+        Ok(CaKey::Rsa {
+            key: Box::new(key),
+            ring,
+        })
     }
 
     fn generate(alg: Algorithm) -> Result<(Self, Zeroizing<String>), String> {
@@ -101,12 +118,12 @@ impl CaKey {
                 let pem = k
                     .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
                     .map_err(|e| e.to_string())?;
-                Ok((CaKey::Rsa(Box::new(k)), Zeroizing::new(pem.to_string())))
+                Ok((Self::rsa(k)?, Zeroizing::new(pem.to_string())))
             }
             _ => {
                 let secret: p256::SecretKey = rsa::Generate::generate_from_rng(&mut rng);
                 let hex = Zeroizing::new(encode_hex(&secret.to_bytes()));
-                Ok((CaKey::P256(p256::ecdsa::SigningKey::from(&secret)), hex))
+                Ok((Self::p256(p256::ecdsa::SigningKey::from(&secret))?, hex))
             }
         }
     }

@@ -60,6 +60,33 @@ impl RsaSigner {
     }
 }
 
+/// A P-256 private key for ECDSA SHA-256 signatures (the CA's certificates, CRLs and OCSP
+/// answers): ring signs ≈ 5× faster than the p256 crate.
+pub struct EcdsaSigner(signature::EcdsaKeyPair);
+
+impl EcdsaSigner {
+    /// From the 32-byte scalar and the SEC1 uncompressed public point.
+    pub fn p256(scalar: &[u8], public_uncompressed: &[u8]) -> Result<Self, String> {
+        signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            scalar,
+            public_uncompressed,
+            &ring::rand::SystemRandom::new(),
+        )
+        .map(Self)
+        .map_err(|e| format!("P-256 key: {e}"))
+    }
+
+    /// A DER ECDSA signature over SHA-256 of `message`; empty only if the system RNG fails
+    /// (every verifier refuses an empty signature).
+    pub fn sign_sha256(&self, message: &[u8]) -> Vec<u8> {
+        self.0
+            .sign(&ring::rand::SystemRandom::new(), message)
+            .map(|s| s.as_ref().to_vec())
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +141,23 @@ mod tests {
         key.to_public_key()
             .verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest, &sig)
             .expect("the rsa crate accepts ring's signature");
+    }
+
+    #[test]
+    fn ring_p256_signatures_verify_with_the_browser_code() {
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let secret: p256::SecretKey = rsa::Generate::generate_from_rng(&mut rng);
+        let point = secret.public_key().to_sec1_bytes();
+        let signer = EcdsaSigner::p256(&secret.to_bytes(), &point).expect("key");
+        let public = PublicKey::P256(secret.public_key());
+        let sig = signer.sign_sha256(b"tbsCertificate");
+        assert!(
+            public.verify_sha256(b"tbsCertificate", &sig),
+            "ccid accepts ring's"
+        );
+        assert!(!public.verify_sha256(b"tbsCertificatf", &sig));
+        // A scalar that does not match the point is refused at load, not at signing.
+        let other: p256::SecretKey = rsa::Generate::generate_from_rng(&mut rng);
+        assert!(EcdsaSigner::p256(&other.to_bytes(), &point).is_err());
     }
 }
