@@ -52,7 +52,7 @@ pub struct Agreement {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
     pub id: String,
-    /// Random, base64url; signed inside the application.
+    /// Unpredictable (an HMAC of the id under a server key), base64url; signed inside the application.
     pub nonce: String,
     pub expires_at: i64,
 }

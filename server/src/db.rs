@@ -43,6 +43,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0006_audit_trigger",
         include_str!("../migrations/sqlite/0006_audit_trigger.sql"),
     ),
+    (
+        "0007_stateless_challenges",
+        include_str!("../migrations/sqlite/0007_stateless_challenges.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -68,6 +72,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_audit_trigger",
         include_str!("../migrations/postgres/0006_audit_trigger.sql"),
+    ),
+    (
+        "0007_stateless_challenges",
+        include_str!("../migrations/postgres/0007_stateless_challenges.sql"),
     ),
 ];
 

@@ -116,6 +116,9 @@ pub fn spawn(s: State) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
+            if let Err(e) = crate::challenge::forget_expired(&s.db, now()).await {
+                tracing::error!(error = %e, "challenge cleanup failed");
+            }
             match expire_unpaid(&s).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "unpaid orders expired"),

@@ -37,6 +37,21 @@ impl Kek {
         Ok((Self::new(&key), true))
     }
 
+    /// A 32-byte key for another purpose, derived from this one (AES-256 as a PRF over the
+    /// label and a block counter), so every server sharing the data directory's KEK derives the
+    /// same key and no second secret file is needed.
+    pub fn derive(&self, label: &[u8; 15]) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        for (i, half) in out.chunks_mut(16).enumerate() {
+            let mut b = Array::default();
+            b[..15].copy_from_slice(label);
+            b[15] = i as u8 + 1;
+            self.0.encrypt_block(&mut b);
+            half.copy_from_slice(&b);
+        }
+        out
+    }
+
     /// Wraps `plain` (16 to 32 bytes in 8-byte steps, as management keys are): 8 bytes longer.
     pub fn wrap(&self, plain: &[u8]) -> Result<Vec<u8>, String> {
         if plain.len() < 16 || !plain.len().is_multiple_of(8) || plain.len() > 64 {

@@ -2,6 +2,7 @@
 //! (when built) the web app. `app(state)` is the whole router, so tests drive it in process.
 
 pub mod ca;
+pub mod challenge;
 pub mod check;
 pub mod db;
 pub mod error;
@@ -238,6 +239,7 @@ pub struct AppState {
     pub limiter: limit::RateLimiter,
     /// Where notices go, built once from the configuration.
     pub notifier: notify::Notifier,
+    pub challenges: challenge::Challenges,
 }
 
 pub type State = Arc<AppState>;
@@ -266,6 +268,7 @@ impl AppState {
                 config.data_dir.join(keywrap::FILE).display()
             ));
         }
+        let challenges = challenge::Challenges::new(&kek);
         let db = db::Store::connect(&config.database_url, kek)
             .await
             .map_err(|e| format!("database: {e}"))?;
@@ -279,6 +282,7 @@ impl AppState {
         Ok((
             Arc::new(AppState {
                 notifier,
+                challenges,
                 config,
                 db,
                 ca,

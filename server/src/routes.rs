@@ -148,18 +148,7 @@ async fn new_challenge(
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
 ) -> AppResult<Json<api::Challenge>> {
     limited(&s, addr)?;
-    let c = api::Challenge {
-        id: random_id(16),
-        nonce: random_id(32),
-        expires_at: now() + s.config.challenge_ttl_secs,
-    };
-    crate::sql::query("INSERT INTO challenges (id, nonce, expires_at) VALUES ($1, $2, $3)")
-        .bind(&c.id)
-        .bind(&c.nonce)
-        .bind(c.expires_at)
-        .execute(&s.db.writer)
-        .await?;
-    Ok(Json(c))
+    Ok(Json(s.challenges.issue(now(), s.config.challenge_ttl_secs)))
 }
 
 fn today(t: i64) -> u32 {
@@ -214,29 +203,28 @@ async fn apply(
     }
     let summary =
         ccid::cert::summarize(&der, t).map_err(|e| AppError::bad("certificate", e.to_string()))?;
-    // One round trip for all lookups (each costs a hop to the database's thread).
-    let row = crate::sql::query(
-        "SELECT (SELECT der FROM certificates WHERE serial = $1) AS der,
-                (SELECT revoked_at FROM certificates WHERE serial = $1) AS revoked_at,
-                (SELECT nonce FROM challenges WHERE id = $2 AND used_at IS NULL AND expires_at > $3) AS nonce",
-    )
-    .bind(&summary.serial)
-    .bind(&req.challenge_id)
-    .bind(t)
-    .fetch_one(&s.db.pool)
-    .await?;
+    let row = crate::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
+        .bind(&summary.serial)
+        .fetch_optional(&s.db.pool)
+        .await?;
     // A certificate byte-identical to one this CA recorded when issuing it needs no signature
     // check (a P-256 verification); any other must carry this CA's signature.
-    let recorded = row.try_get::<Option<Vec<u8>>>("der")?;
+    let recorded = row
+        .as_ref()
+        .map(|r| r.try_get::<Vec<u8>>("der"))
+        .transpose()?;
     if recorded.as_deref() != Some(der.as_slice()) && !s.ca.issued(&cert) {
         return Err(not_ours());
     }
     check_window(&s, &summary, t)?;
-    if row.try_get::<Option<i64>>("revoked_at")?.is_some() {
-        return Err(AppError::Forbidden("this certificate is revoked"));
+    if let Some(r) = &row {
+        if r.try_get::<Option<i64>>("revoked_at")?.is_some() {
+            return Err(AppError::Forbidden("this certificate is revoked"));
+        }
     }
-    let nonce: String = row
-        .try_get::<Option<String>>("nonce")?
+    let (nonce, challenge_expires) = s
+        .challenges
+        .check(&req.challenge_id, t, s.config.challenge_ttl_secs)
         .ok_or(AppError::conflict(
             "challenge",
             "the challenge is unknown, used or expired",
@@ -259,14 +247,7 @@ async fn apply(
     let token = random_id(16);
     let new_not_after = crate::add_months(summary.not_after, form.period_months);
     let mut tx = s.db.writer.begin().await?;
-    let used =
-        crate::sql::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-            .bind(t)
-            .bind(&req.challenge_id)
-            .execute(&mut tx)
-            .await?
-            .rows_affected();
-    if used != 1 {
+    if !crate::challenge::consume(&mut tx, &req.challenge_id, challenge_expires).await? {
         return Err(AppError::conflict(
             "challenge",
             "the challenge was already used",
@@ -1222,17 +1203,18 @@ async fn prefill(
     let sig = B64
         .decode(&req.signature)
         .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
-    let used = crate::sql::query("UPDATE challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1 RETURNING nonce")
-        .bind(t)
-        .bind(&req.challenge_id)
-        .fetch_optional(&s.db.writer)
-        .await?
-        .ok_or(AppError::conflict("challenge", "the challenge is unknown, used or expired"))?;
-    let nonce: String = used.try_get("nonce")?;
+    let spent = || AppError::conflict("challenge", "the challenge is unknown, used or expired");
+    let (nonce, expires) = s
+        .challenges
+        .check(&req.challenge_id, t, s.config.challenge_ttl_secs)
+        .ok_or_else(spent)?;
     if !crate::sig::verify_sha256(&key, &api::prefill_message(&nonce, &der), &sig) {
         return Err(AppError::Forbidden(
             "the signature does not match the certificate",
         ));
+    }
+    if !crate::challenge::consume(&s.db.writer, &req.challenge_id, expires).await? {
+        return Err(spent());
     }
     let last = crate::sql::query("SELECT number, form_json FROM orders WHERE subject = $1 ORDER BY applied_at DESC, number DESC LIMIT 1")
         .bind(&summary.subject)

@@ -100,6 +100,24 @@ async fn applications_refused() {
         let (code, _) = post(req).await;
         assert_eq!(code, 403);
 
+        // A challenge id this server never issued: the nonce it derives is not the one signed.
+        let mut req = application(&s, &mut applet, &der, &form()).await;
+        let exp = req.challenge_id.split_once('.').unwrap().0.to_owned();
+        req.challenge_id = format!("{exp}.{}", "0".repeat(32));
+        assert_eq!(post(req.clone()).await.0, 403);
+        // Ids claiming a longer life than the server gives, expired, or malformed.
+        let t = certrenew_server::now();
+        for id in [
+            format!("{:x}.{}", t + 86_400, "0".repeat(32)),
+            format!("{:x}.{}", t - 1, "0".repeat(32)),
+            "not-a-challenge".into(),
+            "f".repeat(10_000),
+        ] {
+            req.challenge_id = id;
+            let (code, body) = post(req.clone()).await;
+            assert_eq!((code, body["code"].as_str()), (409, Some("challenge")));
+        }
+
         // Invalid ID number, phone: field errors, nothing stored.
         let mut bad = form();
         bad.operator.id_number = "110105194912310021".into();
