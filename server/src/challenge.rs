@@ -112,6 +112,24 @@ mod tests {
         assert_ne!(c.issue(1_000, 300).id, ch.id, "random part");
     }
 
+    #[tokio::test]
+    async fn a_use_is_refused_twice_and_forgotten_after_expiry() {
+        let dir = std::env::temp_dir().join(format!("certrenew-ch-{}", crate::random_id(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+        let db = crate::db::Store::connect(&url, crate::keywrap::Kek::new(&[9; 32]))
+            .await
+            .unwrap();
+        assert!(consume(&db.writer, "old", 100).await.unwrap());
+        assert!(consume(&db.writer, "new", 10_000).await.unwrap());
+        assert!(!consume(&db.writer, "new", 10_000).await.unwrap(), "used");
+        assert_eq!(forget_expired(&db, 1_000).await.unwrap(), 1);
+        assert!(consume(&db.writer, "old", 100).await.unwrap(), "forgotten");
+        assert!(!consume(&db.writer, "new", 10_000).await.unwrap(), "kept");
+        drop(db);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     proptest! {
         /// Whatever a client sends as an id, checking it answers without panicking.
         #[test]
