@@ -427,6 +427,32 @@ struct Lite {
     writer: Arc<tokio::sync::Mutex<rusqlite::Connection>>,
     readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
     next: AtomicUsize,
+    /// Dropped with the pools, which stops the checkpoint thread.
+    _checkpoints: std::sync::mpsc::Sender<()>,
+}
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Checkpoints on a thread of their own, from a connection of their own. SQLite's automatic
+/// checkpoint would run inside a writer's COMMIT — on an async worker thread, with an fsync in
+/// it — and stall every request on that thread meanwhile. A PASSIVE checkpoint blocks neither
+/// the writer nor the readers.
+fn spawn_checkpointer(conn: rusqlite::Connection) -> Result<std::sync::mpsc::Sender<()>, Error> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(CHECKPOINT_EVERY)
+            {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed (retried)");
+                }
+            }
+        })
+        .map_err(|e| Error::Other(format!("checkpoint thread: {e}")))?;
+    Ok(tx)
 }
 
 impl Lite {
@@ -540,6 +566,8 @@ pub fn open_sqlite(url: &str, readers: usize) -> Result<(Pool, Pool), Error> {
         .unwrap_or(url);
     let path = path.split('?').next().unwrap_or(path);
     let writer = open_sqlite_conn(path, false)?;
+    writer.execute_batch("PRAGMA wal_autocheckpoint=0")?;
+    let checkpoints = spawn_checkpointer(open_sqlite_conn(path, false)?)?;
     let readers = (0..readers.max(1))
         .map(|_| open_sqlite_conn(path, true).map(std::sync::Mutex::new))
         .collect::<Result<Vec<_>, _>>()?;
@@ -547,6 +575,7 @@ pub fn open_sqlite(url: &str, readers: usize) -> Result<(Pool, Pool), Error> {
         writer: Arc::new(tokio::sync::Mutex::new(writer)),
         readers,
         next: AtomicUsize::new(0),
+        _checkpoints: checkpoints,
     });
     Ok((
         Pool(PoolInner::Sqlite {
@@ -684,5 +713,39 @@ mod tests {
         // Readers cannot write.
         assert!(query("DELETE FROM t").execute(&read).await.is_err());
         assert_eq!(count().await, 2);
+    }
+
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_in_the_background() {
+        let (dir, read, write) = store().await;
+        let main = dir.0.join("t.db");
+        let before = std::fs::metadata(&main).unwrap().len();
+        for i in 0..64i64 {
+            query("INSERT INTO t (k, n, b) VALUES ($1, $2, $3)")
+                .bind(format!("k{i}"))
+                .bind(i)
+                .bind(vec![i as u8; 16 * 1024])
+                .execute(&write)
+                .await
+                .unwrap();
+        }
+        // Commits go to the WAL only; the database file grows when a checkpoint copies them.
+        let mut grown = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            grown = std::fs::metadata(&main).unwrap().len() - before;
+            if grown >= 1024 * 1024 {
+                break;
+            }
+        }
+        assert!(
+            grown >= 1024 * 1024,
+            "database file grew by {grown} bytes only"
+        );
+        let n = query("SELECT COUNT(*) AS n FROM t")
+            .fetch_one(&read)
+            .await
+            .unwrap();
+        assert_eq!(n.try_get::<i64>("n").unwrap(), 64);
     }
 }
