@@ -757,4 +757,28 @@ mod tests {
             .unwrap();
         assert_eq!(n.try_get::<i64>("n").unwrap(), 64);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn under_steady_writes_the_wal_starts_over_instead_of_growing() {
+        let (dir, _read, write) = store().await;
+        let wal = dir.0.join("t.db-wal");
+        let start = std::time::Instant::now();
+        let mut i = 0i64;
+        // 48 MB of writes, spread over more than 10 checkpoint periods.
+        while i < 3072 || start.elapsed() < CHECKPOINT_EVERY * 10 {
+            query("INSERT INTO t (k, b) VALUES ($1, $2)")
+                .bind(format!("k{i}"))
+                .bind(vec![1u8; 16 * 1024])
+                .execute(&write)
+                .await
+                .unwrap();
+            i += 1;
+        }
+        let size = std::fs::metadata(&wal).unwrap().len();
+        assert!(
+            size < 24 << 20,
+            "WAL is {size} bytes after {} MB written",
+            i / 64
+        );
+    }
 }
