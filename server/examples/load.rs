@@ -16,6 +16,22 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 type Latencies = Arc<Mutex<BTreeMap<&'static str, Vec<Duration>>>>;
 
+/// Runs a client's CPU work (the token's signatures, the provider's notice) on the blocking pool,
+/// so it never sits on an async worker between another client's response and its timestamp:
+/// the latencies printed are the server's, not the load generator's own queueing.
+async fn off_loop<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("client work")
+}
+
+/// The token signs `msg` (PIN verified first), off the async workers.
+async fn token_sign(mut applet: PivApplet, msg: Vec<u8>) -> (PivApplet, Vec<u8>) {
+    off_loop(move || {
+        let sig = sign(&mut applet, &msg);
+        (applet, sig)
+    })
+    .await
+}
+
 fn sign(applet: &mut PivApplet, msg: &[u8]) -> Vec<u8> {
     pollster::block_on(async {
         let mut piv = Piv::new(applet);
@@ -65,8 +81,8 @@ async fn timed<T>(
 async fn renew(
     http: &reqwest::Client,
     url: &str,
-    sandbox: &certrenew_server::payment::Sandbox,
-    mut applet: PivApplet,
+    sandbox: &Arc<certrenew_server::payment::Sandbox>,
+    applet: PivApplet,
     cert: Vec<u8>,
     i: usize,
     lat: &Latencies,
@@ -78,10 +94,7 @@ async fn renew(
     .await
     .map_err(|e| e.to_string())?;
     let f = form(i);
-    let sig = sign(
-        &mut applet,
-        &api::canonical_application(&f, &c.nonce, &cert),
-    );
+    let (applet, sig) = token_sign(applet, api::canonical_application(&f, &c.nonce, &cert)).await;
     let req = api::ApplicationRequest {
         challenge_id: c.id,
         certificate: B64.encode(&cert),
@@ -114,7 +127,10 @@ async fn renew(
     .await
     .map_err(|e| e.to_string())?;
     // The provider's notice, as the sandbox would send it.
-    let notice = sandbox.notice(&p.id, "SBXLOAD", p.amount_fen, certrenew_server::now());
+    let notice = {
+        let (sandbox, id, fen) = (sandbox.clone(), p.id.clone(), p.amount_fen);
+        off_loop(move || sandbox.notice(&id, "SBXLOAD", fen, certrenew_server::now())).await
+    };
     let ack = timed(lat, "POST /payments/notify", async {
         http.post(api("/payments/notify"))
             .form(&notice)
@@ -130,21 +146,21 @@ async fn renew(
     }
     let old = ccid::cert::parse(&cert).map_err(|e| e.to_string())?;
     let key = ccid::cert::public_key(&old).map_err(|e| e.to_string())?;
-    let csr = pollster::block_on(async {
-        let mut piv = Piv::new(&mut applet);
-        piv.select().await.expect("select");
-        piv.verify_pin(&Pin::new(b"123456").expect("pin"))
-            .await
-            .expect("verify");
-        ccid::cert::build_csr(
-            &mut piv,
-            Slot::Authentication,
-            old.tbs_certificate().subject(),
-            &key,
-        )
-        .await
+    let subject = old.tbs_certificate().subject().clone();
+    let (applet, csr) = off_loop(move || {
+        let mut applet = applet;
+        let csr = pollster::block_on(async {
+            let mut piv = Piv::new(&mut applet);
+            piv.select().await.expect("select");
+            piv.verify_pin(&Pin::new(b"123456").expect("pin"))
+                .await
+                .expect("verify");
+            ccid::cert::build_csr(&mut piv, Slot::Authentication, &subject, &key).await
+        });
+        (applet, csr)
     })
-    .map_err(|e| e.to_string())?;
+    .await;
+    let csr = csr.map_err(|e| e.to_string())?;
     let issued: api::IssueResponse = timed(lat, "POST /orders/{n}/certificate", async {
         http.post(api(&format!("/orders/{n}/certificate")))
             .header("x-order-token", &token)
@@ -162,7 +178,7 @@ async fn renew(
     let serial = ccid::cert::summarize(&der, certrenew_server::now())
         .map_err(|e| e.to_string())?
         .serial;
-    let proof = sign(&mut applet, &api::install_proof_message(&n, &serial));
+    let (_, proof) = token_sign(applet, api::install_proof_message(&n, &serial)).await;
     let v: api::OrderView = timed(lat, "POST /orders/{n}/confirm", async {
         http.post(api(&format!("/orders/{n}/confirm")))
             .header("x-order-token", &token)
