@@ -13,7 +13,6 @@ pub struct Store {
     /// For writes. On SQLite a single connection, so writers queue on its lock instead of
     /// meeting SQLite's busy handler (which sleeps); on PostgreSQL the same pool as reads.
     pub writer: Pool,
-    pub postgres: bool,
     /// Wraps management keys at rest.
     kek: std::sync::Arc<crate::keywrap::Kek>,
 }
@@ -150,20 +149,14 @@ impl Store {
     /// Connects and applies pending migrations. `url` is `sqlite://PATH` or `postgres://…`.
     pub async fn connect(url: &str, kek: crate::keywrap::Kek) -> Result<Self, Error> {
         let kek = std::sync::Arc::new(kek);
-        let postgres = url.starts_with("postgres");
-        let (pool, writer) = if postgres {
+        let (pool, writer) = if url.starts_with("postgres") {
             let pool = sql::open_postgres(url, 16).await?;
             (pool.clone(), pool)
         } else {
             // Readers only wait for one another for one statement at a time, so a few suffice.
             sql::open_sqlite(url, 4)?
         };
-        let store = Self {
-            pool,
-            writer,
-            postgres,
-            kek,
-        };
+        let store = Self { pool, writer, kek };
         store.migrate().await?;
         store.wrap_legacy_management_keys().await?;
         Ok(store)
@@ -171,7 +164,7 @@ impl Store {
 
     async fn migrate(&self) -> Result<(), Error> {
         sql::query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").execute(&self.writer).await?;
-        let set = if self.postgres {
+        let set = if self.writer.is_postgres() {
             POSTGRES_MIGRATIONS
         } else {
             SQLITE_MIGRATIONS

@@ -13,12 +13,7 @@ async fn status_code(r: reqwest::Response) -> (u16, serde_json::Value) {
 }
 
 async fn orders_count(s: &Server) -> i64 {
-    certrenew_server::sql::query("SELECT COUNT(*) AS n FROM orders")
-        .fetch_one(&s.state.db.pool)
-        .await
-        .unwrap()
-        .try_get("n")
-        .unwrap()
+    s.count("SELECT COUNT(*) AS n FROM orders").await
 }
 
 #[tokio::test]

@@ -221,12 +221,7 @@ async fn happy_path_on(backend: &str) {
     assert_eq!(inv.amount_fen + inv.tax_fen, 20_000);
     assert_eq!(inv.number.len(), 20);
     assert_eq!(inv.buyer_taxpayer_id, "91350100M000100Y43");
-    let outbox: i64 = certrenew_server::sql::query("SELECT COUNT(*) AS n FROM outbox")
-        .fetch_one(&s.state.db.pool)
-        .await
-        .unwrap()
-        .try_get("n")
-        .unwrap();
+    let outbox = s.count("SELECT COUNT(*) AS n FROM outbox").await;
     assert_eq!(outbox, 2, "notice by e-mail and SMS");
     // applied→awaiting, paid, under review, approved, issued, installed.
     assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 6);
@@ -622,12 +617,8 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
 }
 
 async fn unsent_notices(s: &Server) -> i64 {
-    certrenew_server::sql::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
-        .fetch_one(&s.state.db.pool)
+    s.count("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
         .await
-        .unwrap()
-        .try_get("n")
-        .unwrap()
 }
 
 fn openssl_in(dir: &std::path::Path, args: &[&str]) {

@@ -59,6 +59,16 @@ async fn database_url(backend: &str, dir: &std::path::Path) -> String {
 }
 
 impl Server {
+    /// `SELECT COUNT(*) AS n …` run on the server's database.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        certrenew_server::sql::query(sql)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap()
+    }
+
     pub async fn start(backend: &str, tune: impl FnOnce(&mut Config)) -> Server {
         let dir =
             std::env::temp_dir().join(format!("certrenew-test-{}", certrenew_server::random_id(6)));
