@@ -29,9 +29,12 @@ fn main() {
     let vk = *key.verifying_key();
     let msg = [0x5Au8; 600];
     let sig: p256::ecdsa::Signature = key.sign(&msg);
+    // The virtual token's own private operation (GENERAL AUTHENTICATE over a digest).
+    let mut saved = Vec::new();
+    ccid::tlv::write(&mut saved, 0x01, &key.to_bytes());
+    let token_key = token::keys::PrivateKey::restore(&saved).expect("token key");
     per_op("P-256 sign (virtual token; p256)", 2000, || {
-        let s: p256::ecdsa::Signature = key.sign(&msg);
-        std::hint::black_box(s);
+        std::hint::black_box(token_key.sign_raw(&[0x5A; 32]).expect("sign"));
     });
     let ca = certrenew_server::sig::EcdsaSigner::p256(
         &key.to_bytes(),

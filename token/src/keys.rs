@@ -9,7 +9,9 @@ use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use zeroize::Zeroizing;
 
 pub enum PrivateKey {
-    P256(p256::SecretKey),
+    /// Kept as a signing key: deriving one from the bare scalar costs a scalar multiplication
+    /// (the public point), which was half of every signature's time.
+    P256(p256::ecdsa::SigningKey),
     Rsa(Box<rsa::PrivateKey>),
 }
 
@@ -35,7 +37,7 @@ impl PrivateKey {
 
     pub fn public_key(&self) -> PublicKey {
         match self {
-            Self::P256(k) => PublicKey::P256(k.public_key()),
+            Self::P256(k) => PublicKey::P256(k.verifying_key().into()),
             Self::Rsa(k) => {
                 use rsa::traits::PublicKeyParts;
                 PublicKey::Rsa(ccid::keys::RsaPublicKey::from_own_key(
@@ -56,9 +58,7 @@ impl PrivateKey {
                 let mut digest = [0u8; 32];
                 let n = input.len().min(32);
                 digest[32 - n..].copy_from_slice(&input[..n]);
-                let sig: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(k)
-                    .sign_prehash(&digest)
-                    .ok()?;
+                let sig: p256::ecdsa::Signature = k.sign_prehash(&digest).ok()?;
                 Some(sig.to_der().as_bytes().to_vec())
             }
             Self::Rsa(k) => {
@@ -102,7 +102,7 @@ impl PrivateKey {
     pub fn restore(buf: &[u8]) -> Option<Self> {
         if let Some(scalar) = tlv::find(buf, 0x01).ok()? {
             let bytes: [u8; 32] = scalar.try_into().ok()?;
-            return p256::SecretKey::from_bytes(&bytes.into())
+            return p256::ecdsa::SigningKey::from_bytes(&bytes.into())
                 .ok()
                 .map(Self::P256);
         }
