@@ -71,15 +71,15 @@ pub async fn consume<'a>(
         == 1)
 }
 
+pub(crate) const FORGET: &str = "DELETE FROM used_challenges WHERE expires_at < $1";
+
 /// Forgets uses of challenges that have expired (they fail the expiry check anyway).
 pub async fn forget_expired(db: &crate::db::Store, now: i64) -> Result<u64, crate::sql::Error> {
-    Ok(
-        crate::sql::query("DELETE FROM used_challenges WHERE expires_at < $1")
-            .bind(now)
-            .execute(&db.writer)
-            .await?
-            .rows_affected(),
-    )
+    Ok(crate::sql::query(FORGET)
+        .bind(now)
+        .execute(&db.writer)
+        .await?
+        .rows_affected())
 }
 
 #[cfg(test)]
@@ -114,20 +114,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_use_is_refused_twice_and_forgotten_after_expiry() {
-        let dir = std::env::temp_dir().join(format!("certrenew-ch-{}", crate::random_id(6)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
-        let db = crate::db::Store::connect(&url, crate::keywrap::Kek::new(&[9; 32]))
-            .await
-            .unwrap();
+        let (_dir, db) = crate::db::test_store().await;
         assert!(consume(&db.writer, "old", 100).await.unwrap());
         assert!(consume(&db.writer, "new", 10_000).await.unwrap());
         assert!(!consume(&db.writer, "new", 10_000).await.unwrap(), "used");
         assert_eq!(forget_expired(&db, 1_000).await.unwrap(), 1);
         assert!(consume(&db.writer, "old", 100).await.unwrap(), "forgotten");
         assert!(!consume(&db.writer, "new", 10_000).await.unwrap(), "kept");
-        drop(db);
-        std::fs::remove_dir_all(&dir).ok();
     }
 
     proptest! {

@@ -46,6 +46,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0007_stateless_challenges",
         include_str!("../migrations/sqlite/0007_stateless_challenges.sql"),
     ),
+    (
+        "0008_job_indexes",
+        include_str!("../migrations/sqlite/0008_job_indexes.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -75,6 +79,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0007_stateless_challenges",
         include_str!("../migrations/postgres/0007_stateless_challenges.sql"),
+    ),
+    (
+        "0008_job_indexes",
+        include_str!("../migrations/postgres/0008_job_indexes.sql"),
     ),
 ];
 
@@ -422,6 +430,41 @@ pub async fn notify_operator(
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// A temporary directory for unit tests, removed when dropped.
+#[cfg(test)]
+pub(crate) struct TestDir(pub std::path::PathBuf);
+
+#[cfg(test)]
+impl TestDir {
+    pub(crate) fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("certrenew-unit-{}", crate::random_id(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// A SQLite database in it: `sqlite://DIR/t.db`.
+    pub(crate) fn sqlite_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.0.join("t.db").display())
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A migrated SQLite store in a temporary directory (unit tests).
+#[cfg(test)]
+pub(crate) async fn test_store() -> (TestDir, Store) {
+    let dir = TestDir::new();
+    let db = Store::connect(&dir.sqlite_url(), crate::keywrap::Kek::new(&[9; 32]))
+        .await
+        .unwrap();
+    (dir, db)
 }
 
 #[cfg(test)]

@@ -240,6 +240,8 @@ pub struct AppState {
     /// Where notices go, built once from the configuration.
     pub notifier: notify::Notifier,
     pub challenges: challenge::Challenges,
+    /// Wakes the outbox's delivery task (jobs::spawn_outbox) when notices are queued.
+    pub outbox_ready: tokio::sync::Notify,
 }
 
 pub type State = Arc<AppState>;
@@ -283,6 +285,7 @@ impl AppState {
             Arc::new(AppState {
                 notifier,
                 challenges,
+                outbox_ready: tokio::sync::Notify::new(),
                 config,
                 db,
                 ca,

@@ -6,6 +6,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::{Path, PathBuf};
 
 /// One queued notice.
+#[derive(Clone, Copy)]
 pub struct Notice<'a> {
     pub id: i64,
     /// "email" or "sms".
@@ -13,6 +14,24 @@ pub struct Notice<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+}
+
+/// Why a notice was not delivered; it stays queued either way.
+#[derive(Debug)]
+pub enum Undelivered {
+    /// This notice cannot go out as it is (a malformed address, its recipient refused for good).
+    Notice(String),
+    /// The channel failed (relay or gateway unreachable, slow, or refusing for now): the next
+    /// notice of the same kind would wait for it too.
+    Channel(String),
+}
+
+impl std::fmt::Display for Undelivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Notice(e) | Self::Channel(e) => f.write_str(e),
+        }
+    }
 }
 
 /// Where notices go. Built once per delivery run from the configuration.
@@ -156,23 +175,27 @@ impl Notifier {
     }
 
     /// Delivers one notice; returns the channel used.
-    pub async fn deliver(&self, n: &Notice<'_>) -> Result<&'static str, String> {
+    pub async fn deliver(&self, n: &Notice<'_>) -> Result<&'static str, Undelivered> {
         match (n.kind, &self.smtp, &self.sms_gateway) {
             ("email", Some((transport, from)), _) => {
                 let to: Mailbox =
                     n.to.parse()
-                        .map_err(|e| format!("recipient address: {e}"))?;
+                        .map_err(|e| Undelivered::Notice(format!("recipient address: {e}")))?;
                 let message = Message::builder()
                     .from(from.clone())
                     .to(to)
                     .subject(n.subject)
                     .header(ContentType::TEXT_PLAIN)
                     .body(n.body.to_owned())
-                    .map_err(|e| e.to_string())?;
-                transport
-                    .send(message)
-                    .await
-                    .map_err(|e| format!("SMTP: {e}"))?;
+                    .map_err(|e| Undelivered::Notice(e.to_string()))?;
+                transport.send(message).await.map_err(|e| {
+                    // A 5xx reply is about this message (its recipient, say); the rest may pass.
+                    if e.is_permanent() {
+                        Undelivered::Notice(format!("SMTP: {e}"))
+                    } else {
+                        Undelivered::Channel(format!("SMTP: {e}"))
+                    }
+                })?;
                 Ok("smtp")
             }
             ("sms", _, Some(url)) => {
@@ -186,24 +209,58 @@ impl Notifier {
                     .send()
                     .await
                     .and_then(|r| r.error_for_status())
-                    .map_err(|e| format!("SMS gateway: {e}"))?;
+                    .map_err(|e| Undelivered::Channel(format!("SMS gateway: {e}")))?;
                 Ok("sms-gateway")
             }
             _ => {
-                let text = format!(
-                    "Kind: {}\nTo: {}\nSubject: {}\n\n{}\n",
-                    n.kind, n.to, n.subject, n.body
-                );
-                std::fs::create_dir_all(&self.dir)
-                    .and_then(|_| {
-                        std::fs::write(self.dir.join(format!("{:08}-{}.txt", n.id, n.kind)), text)
-                    })
-                    .map_err(|e| format!("outbox directory: {e}"))?;
+                self.to_file(std::slice::from_ref(n), crate::now()).await?;
                 Ok("file")
             }
         }
     }
+
+    /// Whether notices of `kind` go to the file (no relay or gateway configured for them).
+    pub fn by_file(&self, kind: &str) -> bool {
+        !matches!(
+            (kind, &self.smtp, &self.sms_gateway),
+            ("email", Some(_), _) | ("sms", _, Some(_))
+        )
+    }
+
+    /// Appends notices to the day's file in `outbox/` (`notices-YYYY-MM-DD.txt`, UTC), all in one
+    /// write: a file per notice cost an inode each, ≈ 0.3 ms of kernel time per renewal.
+    pub async fn to_file(&self, notices: &[Notice<'_>], now: i64) -> Result<(), Undelivered> {
+        use std::fmt::Write;
+        let mut text = String::new();
+        for n in notices {
+            let _ = write!(
+                text,
+                "Id: {}\nKind: {}\nTo: {}\nSubject: {}\n\n{}\n{SEPARATOR}\n",
+                n.id, n.kind, n.to, n.subject, n.body
+            );
+        }
+        let day = &crate::rfc3339(now)[..10];
+        let (dir, file) = (
+            self.dir.clone(),
+            self.dir.join(format!("notices-{day}.txt")),
+        );
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            std::fs::create_dir_all(&dir)?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(file)?
+                .write_all(text.as_bytes())
+        })
+        .await
+        .map_err(|e| Undelivered::Channel(format!("outbox directory: {e}")))?
+        .map_err(|e| Undelivered::Channel(format!("outbox directory: {e}")))
+    }
 }
+
+/// Ends each notice in the outbox's files.
+pub const SEPARATOR: &str = "--";
 
 #[cfg(test)]
 mod tests {

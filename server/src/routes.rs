@@ -991,6 +991,7 @@ async fn confirm(
     )
     .await?;
     tx.commit().await?;
+    s.outbox_ready.notify_one();
     let o = Order {
         status: OrderStatus::Installed,
         installed_at: Some(t),

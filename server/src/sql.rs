@@ -642,18 +642,11 @@ pub async fn open_postgres(url: &str, connections: u32) -> Result<Pool, Error> {
 mod tests {
     use super::*;
 
-    struct Dir(std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::db::TestDir as Dir;
 
     async fn store() -> (Dir, Pool, Pool) {
-        let dir = Dir(std::env::temp_dir().join(format!("certrenew-sql-{}", crate::random_id(6))));
-        std::fs::create_dir_all(&dir.0).unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.0.join("t.db").display());
-        let (read, write) = open_sqlite(&url, 2).unwrap();
+        let dir = Dir::new();
+        let (read, write) = open_sqlite(&dir.sqlite_url(), 2).unwrap();
         query("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT, b BLOB)")
             .execute(&write)
             .await

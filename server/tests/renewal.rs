@@ -20,6 +20,7 @@ async fn happy_path() {
 
 async fn happy_path_on(backend: &str) {
     let s = Server::start(backend, |_| {}).await;
+    certrenew_server::jobs::spawn_outbox(s.state.clone());
     let (mut applet, old_der) = s.token(30).await;
     let (number, token) = apply(&s, &mut applet, &old_der).await;
     assert!(number.starts_with("01") && number.len() == 17, "{number}");
@@ -223,6 +224,21 @@ async fn happy_path_on(backend: &str) {
     assert_eq!(inv.buyer_taxpayer_id, "91350100M000100Y43");
     let outbox = s.count("SELECT COUNT(*) AS n FROM outbox").await;
     assert_eq!(outbox, 2, "notice by e-mail and SMS");
+    // The installation wakes the outbox's task: both leave at once, not at the next minute's run.
+    let queued = std::time::Instant::now();
+    while unsent_notices(&s).await > 0 {
+        assert!(
+            queued.elapsed() < std::time::Duration::from_secs(5),
+            "notices still queued"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let filed = filed_notices(&s);
+    assert_eq!(filed.len(), 2, "{filed:?}");
+    assert!(
+        filed[0].contains("Kind: email\nTo: ops@supplier.cn\n") && filed[0].contains(&inv.number)
+    );
+    assert!(filed[1].contains("Kind: sms\nTo: 13800138000\n") && filed[1].contains(&inv.number));
     // applied→awaiting, paid, under review, approved, issued, installed.
     assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 6);
     // Written by the database's trigger with each transition: who, from → to, and the note.
@@ -448,14 +464,24 @@ async fn renewal_info_reminders_and_outbox() {
             .unwrap(),
         0
     );
-    let files: Vec<_> = std::fs::read_dir(s.state.config.data_dir.join("outbox"))
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .collect();
-    assert_eq!(files.len(), 2);
-    assert!(files
+    let filed = filed_notices(&s);
+    assert_eq!(filed.len(), 2);
+    assert!(filed
         .iter()
         .any(|f| f.contains("To: ops@supplier.cn") && f.contains("天后到期")));
+}
+
+/// The notices written to the day's files in `outbox/` (no relay or gateway configured).
+fn filed_notices(s: &Server) -> Vec<String> {
+    let mut text = String::new();
+    for e in std::fs::read_dir(s.state.config.data_dir.join("outbox")).unwrap() {
+        text += &std::fs::read_to_string(e.unwrap().path()).unwrap();
+    }
+    let end = format!("\n{}\n", certrenew_server::notify::SEPARATOR);
+    text.split(&end)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A payment whose notice never arrives (dropped by the sandbox on purpose) is found by the
@@ -614,6 +640,47 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
         0
     );
     assert_eq!(unsent_notices(&s).await, 1);
+}
+
+/// A channel that fails is tried once per run, not once per notice (an attempt can take 20 s):
+/// its notices wait for the next run, and the other channel's leave meanwhile.
+#[tokio::test]
+async fn a_failing_channel_is_tried_once_per_run() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let gateway = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway_url = format!("http://{}/send", gateway.local_addr().unwrap());
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/send",
+        axum::routing::post(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "busy") }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(gateway, app).await.unwrap() });
+    let s = Server::start("sqlite", |c| c.sms_gateway = Some(gateway_url.clone())).await;
+    for (kind, to) in [
+        ("sms", "13800138000"),
+        ("email", "ops@supplier.cn"),
+        ("sms", "13900139000"),
+        ("sms", "13700137000"),
+    ] {
+        certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, '数字证书续期完成', '您的证书已续期。', 0)")
+            .bind(kind)
+            .bind(to)
+            .execute(&s.state.db.writer)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        certrenew_server::jobs::deliver_outbox(&s.state)
+            .await
+            .unwrap(),
+        1,
+        "the e-mail (to a file)"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(unsent_notices(&s).await, 3);
 }
 
 async fn unsent_notices(s: &Server) -> i64 {
