@@ -45,6 +45,8 @@ pub enum CaKey {
         key: Box<rsa::PrivateKey>,
         ring: crate::sig::RsaSigner,
     },
+    /// In an HSM, signing there (`--ca-key-uri`).
+    Pkcs11(Box<crate::hsm::Pkcs11Key>),
 }
 
 impl CaKey {
@@ -52,6 +54,7 @@ impl CaKey {
         match self {
             CaKey::P256 { .. } => Algorithm::EccP256,
             CaKey::Rsa { .. } => Algorithm::Rsa2048,
+            CaKey::Pkcs11(k) => k.algorithm(),
         }
     }
 
@@ -65,6 +68,7 @@ impl CaKey {
                     &k.e().to_be_bytes_trimmed_vartime(),
                 )?)
             }
+            CaKey::Pkcs11(k) => k.public().clone(),
         })
     }
 
@@ -73,6 +77,7 @@ impl CaKey {
         let sig = match self {
             CaKey::P256 { ring, .. } => ring.sign_sha256(data),
             CaKey::Rsa { ring, .. } => ring.sign_sha256(data),
+            CaKey::Pkcs11(k) => k.sign(data)?,
         };
         if sig.is_empty() {
             return Err("the CA could not sign (system random number generator failed)".into());
@@ -181,52 +186,55 @@ impl Ca {
     pub fn load_or_create(dir: &Path, now: i64, alg: Algorithm) -> Result<(Self, bool), String> {
         let key_path = dir.join("ca.key");
         let cert_path = dir.join("ca.crt");
-        if key_path.exists() && cert_path.exists() {
-            let text =
-                Zeroizing::new(std::fs::read_to_string(&key_path).map_err(|e| e.to_string())?);
-            let key = CaKey::load(&text)?;
+        match (key_path.exists(), cert_path.exists()) {
+            (true, true) => {
+                let text =
+                    Zeroizing::new(std::fs::read_to_string(&key_path).map_err(|e| e.to_string())?);
+                let key = CaKey::load(&text)?;
+                let cert_der = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
+                return Ok((Self::from_parts(key, cert_der)?, false));
+            }
+            // Never a new CA over an existing certificate: its key may be in an HSM.
+            (false, true) => {
+                return Err(format!(
+                "{} has no ca.key beside it: is this CA's key in an HSM? Start with --ca-key-uri",
+                cert_path.display()
+            ))
+            }
+            _ => {}
+        }
+        let (key, stored) = CaKey::generate(alg)?;
+        let der = self_signed(&key, now)?;
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        write_private(&key_path, &stored)?;
+        std::fs::write(&cert_path, &der).map_err(|e| e.to_string())?;
+        Ok((Self::from_parts(key, der)?, true))
+    }
+
+    /// The CA with its key in a PKCS #11 module (`uri`, see `hsm`), generated there on first
+    /// start; `ca.crt` in `dir` is created then and must match the key after. Returns whether the
+    /// CA was created.
+    pub fn with_hsm(
+        dir: &Path,
+        now: i64,
+        alg: Algorithm,
+        uri: &str,
+        pin: &str,
+    ) -> Result<(Self, bool), String> {
+        if dir.join("ca.key").exists() {
+            return Err("this CA's key is in ca.key; an HSM CA's data directory has none".into());
+        }
+        let uri = crate::hsm::Uri::parse(uri)?;
+        let key = CaKey::Pkcs11(Box::new(
+            crate::hsm::Pkcs11Key::open_or_generate(&uri, pin, alg)?.0,
+        ));
+        let cert_path = dir.join("ca.crt");
+        if cert_path.exists() {
             let cert_der = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
             return Ok((Self::from_parts(key, cert_der)?, false));
         }
-        let (key, stored) = CaKey::generate(alg)?;
-        let name =
-            Name::from_str("CN=certrenew Demo CA,O=certrenew,C=CN").map_err(|e| e.to_string())?;
-        let public = key.public()?;
-        let kid = key_id(&public);
-        let extensions: Vec<Extension> = vec![
-            ext(
-                OID_BC,
-                true,
-                &BasicConstraints {
-                    ca: true,
-                    path_len_constraint: Some(0),
-                },
-            )?,
-            ext(
-                OID_KU,
-                true,
-                &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
-            )?,
-            ext(
-                OID_SKI,
-                false,
-                &SubjectKeyIdentifier(OctetString::new(kid).map_err(|e| e.to_string())?),
-            )?,
-        ];
-        let der = sign_with(
-            &key,
-            Issue {
-                serial: &random_serial(),
-                subject: &name,
-                issuer: &name,
-                not_before: now - 3600,
-                not_after: now + 10 * 365 * 86_400,
-                public_key: &public,
-                extensions,
-            },
-        )?;
+        let der = self_signed(&key, now)?;
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        write_private(&key_path, &stored)?;
         std::fs::write(&cert_path, &der).map_err(|e| e.to_string())?;
         Ok((Self::from_parts(key, der)?, true))
     }
@@ -235,7 +243,7 @@ impl Ca {
         let cert = Certificate::from_der(&cert_der).map_err(|e| e.to_string())?;
         let public = key.public()?;
         if cert::public_key(&cert).map_err(|e| e.to_string())? != public {
-            return Err("ca.crt does not match ca.key".into());
+            return Err("ca.crt does not match the CA's key".into());
         }
         let key_id = key_id(&public);
         Ok(Self {
@@ -493,6 +501,46 @@ impl Ca {
 
 const OID_KU: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.15");
 const OID_BC: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.19");
+
+/// The CA's self-signed certificate, valid ten years.
+fn self_signed(key: &CaKey, now: i64) -> Result<Vec<u8>, String> {
+    let name =
+        Name::from_str("CN=certrenew Demo CA,O=certrenew,C=CN").map_err(|e| e.to_string())?;
+    let public = key.public()?;
+    let kid = key_id(&public);
+    let extensions: Vec<Extension> = vec![
+        ext(
+            OID_BC,
+            true,
+            &BasicConstraints {
+                ca: true,
+                path_len_constraint: Some(0),
+            },
+        )?,
+        ext(
+            OID_KU,
+            true,
+            &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+        )?,
+        ext(
+            OID_SKI,
+            false,
+            &SubjectKeyIdentifier(OctetString::new(kid).map_err(|e| e.to_string())?),
+        )?,
+    ];
+    sign_with(
+        key,
+        Issue {
+            serial: &random_serial(),
+            subject: &name,
+            issuer: &name,
+            not_before: now - 3600,
+            not_after: now + 10 * 365 * 86_400,
+            public_key: &public,
+            extensions,
+        },
+    )
+}
 
 fn sign_with(key: &CaKey, params: Issue<'_>) -> Result<Vec<u8>, String> {
     cert::issue(params, key.algorithm(), |tbs| key.sign(tbs)).map_err(|e| e.to_string())

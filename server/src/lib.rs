@@ -6,6 +6,7 @@ pub mod challenge;
 pub mod check;
 pub mod db;
 pub mod error;
+pub mod hsm;
 pub mod jobs;
 pub mod keywrap;
 pub mod limit;
@@ -176,6 +177,9 @@ pub struct Config {
     pub sms_gateway: Option<String>,
     /// Key of a CA created on first start: P-256 (default) or RSA-2048.
     pub ca_algorithm: ccid::piv::Algorithm,
+    /// The CA key in an HSM: a `pkcs11:` URI (see `hsm`), with the token's PIN.
+    pub ca_key_uri: Option<String>,
+    pub ca_pin: Option<String>,
 }
 
 impl Config {
@@ -210,6 +214,8 @@ impl Config {
             smtp_from: "certrenew <noreply@localhost>".into(),
             sms_gateway: None,
             ca_algorithm: ccid::piv::Algorithm::EccP256,
+            ca_key_uri: None,
+            ca_pin: None,
         }
     }
 
@@ -252,8 +258,15 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let mut notes = Vec::new();
-        let (mut ca, created) =
-            ca::Ca::load_or_create(&config.data_dir, now(), config.ca_algorithm)?;
+        let (mut ca, created) = match &config.ca_key_uri {
+            None => ca::Ca::load_or_create(&config.data_dir, now(), config.ca_algorithm)?,
+            Some(uri) => {
+                let pin = config.ca_pin.as_deref().ok_or_else(|| {
+                    format!("--ca-key-uri: the token's PIN goes in {}", hsm::PIN_VAR)
+                })?;
+                ca::Ca::with_hsm(&config.data_dir, now(), config.ca_algorithm, uri, pin)?
+            }
+        };
         ca.publish_at(&config.public_url)?;
         if created {
             notes.push(format!(

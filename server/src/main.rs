@@ -5,6 +5,7 @@
 //!                 [--cors-origin ORIGIN]… [--reconcile-after SECS] [--provider-query-url URL]
 //!                 [--sandbox-drop-notices] [--smtp URL] [--smtp-ca PEM] [--smtp-from ADDR]
 //!                 [--sms-gateway URL] [--ca-key p256|rsa2048]
+//!                 [--ca-key-uri pkcs11:token=…;object=…?module-path=…]   (PIN in CERTRENEW_CA_PIN)
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
 //! certrenew management-key import FILE   (serial,algorithm,key per line: keys the CA holds)
 //! certrenew ca show [--data DIR]
@@ -33,6 +34,7 @@ struct Args {
     smtp_ca: Option<PathBuf>,
     sms_gateway: Option<String>,
     ca_rsa: bool,
+    ca_key_uri: Option<String>,
     rest: Vec<String>,
 }
 
@@ -56,6 +58,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         smtp_ca: None,
         sms_gateway: None,
         ca_rsa: false,
+        ca_key_uri: None,
         rest: vec![],
     };
     while let Some(x) = it.next() {
@@ -96,6 +99,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--smtp-from" => a.smtp_from = Some(val()?),
             "--smtp-ca" => a.smtp_ca = Some(val()?.into()),
             "--sms-gateway" => a.sms_gateway = Some(val()?),
+            "--ca-key-uri" => a.ca_key_uri = Some(val()?),
             "--ca-key" => {
                 a.ca_rsa = match val()?.as_str() {
                     "p256" => false,
@@ -144,6 +148,8 @@ fn config(a: &Args) -> Config {
     if a.ca_rsa {
         c.ca_algorithm = ccid::piv::Algorithm::Rsa2048;
     }
+    c.ca_key_uri = a.ca_key_uri.clone();
+    c.ca_pin = std::env::var(certrenew_server::hsm::PIN_VAR).ok();
     c
 }
 

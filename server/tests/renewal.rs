@@ -688,19 +688,6 @@ async fn unsent_notices(s: &Server) -> i64 {
         .await
 }
 
-fn openssl_in(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Through a relay that insists on STARTTLS and a login (aiosmtpd, which we did not write): the
 /// notice leaves encrypted and authenticated when the relay's certificate chains to `--smtp-ca`
 /// and the password is right; with a wrong password or an untrusted certificate it stays queued.
@@ -717,7 +704,7 @@ async fn notices_go_through_a_relay_requiring_starttls_and_login() {
         "ec_paramgen_curve:P-256",
         "-nodes",
     ];
-    openssl_in(
+    openssl(
         &dir,
         &[
             &["req", "-x509"][..],
@@ -735,7 +722,7 @@ async fn notices_go_through_a_relay_requiring_starttls_and_login() {
         ]
         .concat(),
     );
-    openssl_in(
+    openssl(
         &dir,
         &[
             &["req"][..],
@@ -756,7 +743,7 @@ async fn notices_go_through_a_relay_requiring_starttls_and_login() {
         "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
     )
     .unwrap();
-    openssl_in(
+    openssl(
         &dir,
         &[
             "x509",
@@ -1062,67 +1049,15 @@ async fn an_rsa_ca_issues_certificates_openssl_accepts() {
         s.state.ca.public_key().algorithm(),
         ccid::piv::Algorithm::Rsa2048
     );
-    let (mut applet, der) = s.token(30).await;
     // The application's chain check runs on the RSA signature.
-    let (number, token) = apply(&s, &mut applet, &der).await;
-    assert_eq!(
-        order(&s, &number, &token).await.status,
-        OrderStatus::AwaitingPayment
-    );
-    let old = x509_cert::Certificate::from_der(&der).unwrap();
-    let key = ccid::cert::public_key(&old).unwrap();
-    let renewed = s
-        .state
-        .ca
-        .issue_renewal(
-            &old,
-            &key,
-            0,
-            2_000_000_000,
-            &certrenew_server::ca::random_serial(),
-        )
-        .unwrap();
+    let (der, renewed) = applied_and_renewed(&s).await;
     let dir = s.state.config.data_dir.clone();
-    let pem = |name: &str, der: &[u8]| {
-        let path = dir.join(name);
-        std::fs::write(&path, der).unwrap();
-        let out = std::process::Command::new("openssl")
-            .args(["x509", "-inform", "DER", "-in"])
-            .arg(&path)
-            .arg("-out")
-            .arg(path.with_extension("pem"))
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        path.with_extension("pem")
-    };
-    let ca = pem("ca-check.der", &s.state.ca.cert_der);
-    for (name, cert) in [("first.der", &der), ("renewed.der", &renewed)] {
-        let cert = pem(name, cert);
-        let out = std::process::Command::new("openssl")
-            .arg("verify")
-            .arg("-CAfile")
-            .arg(&ca)
-            .arg(&cert)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            text.trim_end().ends_with(": OK"),
-            "{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let dump = std::process::Command::new("openssl")
-            .args(["x509", "-noout", "-text", "-in"])
-            .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(String::from_utf8_lossy(&dump.stdout).contains("sha256WithRSAEncryption"));
-    }
+    openssl_verifies(
+        &dir,
+        &s.state.ca.cert_der,
+        &[&der, &renewed],
+        "sha256WithRSAEncryption",
+    );
     // Restarting loads the same RSA CA from its PKCS#8 key.
     let (again, created) =
         certrenew_server::ca::Ca::load_or_create(&dir, 0, ccid::piv::Algorithm::EccP256).unwrap();

@@ -305,3 +305,61 @@ pub async fn pay(s: &Server, number: &str, token: &str) -> api::OrderView {
     }
     panic!("the payment notice did not arrive in 5 s");
 }
+
+/// Runs openssl (which we did not write) in `dir`; its output, or a failure with its complaint.
+pub fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// OpenSSL verifies each of `certs` (DER) against the CA certificate `ca` and names `sig_alg` as
+/// its signature algorithm. Leaves `ca.pem` in `dir`.
+pub fn openssl_verifies(dir: &std::path::Path, ca: &[u8], certs: &[&[u8]], sig_alg: &str) {
+    let pem = |name: &str, der: &[u8]| {
+        std::fs::write(dir.join(format!("{name}.der")), der).unwrap();
+        let (der, pem) = (format!("{name}.der"), format!("{name}.pem"));
+        openssl(dir, &["x509", "-inform", "DER", "-in", &der, "-out", &pem]);
+        pem
+    };
+    let ca = pem("ca", ca);
+    for (i, cert) in certs.iter().enumerate() {
+        let cert = pem(&format!("cert{i}"), cert);
+        let out = openssl(dir, &["verify", "-CAfile", &ca, &cert]);
+        assert!(out.trim_end().ends_with(": OK"), "{out}");
+        let text = openssl(dir, &["x509", "-noout", "-text", "-in", &cert]);
+        assert!(text.contains(sig_alg), "{sig_alg}: {text}");
+    }
+}
+
+/// A token's certificate from this CA passes the application's chain check (the order awaits
+/// payment); returns it and a renewal of it issued by the CA directly.
+pub async fn applied_and_renewed(s: &Server) -> (Vec<u8>, Vec<u8>) {
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(s, &mut applet, &der).await;
+    assert_eq!(
+        order(s, &number, &token).await.status,
+        api::OrderStatus::AwaitingPayment
+    );
+    let old = <x509_cert::Certificate as der::Decode>::from_der(&der).unwrap();
+    let renewed = s
+        .state
+        .ca
+        .issue_renewal(
+            &old,
+            &ccid::cert::public_key(&old).unwrap(),
+            0,
+            2_000_000_000,
+            &certrenew_server::ca::random_serial(),
+        )
+        .unwrap();
+    (der, renewed)
+}
