@@ -266,12 +266,23 @@ async fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     start_client_work(cores);
     let dir = std::path::PathBuf::from(&data);
-    // An existing CA keeps its key; the algorithm only matters when creating one.
-    let (ca, _) = certrenew_server::ca::Ca::load_or_create(
-        &dir,
-        certrenew_server::now(),
-        ccid::piv::Algorithm::EccP256,
-    )
+    // An existing CA keeps its key; the algorithm only matters when creating one. With
+    // CERTRENEW_CA_KEY_URI (as the server was given by bench/load.sh) its key is in that HSM.
+    let hsm = std::env::var("CERTRENEW_CA_KEY_URI").ok();
+    let (ca, _) = match &hsm {
+        None => certrenew_server::ca::Ca::load_or_create(
+            &dir,
+            certrenew_server::now(),
+            ccid::piv::Algorithm::EccP256,
+        ),
+        Some(uri) => certrenew_server::ca::Ca::with_hsm(
+            &dir,
+            certrenew_server::now(),
+            ccid::piv::Algorithm::EccP256,
+            uri,
+            &std::env::var(certrenew_server::hsm::PIN_VAR).expect("CERTRENEW_CA_PIN"),
+        ),
+    }
     .expect("CA in the server's data dir");
     let sandbox =
         Arc::new(certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key"));
@@ -376,7 +387,9 @@ async fn main() {
     );
     println!("renewals per second: {rate:.0}");
     println!(
-        "CA raw signing rate (P-256, one core): {sign_rate:.0}/s; renewals / signing = {:.3}",
+        "CA raw signing rate ({:?}, {}): {sign_rate:.0}/s; renewals / signing = {:.3}",
+        ca.public_key().algorithm(),
+        if hsm.is_some() { "HSM" } else { "one core" },
         rate / sign_rate
     );
     // Where the time goes: CPU per renewal on each side of the loopback.
