@@ -66,10 +66,14 @@ impl Uri {
     }
 }
 
+/// Sessions kept open for signing: a session signs one thing at a time, and a network HSM takes
+/// milliseconds per signature.
+const SESSIONS: usize = 4;
+
 /// A signing key held by the module.
 pub struct Pkcs11Key {
-    /// PKCS #11 sessions are not for concurrent use; the CA signs once per renewal.
-    session: std::sync::Mutex<Session>,
+    sessions: Vec<std::sync::Mutex<Session>>,
+    next: std::sync::atomic::AtomicUsize,
     key: ObjectHandle,
     alg: Algorithm,
     public: PublicKey,
@@ -131,9 +135,16 @@ impl Pkcs11Key {
             }
         };
         let (alg, public) = read_public(&session, public)?;
+        // Object handles and the login hold for every session of this process.
+        let mut sessions = vec![std::sync::Mutex::new(session)];
+        for _ in 1..SESSIONS {
+            let more = module.open_ro_session(slot).map_err(err("session"))?;
+            sessions.push(std::sync::Mutex::new(more));
+        }
         Ok((
             Self {
-                session: std::sync::Mutex::new(session),
+                sessions,
+                next: std::sync::atomic::AtomicUsize::new(0),
                 key: private,
                 alg,
                 public,
@@ -153,10 +164,26 @@ impl Pkcs11Key {
 
     /// A SHA-256 signature: ECDSA (DER, from the module's r‖s) or RSASSA-PKCS1-v1_5.
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
-        let session = self
-            .session
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // On the server's async workers a signature is blocking I/O: let the runtime move the
+        // worker's other tasks elsewhere meanwhile.
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| self.sign_now(data))
+            }
+            _ => self.sign_now(data),
+        }
+    }
+
+    fn sign_now(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self.sessions.len();
+        let session = (0..n)
+            .find_map(|k| self.sessions[(start + k) % n].try_lock().ok())
+            .unwrap_or_else(|| {
+                self.sessions[start % n]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+            });
         let failed =
             |e: cryptoki::error::Error| format!("the CA's key in the HSM did not sign: {e}");
         match self.alg {

@@ -28,7 +28,8 @@ fn test_token(object: &str) -> Option<(String, String)> {
     ))
 }
 
-#[tokio::test]
+/// On a multi-threaded runtime, as the server runs: signatures there go through block_in_place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ca_key_in_an_hsm_signs_and_never_leaves_it() {
     for (alg, digest_alg) in [
         (Algorithm::EccP256, "ecdsa-with-SHA256"),
@@ -60,6 +61,22 @@ async fn a_ca_key_in_an_hsm_signs_and_never_leaves_it() {
         // A certificate from the HSM-held CA passes the application's chain check.
         let (der, renewed) = applied_and_renewed(&s).await;
         openssl_verifies(&dir, &s.state.ca.cert_der, &[&der, &renewed], digest_alg);
+        // Signing from many threads at once (one session each, at most): every signature holds.
+        let ca = &s.state.ca;
+        std::thread::scope(|scope| {
+            for t in 0..8u8 {
+                scope.spawn(move || {
+                    for i in 0..25u8 {
+                        let msg = [t, i, 7];
+                        let sig = ca.sign(&msg);
+                        assert!(
+                            certrenew_server::sig::verify_sha256(ca.public_key(), &msg, &sig),
+                            "{alg:?} thread {t} signature {i}"
+                        );
+                    }
+                });
+            }
+        });
         // The CRL is signed there too.
         let crl = s
             .http
