@@ -2,6 +2,7 @@
 # Complete renewals against the release server on loopback (SQLite by default; pass a postgres://
 # URL as $CERTRENEW_DATABASE to measure PostgreSQL). Auto-approve stands in for the reviewer.
 # Usage: bench/load.sh [CLIENTS] [RENEWALS] [--legacy]   (--legacy: certificates the CA never recorded)
+# CERTRENEW_BIN: another server binary (bench/ab.sh); BENCH_CRYPTO=0 leaves out the crypto costs.
 # The CA key in SoftHSM: eval "$(tests/softhsm.sh start)"; export CERTRENEW_CA_PIN=$CERTRENEW_TEST_PKCS11_PIN
 #   CERTRENEW_CA_KEY_URI="pkcs11:token=$CERTRENEW_TEST_PKCS11_TOKEN;object=bench?module-path=$CERTRENEW_TEST_PKCS11" bench/load.sh
 set -euo pipefail
@@ -12,10 +13,12 @@ data=$(mktemp -d); port=18181
 db_args=(); [ -n "${CERTRENEW_DATABASE:-}" ] && db_args=(--database "$CERTRENEW_DATABASE")
 # The CA key in an HSM: CERTRENEW_CA_KEY_URI=pkcs11:… and CERTRENEW_CA_PIN (see tests/softhsm.sh).
 [ -n "${CERTRENEW_CA_KEY_URI:-}" ] && db_args+=(--ca-key-uri "$CERTRENEW_CA_KEY_URI")
-RUST_LOG=warn target/release/certrenew serve --data "$data" --listen 127.0.0.1:$port --auto-approve --demo --rate-limit 0 "${db_args[@]}" >"$data/server.log" 2>&1 &
+RUST_LOG=warn "${CERTRENEW_BIN:-target/release/certrenew}" serve --data "$data" --listen 127.0.0.1:$port --auto-approve --demo --rate-limit 0 "${db_args[@]}" >"$data/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/v1/prices" >/dev/null && break; sleep 0.1; done
 target/release/examples/load --url "http://127.0.0.1:$port" --data "$data" --clients "$clients" --renewals "$renewals" --server-pid $pid ${3:-}
-echo "cost of each cryptographic operation in a renewal (one core):"
-target/release/examples/crypto_cost
+if [ "${BENCH_CRYPTO:-1}" = 1 ]; then
+  echo "cost of each cryptographic operation in a renewal (one core):"
+  target/release/examples/crypto_cost
+fi
