@@ -186,29 +186,25 @@ impl Ca {
     pub fn load_or_create(dir: &Path, now: i64, alg: Algorithm) -> Result<(Self, bool), String> {
         let key_path = dir.join("ca.key");
         let cert_path = dir.join("ca.crt");
-        match (key_path.exists(), cert_path.exists()) {
+        let key = match (key_path.exists(), cert_path.exists()) {
             (true, true) => {
                 let text =
                     Zeroizing::new(std::fs::read_to_string(&key_path).map_err(|e| e.to_string())?);
-                let key = CaKey::load(&text)?;
-                let cert_der = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
-                return Ok((Self::from_parts(key, cert_der)?, false));
+                CaKey::load(&text)?
             }
             // Never a new CA over an existing certificate: its key may be in an HSM.
-            (false, true) => {
-                return Err(format!(
+            (false, true) => return Err(format!(
                 "{} has no ca.key beside it: is this CA's key in an HSM? Start with --ca-key-uri",
                 cert_path.display()
-            ))
+            )),
+            _ => {
+                let (key, stored) = CaKey::generate(alg)?;
+                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                write_private(&key_path, &stored)?;
+                key
             }
-            _ => {}
-        }
-        let (key, stored) = CaKey::generate(alg)?;
-        let der = self_signed(&key, now)?;
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        write_private(&key_path, &stored)?;
-        std::fs::write(&cert_path, &der).map_err(|e| e.to_string())?;
-        Ok((Self::from_parts(key, der)?, true))
+        };
+        Self::with_key(key, dir, now)
     }
 
     /// The CA with its key in a PKCS #11 module (`uri`, see `hsm`), generated there on first
@@ -225,9 +221,15 @@ impl Ca {
             return Err("this CA's key is in ca.key; an HSM CA's data directory has none".into());
         }
         let uri = crate::hsm::Uri::parse(uri)?;
-        let key = CaKey::Pkcs11(Box::new(
-            crate::hsm::Pkcs11Key::open_or_generate(&uri, pin, alg)?.0,
-        ));
+        let key = CaKey::Pkcs11(Box::new(crate::hsm::Pkcs11Key::open_or_generate(
+            &uri, pin, alg,
+        )?));
+        Self::with_key(key, dir, now)
+    }
+
+    /// The CA of `key` and `ca.crt` in `dir`, which must match it; created (self-signed) when
+    /// missing. Returns whether it was created.
+    fn with_key(key: CaKey, dir: &Path, now: i64) -> Result<(Self, bool), String> {
         let cert_path = dir.join("ca.crt");
         if cert_path.exists() {
             let cert_der = std::fs::read(&cert_path).map_err(|e| e.to_string())?;

@@ -83,8 +83,8 @@ pub struct Pkcs11Key {
 
 impl Pkcs11Key {
     /// Logs in to the URI's token and finds its key, generating it there (of `alg`, unextractable)
-    /// when the token has none by that label. Returns whether it was generated.
-    pub fn open_or_generate(uri: &Uri, pin: &str, alg: Algorithm) -> Result<(Self, bool), String> {
+    /// when the token has none by that label.
+    pub fn open_or_generate(uri: &Uri, pin: &str, alg: Algorithm) -> Result<Self, String> {
         fn err(what: &str) -> impl Fn(cryptoki::error::Error) -> String + '_ {
             move |e| format!("PKCS #11 {what}: {e}")
         }
@@ -115,14 +115,14 @@ impl Pkcs11Key {
                 .find_objects(&[Attribute::Class(class), label.clone()])
                 .map_err(err("search"))
         };
-        let (private, public, generated) = match (
+        let (private, public) = match (
             find(ObjectClass::PRIVATE_KEY)?.as_slice(),
             find(ObjectClass::PUBLIC_KEY)?.as_slice(),
         ) {
-            ([private], [public]) => (*private, *public, false),
+            ([private], [public]) => (*private, *public),
             ([], []) => {
                 let (public, private) = generate(&session, &uri.object, alg)?;
-                (private, public, true)
+                (private, public)
             }
             (p, q) => {
                 return Err(format!(
@@ -141,17 +141,14 @@ impl Pkcs11Key {
             let more = module.open_ro_session(slot).map_err(err("session"))?;
             sessions.push(std::sync::Mutex::new(more));
         }
-        Ok((
-            Self {
-                sessions,
-                next: std::sync::atomic::AtomicUsize::new(0),
-                key: private,
-                alg,
-                public,
-                _module: module,
-            },
-            generated,
-        ))
+        Ok(Self {
+            sessions,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            key: private,
+            alg,
+            public,
+            _module: module,
+        })
     }
 
     pub fn algorithm(&self) -> Algorithm {
@@ -175,15 +172,7 @@ impl Pkcs11Key {
     }
 
     fn sign_now(&self, data: &[u8]) -> Result<Vec<u8>, String> {
-        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let n = self.sessions.len();
-        let session = (0..n)
-            .find_map(|k| self.sessions[(start + k) % n].try_lock().ok())
-            .unwrap_or_else(|| {
-                self.sessions[start % n]
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-            });
+        let session = crate::lock_any(&self.sessions, &self.next);
         let failed =
             |e: cryptoki::error::Error| format!("the CA's key in the HSM did not sign: {e}");
         match self.alg {

@@ -197,7 +197,7 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
             r.try_get::<String>("body")?,
         ));
     }
-    let notices: Vec<_> = queued
+    let (to_file, to_send): (Vec<_>, Vec<_>) = queued
         .iter()
         .map(|(id, kind, to, subject, body)| crate::notify::Notice {
             id: *id,
@@ -206,16 +206,16 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
             subject,
             body,
         })
-        .collect();
-    let mut n_sent = 0;
-    let (to_file, to_send): (Vec<crate::notify::Notice>, Vec<_>) = notices
-        .into_iter()
         .partition(|n| s.notifier.by_file(n.kind));
+    let mut delivered = 0;
     let mut sent = Vec::new();
     // Those for the file go in one write.
     if !to_file.is_empty() {
         match s.notifier.to_file(&to_file, now()).await {
-            Ok(()) => sent.extend(to_file.iter().map(|n| n.id)),
+            Ok(()) => {
+                delivered += to_file.len();
+                sent.extend(to_file.iter().map(|n| n.id));
+            }
             Err(e) => {
                 tracing::warn!(count = to_file.len(), error = %e, "notices not written; retried next run")
             }
@@ -230,6 +230,7 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
         match s.notifier.deliver(&n).await {
             Ok(channel) => {
                 tracing::info!(id, kind, channel, to = %to, "notice delivered");
+                delivered += 1;
                 sent.push(id);
             }
             Err(crate::notify::Undelivered::Notice(e)) => {
@@ -241,11 +242,11 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
             }
         }
         if sent.len() >= MARK_EVERY {
-            mark_sent(s, &mut sent, &mut n_sent).await?;
+            mark_sent(s, &mut sent).await?;
         }
     }
-    mark_sent(s, &mut sent, &mut n_sent).await?;
-    Ok(n_sent)
+    mark_sent(s, &mut sent).await?;
+    Ok(delivered)
 }
 
 /// Delivered notices are marked in groups, one transaction each (a transaction per notice cost
@@ -253,15 +254,10 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
 /// again — at least once, never lost.
 const MARK_EVERY: usize = 32;
 
-async fn mark_sent(
-    s: &State,
-    ids: &mut Vec<i64>,
-    count: &mut usize,
-) -> Result<(), crate::sql::Error> {
+async fn mark_sent(s: &State, ids: &mut Vec<i64>) -> Result<(), crate::sql::Error> {
     if ids.is_empty() {
         return Ok(());
     }
-    *count += ids.len();
     let t = now();
     let mut tx = s.db.writer.begin().await?;
     for id in ids.drain(..) {

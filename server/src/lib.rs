@@ -314,6 +314,23 @@ impl AppState {
 
 pub use routes::app;
 
+/// The first of `slots` free to lock, starting at a rotating index; when all are busy, waits for
+/// one. Callers never hold a slot across an await, so the wait is one operation long.
+pub(crate) fn lock_any<'a, T>(
+    slots: &'a [std::sync::Mutex<T>],
+    next: &std::sync::atomic::AtomicUsize,
+) -> std::sync::MutexGuard<'a, T> {
+    let start = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let n = slots.len();
+    (0..n)
+        .find_map(|k| slots[(start + k) % n].try_lock().ok())
+        .unwrap_or_else(|| {
+            slots[start % n]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        })
+}
+
 /// Issues a certificate for a demo or first-issue token key and records it.
 pub async fn demo_certificate(
     s: &State,

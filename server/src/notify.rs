@@ -34,7 +34,7 @@ impl std::fmt::Display for Undelivered {
     }
 }
 
-/// Where notices go. Built once per delivery run from the configuration.
+/// Where notices go. Built once at start from the configuration.
 pub struct Notifier {
     dir: PathBuf,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
@@ -254,7 +254,7 @@ impl Notifier {
                 .write_all(text.as_bytes())
         })
         .await
-        .map_err(|e| Undelivered::Channel(format!("outbox directory: {e}")))?
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
         .map_err(|e| Undelivered::Channel(format!("outbox directory: {e}")))
     }
 }

@@ -9,7 +9,7 @@
 //! PostgreSQL goes through sqlx. Statements use `$n` placeholders, which both accept.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use sqlx::postgres::{PgPool, PgRow, Postgres};
@@ -470,13 +470,13 @@ fn spawn_checkpointer(
                 // Passes beside the writer while they shrink fast (each copies what was appended
                 // during the last), until one finds few new frames; then the short step under
                 // the lock. When writes come nearly as fast as the copying, the lock at once.
-                let mut first = passive(&own);
-                let mut seen = first.as_ref().map_or(0, |r| r.0);
+                let mut beside = passive(&own);
+                let mut seen = beside.as_ref().map_or(0, |r| r.0);
                 let mut copied = seen;
                 for _ in 1..MAX_PASSES {
                     let again = passive(&own);
                     let log = again.as_ref().map_or(0, |r| r.0);
-                    first = first.and(again);
+                    beside = beside.and(again);
                     // A WAL started over since the last pass counts from its start.
                     let appended = if log >= seen { log - seen } else { log };
                     seen = log;
@@ -487,7 +487,7 @@ fn spawn_checkpointer(
                 }
                 let conn = writer.blocking_lock();
                 let second = passive(&conn);
-                if let Err(e) = first.and(second) {
+                if let Err(e) = beside.and(second) {
                     tracing::warn!(error = %e, "WAL checkpoint failed (retried)");
                 }
             }
@@ -500,17 +500,7 @@ impl Lite {
     /// Runs `f` on a free reader connection (or waits briefly for one; reads never await while
     /// holding it, so the wait is one statement long).
     fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> T) -> T {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.readers.len();
-        for k in 0..n {
-            if let Ok(c) = self.readers[(start + k) % n].try_lock() {
-                return f(&c);
-            }
-        }
-        let c = self.readers[start % n]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&c)
+        f(&crate::lock_any(&self.readers, &self.next))
     }
 }
 
