@@ -193,10 +193,12 @@ impl Ca {
                 CaKey::load(&text)?
             }
             // Never a new CA over an existing certificate: its key may be in an HSM.
-            (false, true) => return Err(format!(
+            (false, true) => {
+                return Err(format!(
                 "{} has no ca.key beside it: is this CA's key in an HSM? Start with --ca-key-uri",
                 cert_path.display()
-            )),
+            ))
+            }
             _ => {
                 let (key, stored) = CaKey::generate(alg)?;
                 std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;

@@ -50,6 +50,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0008_job_indexes",
         include_str!("../migrations/sqlite/0008_job_indexes.sql"),
     ),
+    (
+        "0009_outbox_claims",
+        include_str!("../migrations/sqlite/0009_outbox_claims.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -83,6 +87,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0008_job_indexes",
         include_str!("../migrations/postgres/0008_job_indexes.sql"),
+    ),
+    (
+        "0009_outbox_claims",
+        include_str!("../migrations/postgres/0009_outbox_claims.sql"),
     ),
 ];
 

@@ -8,7 +8,17 @@ use api::OrderStatus;
 // (migration 0008, tested below).
 const UNPAID: &str = "SELECT number FROM orders WHERE status = $1 AND applied_at < $2 LIMIT 500";
 const UNRECONCILED: &str = "SELECT id FROM payments WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 100";
-const PENDING_NOTICES: &str = "SELECT id, kind, recipient, subject, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1";
+/// Claims up to $3 pending notices that no server holds, until $1 ($2 is now). The outer
+/// condition is checked again on rows another server changed meanwhile; on PostgreSQL rows being
+/// claimed by another server are skipped instead of waited for. SQLite has one writer, so its
+/// claims never overlap.
+const CLAIM_NOTICES: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3) AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) RETURNING id, kind, recipient, subject, body";
+const CLAIM_NOTICES_PG: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) RETURNING id, kind, recipient, subject, body";
+/// Gives back a claimed notice that was not delivered, for the next run of any server.
+const RELEASE_NOTICE: &str =
+    "UPDATE outbox SET claimed_until = NULL WHERE id = $1 AND sent_at IS NULL";
+/// How long a claim holds: longer than a run takes (a channel that hangs is tried once per run).
+const CLAIM_SECS: i64 = 300;
 const EXPIRING: &str = "SELECT serial, subject, not_after FROM certificates WHERE revoked_at IS NULL AND reminded_at IS NULL AND not_after > $1 AND not_after <= $2 LIMIT 500";
 /// A newer certificate for the same subject: the expiring one was renewed already.
 const NEWER: &str = "SELECT serial FROM certificates WHERE subject = $1 AND not_after > $2 LIMIT 1";
@@ -180,9 +190,17 @@ const OUTBOX_BATCH: usize = 200;
 /// queued for the next run, and so do the run's other notices of its kind (the relay that just
 /// failed is not tried 200 times). Returns how many were delivered.
 pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
-    let rows = crate::sql::query(PENDING_NOTICES)
+    let t = now();
+    let claim = if s.db.writer.is_postgres() {
+        CLAIM_NOTICES_PG
+    } else {
+        CLAIM_NOTICES
+    };
+    let rows = crate::sql::query(claim)
+        .bind(t + CLAIM_SECS)
+        .bind(t)
         .bind(OUTBOX_BATCH as i64)
-        .fetch_all(&s.db.pool)
+        .fetch_all(&s.db.writer)
         .await?;
     if rows.is_empty() {
         return Ok(0);
@@ -197,6 +215,8 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
             r.try_get::<String>("body")?,
         ));
     }
+    // RETURNING gives no order; notices leave in the order they were queued.
+    queued.sort_unstable_by_key(|q| q.0);
     let (to_file, to_send): (Vec<_>, Vec<_>) = queued
         .iter()
         .map(|(id, kind, to, subject, body)| crate::notify::Notice {
@@ -209,6 +229,7 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
         .partition(|n| s.notifier.by_file(n.kind));
     let mut delivered = 0;
     let mut sent = Vec::new();
+    let mut kept = Vec::new();
     // Those for the file go in one write.
     if !to_file.is_empty() {
         match s.notifier.to_file(&to_file, now()).await {
@@ -217,13 +238,15 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
                 sent.extend(to_file.iter().map(|n| n.id));
             }
             Err(e) => {
-                tracing::warn!(count = to_file.len(), error = %e, "notices not written; retried next run")
+                tracing::warn!(count = to_file.len(), error = %e, "notices not written; retried next run");
+                kept.extend(to_file.iter().map(|n| n.id));
             }
         }
     }
     let mut failing: Vec<&str> = Vec::new();
     for n in to_send {
         if failing.contains(&n.kind) {
+            kept.push(n.id);
             continue;
         }
         let (id, kind, to) = (n.id, n.kind, api::validate::mask(n.to));
@@ -235,10 +258,12 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
             }
             Err(crate::notify::Undelivered::Notice(e)) => {
                 tracing::warn!(id, kind, to = %to, error = %e, "notice not delivered; retried next run");
+                kept.push(id);
             }
             Err(crate::notify::Undelivered::Channel(e)) => {
                 tracing::warn!(id, kind, to = %to, error = %e, "notice not delivered; it and the rest of its kind are retried next run");
                 failing.push(n.kind);
+                kept.push(id);
             }
         }
         if sent.len() >= MARK_EVERY {
@@ -246,7 +271,23 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
         }
     }
     mark_sent(s, &mut sent).await?;
+    release(s, &kept).await?;
     Ok(delivered)
+}
+
+/// Undelivered notices are given back at once, so the next run retries them (any server's).
+async fn release(s: &State, ids: &[i64]) -> Result<(), crate::sql::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut tx = s.db.writer.begin().await?;
+    for &id in ids {
+        crate::sql::query(RELEASE_NOTICE)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+    }
+    tx.commit().await
 }
 
 /// Delivered notices are marked in groups, one transaction each (a transaction per notice cost
@@ -295,12 +336,17 @@ pub async fn queue_reminders(s: &State) -> Result<usize, crate::sql::Error> {
             .fetch_optional(&s.db.pool)
             .await?;
         let mut tx = s.db.writer.begin().await?;
-        crate::sql::query("UPDATE certificates SET reminded_at = $1 WHERE serial = $2")
-            .bind(t)
-            .bind(&serial)
-            .execute(&mut tx)
-            .await?;
-        if newer.is_none() {
+        let first = crate::sql::query(
+            "UPDATE certificates SET reminded_at = $1 WHERE serial = $2 AND reminded_at IS NULL",
+        )
+        .bind(t)
+        .bind(&serial)
+        .execute(&mut tx)
+        .await?
+        .rows_affected()
+            == 1;
+        // Another server may have reminded it since the query above: once per certificate.
+        if first && newer.is_none() {
             if let Some(form) = contact
                 .and_then(|c| c.try_get::<String>("form_json").ok())
                 .and_then(|j| serde_json::from_str::<api::ApplicationForm>(&j).ok())
@@ -328,14 +374,14 @@ pub async fn queue_reminders(s: &State) -> Result<usize, crate::sql::Error> {
 
 #[cfg(test)]
 mod tests {
-    /// SQLite's plan for each periodic query searches an index; none scans a table.
+    /// SQLite's plan for each periodic query reads through indexes; none scans a table.
     #[tokio::test]
     async fn the_periodic_queries_use_indexes() {
         let (_dir, db) = crate::db::test_store().await;
         for q in [
             super::UNPAID,
             super::UNRECONCILED,
-            super::PENDING_NOTICES,
+            super::CLAIM_NOTICES,
             super::EXPIRING,
             super::NEWER,
             super::CONTACT,
@@ -350,8 +396,14 @@ mod tests {
                 .iter()
                 .map(|r| r.try_get::<String>("detail").unwrap())
                 .collect();
+            // Steps that read a table (SCAN, SEARCH) must go through an index; others
+            // ("LIST SUBQUERY 1") only say how the plan is nested.
+            let reads: Vec<&String> = steps
+                .iter()
+                .filter(|d| d.starts_with("SCAN") || d.starts_with("SEARCH"))
+                .collect();
             assert!(
-                !steps.is_empty() && steps.iter().all(|d| d.contains("USING")),
+                !reads.is_empty() && reads.iter().all(|d| d.contains("USING")),
                 "{q}: {steps:?}"
             );
         }

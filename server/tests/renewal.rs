@@ -683,6 +683,57 @@ async fn a_failing_channel_is_tried_once_per_run() {
     assert_eq!(unsent_notices(&s).await, 3);
 }
 
+/// Several servers on one database each run the outbox task: a notice leaves once, not once per
+/// server. On PostgreSQL two servers (two connection pools) deliver at the same time; on SQLite
+/// (one server per data directory) two runs of one server do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_notice_leaves_once_when_servers_deliver_at_once() {
+    const QUEUED: usize = 300;
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let other = if backend == "postgres" {
+            certrenew_server::AppState::open(s.state.config.clone())
+                .await
+                .unwrap()
+                .0
+        } else {
+            s.state.clone()
+        };
+        let mut tx = s.state.db.writer.begin().await.unwrap();
+        for i in 0..QUEUED {
+            certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', $1, '数字证书续期完成', '您的证书已续期。', 0)")
+                .bind(format!("ops{i}@supplier.cn"))
+                .execute(&mut tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut delivered = 0;
+        loop {
+            let (a, b) = tokio::join!(
+                certrenew_server::jobs::deliver_outbox(&s.state),
+                certrenew_server::jobs::deliver_outbox(&other)
+            );
+            let n = a.unwrap() + b.unwrap();
+            if n == 0 {
+                break;
+            }
+            delivered += n;
+            assert!(delivered <= QUEUED, "{backend}: {delivered} deliveries");
+        }
+        assert_eq!(delivered, QUEUED, "{backend}");
+        let mut ids: Vec<String> = filed_notices(&s)
+            .iter()
+            .map(|n| n.lines().next().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), QUEUED, "{backend}: each notice filed once");
+        assert_eq!(filed_notices(&s).len(), QUEUED, "{backend}");
+        assert_eq!(unsent_notices(&s).await, 0, "{backend}");
+    }
+}
+
 async fn unsent_notices(s: &Server) -> i64 {
     s.count("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
         .await
