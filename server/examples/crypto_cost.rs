@@ -18,7 +18,7 @@ fn main() {
     let sandbox = certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key");
     let merchant = sandbox.merchant.clone();
     let notice = sandbox.notice("P1", "T1", 30_000, 1_795_000_000);
-    per_op("RSA-2048 sign (provider notice, ring)", 200, || {
+    per_op("RSA-2048 sign (provider notice, OpenSSL)", 200, || {
         std::hint::black_box(sandbox.notice("P1", "T1", 30_000, 1_795_000_000));
     });
     per_op("RSA-2048 verify (notice check, ring)", 2000, || {

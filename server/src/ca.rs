@@ -34,16 +34,16 @@ const OID_CRL_NUMBER: der::oid::ObjectIdentifier =
     der::oid::ObjectIdentifier::new_unwrap("2.5.29.20");
 const OID_REASON: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.21");
 
-/// The CA's signing key; signatures are made by ring (the `ring` fields), the p256/rsa keys are
-/// kept for the public key and the file format.
+/// The CA's signing key; signatures are made by the `signer` fields (ring for P-256, OpenSSL for
+/// RSA), the p256/rsa keys are kept for the public key and the file format.
 pub enum CaKey {
     P256 {
         key: p256::ecdsa::SigningKey,
-        ring: crate::sig::EcdsaSigner,
+        signer: Box<crate::sig::EcdsaSigner>,
     },
     Rsa {
         key: Box<rsa::PrivateKey>,
-        ring: crate::sig::RsaSigner,
+        signer: crate::sig::RsaSigner,
     },
     /// In an HSM, signing there (`--ca-key-uri`).
     Pkcs11(Box<crate::hsm::Pkcs11Key>),
@@ -75,8 +75,8 @@ impl CaKey {
     /// A SHA-256 signature: ECDSA (DER) or RSASSA-PKCS1-v1_5.
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
         let sig = match self {
-            CaKey::P256 { ring, .. } => ring.sign_sha256(data),
-            CaKey::Rsa { ring, .. } => ring.sign_sha256(data),
+            CaKey::P256 { signer, .. } => signer.sign_sha256(data),
+            CaKey::Rsa { signer, .. } => signer.sign_sha256(data),
             CaKey::Pkcs11(k) => k.sign(data)?,
         };
         if sig.is_empty() {
@@ -100,17 +100,20 @@ impl CaKey {
 
     fn p256(key: p256::ecdsa::SigningKey) -> Result<Self, String> {
         let point = key.verifying_key().to_sec1_point(false);
-        let ring = crate::sig::EcdsaSigner::p256(&key.to_bytes(), point.as_bytes())?;
-        Ok(CaKey::P256 { key, ring })
+        let signer = Box::new(crate::sig::EcdsaSigner::p256(
+            &key.to_bytes(),
+            point.as_bytes(),
+        )?);
+        Ok(CaKey::P256 { key, signer })
     }
 
     fn rsa(key: rsa::PrivateKey) -> Result<Self, String> {
         use rsa::pkcs8::EncodePrivateKey;
         let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
-        let ring = crate::sig::RsaSigner::from_pkcs8(der.as_bytes())?;
+        let signer = crate::sig::RsaSigner::from_pkcs8(der.as_bytes())?;
         Ok(CaKey::Rsa {
             key: Box::new(key),
-            ring,
+            signer,
         })
     }
 
