@@ -495,9 +495,15 @@ impl Ca {
             .collect();
         let algorithm =
             cert::signature_algorithm(self.key.algorithm()).map_err(|e| e.to_string())?;
-        crate::ocsp::respond(parsed, &answers, self.name(), algorithm, now, 3600, |tbs| {
-            self.key.sign(tbs)
-        })
+        crate::ocsp::respond(
+            parsed,
+            &answers,
+            self.name(),
+            algorithm,
+            now,
+            crate::ocsp::NEXT_UPDATE_SECS,
+            |tbs| self.key.sign(tbs),
+        )
     }
 
     /// Raw signing rate measure for the benchmark: one signature over `data`.

@@ -248,6 +248,8 @@ pub struct AppState {
     pub challenges: challenge::Challenges,
     /// Wakes the outbox's delivery task (jobs::spawn_outbox) when notices are queued.
     pub outbox_ready: tokio::sync::Notify,
+    /// Recent OCSP answers to requests without a nonce.
+    pub ocsp_cache: ocsp::Cache,
 }
 
 pub type State = Arc<AppState>;
@@ -299,6 +301,7 @@ impl AppState {
                 notifier,
                 challenges,
                 outbox_ready: tokio::sync::Notify::new(),
+                ocsp_cache: ocsp::Cache::default(),
                 config,
                 db,
                 ca,

@@ -16,6 +16,9 @@ const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26")
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 /// More certificates in one request than any client sends; bounds the work per request.
 pub const MAX_REQUESTS: usize = 32;
+/// How long an answer stays valid (nextUpdate − thisUpdate); clients and HTTP caches keep it so
+/// long (RFC 5019 §6).
+pub const NEXT_UPDATE_SECS: i64 = 3600;
 
 #[derive(Sequence)]
 struct OcspRequest {
@@ -173,6 +176,83 @@ pub struct Parsed {
     nonce: Option<Extension>,
 }
 
+impl Parsed {
+    /// A nonce asks for a fresh answer; without one a pre-produced answer will do (RFC 5019).
+    pub fn has_nonce(&self) -> bool {
+        self.nonce.is_some()
+    }
+}
+
+/// Answers to requests without a nonce, reused for `FRESH_SECS` (RFC 5019 §2.2 lets a responder
+/// pre-produce them): a client polling one certificate, or a flood of the same request, costs a
+/// signature a minute instead of one each — which matters when the CA key is in a network HSM.
+/// Revocations through this server clear it at once; those through another server sharing the
+/// database are seen within `FRESH_SECS` (clients keep any answer until its nextUpdate anyway).
+#[derive(Default)]
+pub struct Cache(std::sync::Mutex<Entries>);
+
+#[derive(Default)]
+pub struct Entries {
+    map: std::collections::HashMap<Vec<u8>, Cached>,
+    /// Counts the clears: an answer looked up before a revocation is not stored after it.
+    generation: u64,
+}
+
+/// A cached answer: when it was produced, and the DER.
+#[derive(Clone)]
+pub struct Cached {
+    pub produced_at: i64,
+    pub der: std::sync::Arc<[u8]>,
+}
+
+impl Cache {
+    pub const FRESH_SECS: i64 = 60;
+    /// Bounds the memory: past this many different requests the oldest answers go.
+    pub const MAX_ENTRIES: usize = 10_000;
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // Nothing here can be left half-changed by a panic: a poisoned map is still valid.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer to exactly this request, if produced less than `FRESH_SECS` before `now`.
+    pub fn get(&self, request: &[u8], now: i64) -> Option<Cached> {
+        self.entries()
+            .map
+            .get(request)
+            .filter(|c| (0..Self::FRESH_SECS).contains(&(now - c.produced_at)))
+            .cloned()
+    }
+
+    /// Taken before the statuses are looked up, handed to `put` with the answer.
+    pub fn generation(&self) -> u64 {
+        self.entries().generation
+    }
+
+    /// Stores an answer built from statuses read at `generation`, unless a revocation came since.
+    pub fn put(&self, request: &[u8], answer: Cached, generation: u64) {
+        let mut e = self.entries();
+        if e.generation != generation {
+            return;
+        }
+        if e.map.len() >= Self::MAX_ENTRIES && !e.map.contains_key(request) {
+            let now = answer.produced_at;
+            e.map.retain(|_, c| now - c.produced_at < Self::FRESH_SECS);
+            if e.map.len() >= Self::MAX_ENTRIES {
+                e.map.clear();
+            }
+        }
+        e.map.insert(request.to_vec(), answer);
+    }
+
+    /// After a revocation: no answer given before it may be given again.
+    pub fn clear(&self) {
+        let mut e = self.entries();
+        e.map.clear();
+        e.generation += 1;
+    }
+}
+
 /// Parses a DER OCSPRequest; `None` when it is malformed or asks about too many certificates.
 pub fn parse(der_bytes: &[u8]) -> Option<Parsed> {
     let req = OcspRequest::from_der(der_bytes).ok()?;
@@ -324,6 +404,36 @@ mod tests {
         }
         .to_der()
         .unwrap()
+    }
+
+    #[test]
+    fn the_cache_forgets_at_revocations_and_stays_bounded() {
+        let answer = |t: i64| Cached {
+            produced_at: t,
+            der: std::sync::Arc::from(&b"answer"[..]),
+        };
+        let cache = Cache::default();
+        let before = cache.generation();
+        cache.put(b"req", answer(100), before);
+        assert!(cache.get(b"req", 159).is_some());
+        assert!(cache.get(b"req", 160).is_none(), "a minute old");
+        assert!(cache.get(b"other", 100).is_none());
+        // Looked up before a revocation, stored after it: dropped, not served.
+        let looked_up = cache.generation();
+        cache.clear();
+        assert!(cache.get(b"req", 100).is_none());
+        cache.put(b"req", answer(100), looked_up);
+        assert!(cache.get(b"req", 100).is_none());
+        // Distinct requests never grow it past its bound.
+        let now = cache.generation();
+        for i in 0..(Cache::MAX_ENTRIES + 50) {
+            cache.put(format!("req{i}").as_bytes(), answer(1_000), now);
+        }
+        assert!(cache.entries().map.len() <= Cache::MAX_ENTRIES);
+        assert!(
+            cache.get(b"req10049", 1_000).is_some(),
+            "the newest is kept"
+        );
     }
 
     #[test]

@@ -1046,7 +1046,7 @@ async fn ocsp_post(
     axum::extract::State(s): axum::extract::State<State>,
     body: axum::body::Bytes,
 ) -> Response {
-    ocsp_answer(&s, &body).await
+    ocsp_answer(&s, &body, false).await
 }
 
 /// OCSP over GET: the request in base64 (then URL-encoded) as the rest of the path.
@@ -1055,7 +1055,7 @@ async fn ocsp_get(
     Path(request): Path<String>,
 ) -> Response {
     match B64.decode(request.trim_start_matches('/')) {
-        Ok(der) => ocsp_answer(&s, &der).await,
+        Ok(der) => ocsp_answer(&s, &der, true).await,
         Err(_) => ocsp_reply(crate::ocsp::malformed()),
     }
 }
@@ -1064,11 +1064,56 @@ fn ocsp_reply(body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/ocsp-response")], body).into_response()
 }
 
+/// A reusable answer (no nonce) over GET carries RFC 5019 §6.2's caching headers, so HTTP
+/// caches and CDNs in front of the responder can serve it until its nextUpdate.
+fn ocsp_reply_cacheable(answer: crate::ocsp::Cached, get: bool, now: i64) -> Response {
+    let mut r = ocsp_reply(answer.der.to_vec());
+    if !get {
+        return r;
+    }
+    let expires = answer.produced_at + crate::ocsp::NEXT_UPDATE_SECS;
+    let date = |t: i64| {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0).unsigned_abs());
+        header::HeaderValue::from_str(&httpdate::fmt_http_date(at))
+    };
+    let tag = &sha256_hex(&answer.der)[..32];
+    let h = r.headers_mut();
+    let values = [
+        (
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_str(&format!(
+                "max-age={}, public, no-transform, must-revalidate",
+                (expires - now).max(0)
+            )),
+        ),
+        (header::LAST_MODIFIED, date(answer.produced_at)),
+        (header::EXPIRES, date(expires)),
+        (
+            header::ETAG,
+            header::HeaderValue::from_str(&format!("\"{tag}\"")),
+        ),
+    ];
+    for (name, value) in values {
+        if let Ok(v) = value {
+            h.insert(name, v);
+        }
+    }
+    r
+}
+
 /// Errors are OCSP responses too (malformedRequest, internalError), as clients expect.
-async fn ocsp_answer(s: &State, der: &[u8]) -> Response {
+async fn ocsp_answer(s: &State, der: &[u8], get: bool) -> Response {
     let Some(parsed) = crate::ocsp::parse(der) else {
         return ocsp_reply(crate::ocsp::malformed());
     };
+    let t = now();
+    let reusable = !parsed.has_nonce();
+    if reusable {
+        if let Some(answer) = s.ocsp_cache.get(der, t) {
+            return ocsp_reply_cacheable(answer, get, t);
+        }
+    }
+    let generation = s.ocsp_cache.generation();
     let mut known = std::collections::HashMap::new();
     for id in &parsed.ids {
         let serial = id.serial_hex();
@@ -1107,7 +1152,22 @@ async fn ocsp_answer(s: &State, der: &[u8]) -> Response {
             .copied()
             .unwrap_or(crate::ocsp::Status::Unknown)
     };
-    match s.ca.ocsp_response(&parsed, status, now()) {
+    match s.ca.ocsp_response(&parsed, status, t) {
+        Ok(body) if reusable => {
+            let answer = crate::ocsp::Cached {
+                produced_at: t,
+                der: body.into(),
+            };
+            // A serial unknown now may be issued in a minute: only known ones are kept.
+            if parsed
+                .ids
+                .iter()
+                .all(|id| known.contains_key(&id.serial_hex()))
+            {
+                s.ocsp_cache.put(der, answer.clone(), generation);
+            }
+            ocsp_reply_cacheable(answer, get, t)
+        }
         Ok(body) => ocsp_reply(body),
         Err(e) => {
             tracing::error!(error = %e, "ocsp response");

@@ -48,6 +48,60 @@ fn verify_with_downloaded_crl(dir: &Path) -> String {
     )
 }
 
+/// A server, and a directory holding its CA certificate (ca.pem) and a certificate it issued
+/// (leaf.pem, also returned as DER).
+async fn server_and_leaf() -> (Server, std::path::PathBuf, Vec<u8>) {
+    let s = Server::start("sqlite", |_| {}).await;
+    let dir = s.state.config.data_dir.join("ocsp-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    pem(&dir, "ca", &s.state.ca.cert_der);
+    let (_, leaf) = s.token(30).await;
+    pem(&dir, "leaf", &leaf);
+    (s, dir, leaf)
+}
+
+/// Revokes `leaf` through the review console, as a reviewer would.
+async fn revoke(s: &Server, leaf: &[u8], reason: &str) {
+    let serial = ccid::cert::summarize(leaf, 0).unwrap().serial;
+    let csrf = s.admin_login().await;
+    let r = s
+        .http
+        .post(s.api(&format!("/admin/certificates/{serial}/revoke")))
+        .header("x-csrf-token", csrf)
+        .json(&serde_json::json!({ "reason": reason }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+}
+
+/// The GET form of a request: base64, then URL-encoded, as the rest of the path.
+fn get_url(responder: &str, request: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(request);
+    let encoded: String = b64
+        .chars()
+        .map(|c| match c {
+            '/' => "%2F".to_string(),
+            '+' => "%2B".to_string(),
+            '=' => "%3D".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("{responder}/{encoded}")
+}
+
+/// What `openssl ocsp` makes of an answer about leaf.pem (signature checked against ca.pem).
+fn read_answer(dir: &Path, der: &[u8]) -> String {
+    std::fs::write(dir.join("resp.der"), der).unwrap();
+    openssl(
+        &[
+            "ocsp", "-respin", "resp.der", "-issuer", "ca.pem", "-cert", "leaf.pem", "-CAfile",
+            "ca.pem",
+        ],
+        dir,
+    )
+}
+
 fn pem(dir: &Path, name: &str, der: &[u8]) {
     std::fs::write(dir.join(format!("{name}.der")), der).unwrap();
     let (input, output) = (format!("{name}.der"), format!("{name}.pem"));
@@ -60,12 +114,7 @@ fn pem(dir: &Path, name: &str, der: &[u8]) {
 // openssl blocks this thread while the server answers it from the runtime's workers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openssl_checks_certificates_with_our_ocsp_responder() {
-    let s = Server::start("sqlite", |_| {}).await;
-    let dir = s.state.config.data_dir.join("ocsp-test");
-    std::fs::create_dir_all(&dir).unwrap();
-    pem(&dir, "ca", &s.state.ca.cert_der);
-    let (_, leaf) = s.token(30).await;
-    pem(&dir, "leaf", &leaf);
+    let (s, dir, leaf) = server_and_leaf().await;
     let url = s.api("/ocsp");
     // The certificate says where to ask (AIA) and where its CRL is; OpenSSL reads both.
     let ocsp_uri = openssl(&["x509", "-in", "leaf.pem", "-noout", "-ocsp_uri"], &dir);
@@ -106,17 +155,7 @@ async fn openssl_checks_certificates_with_our_ocsp_responder() {
     assert!(unknown.contains(": unknown"), "{unknown}");
 
     // Revoked, with the reason the reviewer gave.
-    let serial = ccid::cert::summarize(&leaf, 0).unwrap().serial;
-    let csrf = s.admin_login().await;
-    let r = s
-        .http
-        .post(s.api(&format!("/admin/certificates/{serial}/revoke")))
-        .header("x-csrf-token", csrf)
-        .json(&serde_json::json!({ "reason": "key_compromise" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    revoke(&s, &leaf, "key_compromise").await;
     let revoked = ask(&["-cert", "leaf.pem"]);
     assert!(revoked.contains("leaf.pem: revoked"), "{revoked}");
     assert!(revoked.contains("Reason: keyCompromise"), "{revoked}");
@@ -139,26 +178,9 @@ async fn openssl_checks_certificates_with_our_ocsp_responder() {
         &dir,
     );
     let req = std::fs::read(dir.join("req.der")).unwrap();
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&req);
-    let encoded: String = b64
-        .chars()
-        .map(|c| match c {
-            '/' => "%2F".to_string(),
-            '+' => "%2B".to_string(),
-            '=' => "%3D".to_string(),
-            c => c.to_string(),
-        })
-        .collect();
-    let r = s.http.get(format!("{url}/{encoded}")).send().await.unwrap();
+    let r = s.http.get(get_url(&url, &req)).send().await.unwrap();
     assert_eq!(r.headers()["content-type"], "application/ocsp-response");
-    std::fs::write(dir.join("resp.der"), r.bytes().await.unwrap()).unwrap();
-    let via_get = openssl(
-        &[
-            "ocsp", "-respin", "resp.der", "-issuer", "ca.pem", "-cert", "leaf.pem", "-CAfile",
-            "ca.pem",
-        ],
-        &dir,
-    );
+    let via_get = read_answer(&dir, &r.bytes().await.unwrap());
     assert!(via_get.contains("leaf.pem: revoked"), "{via_get}");
 
     // Not an OCSP request: OCSPResponse { malformedRequest }, unsigned.
@@ -175,4 +197,85 @@ async fn openssl_checks_certificates_with_our_ocsp_responder() {
         r.bytes().await.unwrap().as_ref(),
         [0x30, 0x03, 0x0A, 0x01, 0x01]
     );
+}
+
+/// Without a nonce an answer may be pre-produced (RFC 5019): the same request within a minute gets
+/// the very same bytes (a new ECDSA signature would differ), and over GET the caching headers of
+/// RFC 5019 §6.2 up to its nextUpdate. A revocation is answered at once all the same; a request
+/// with a nonce is signed afresh and carries no caching headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_without_a_nonce_are_reused_until_a_revocation() {
+    let (s, dir, leaf) = server_and_leaf().await;
+    let url = s.api("/ocsp");
+    let request = |name: &str, nonce: bool| {
+        let mut args = vec![
+            "ocsp", "-issuer", "ca.pem", "-cert", "leaf.pem", "-reqout", name,
+        ];
+        if !nonce {
+            args.push("-no_nonce");
+        }
+        openssl(&args, &dir);
+        std::fs::read(dir.join(name)).unwrap()
+    };
+    let (plain, with_nonce) = (request("plain.der", false), request("nonce.der", true));
+    let get = |req: Vec<u8>| {
+        let (http, url) = (s.http.clone(), get_url(&url, &req));
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let post = |req: Vec<u8>| {
+        let (http, url) = (s.http.clone(), url.clone());
+        async move {
+            http.post(url)
+                .header("content-type", "application/ocsp-request")
+                .body(req)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        }
+    };
+
+    let first = get(plain.clone()).await;
+    let headers = first.headers().clone();
+    let first = first.bytes().await.unwrap();
+    assert!(read_answer(&dir, &first).contains("leaf.pem: good"));
+    let second = get(plain.clone()).await;
+    assert_eq!(second.headers()["etag"], headers["etag"]);
+    assert_eq!(second.bytes().await.unwrap(), first, "the same answer");
+    assert_eq!(post(plain.clone()).await, first, "POST reuses it too");
+    let control = headers["cache-control"].to_str().unwrap();
+    let max_age: i64 = control
+        .strip_prefix("max-age=")
+        .and_then(|r| r.split(',').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3500..=3600).contains(&max_age), "{control}");
+    assert!(control.contains("public") && control.contains("no-transform"));
+    let expires = httpdate::parse_http_date(headers["expires"].to_str().unwrap()).unwrap();
+    let modified = httpdate::parse_http_date(headers["last-modified"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        expires.duration_since(modified).unwrap().as_secs(),
+        3600,
+        "Expires is the answer's nextUpdate"
+    );
+
+    // With a nonce: a fresh signature each time, echoing the nonce, and nothing for caches.
+    let (a, b) = (
+        post(with_nonce.clone()).await,
+        post(with_nonce.clone()).await,
+    );
+    assert_ne!(a, b);
+    let fresh = get(with_nonce).await;
+    assert!(fresh.headers().get("cache-control").is_none());
+
+    // A revocation is not hidden behind the reused answer.
+    revoke(&s, &leaf, "superseded").await;
+    let after = get(plain).await.bytes().await.unwrap();
+    assert_ne!(after, first);
+    let text = read_answer(&dir, &after);
+    assert!(text.contains("leaf.pem: revoked"), "{text}");
+    assert!(text.contains("Reason: superseded"), "{text}");
 }

@@ -262,6 +262,7 @@ async fn revoke(
             None => Err(AppError::NotFound),
         };
     }
+    s.ocsp_cache.clear();
     tracing::info!(%serial, reason = %req.reason, by = %who, "certificate revoked");
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
