@@ -406,6 +406,23 @@ async fn main() {
             cores as f64 * 1000.0 / (gen + server.unwrap_or(0.0))
         );
     }
+    // Where each renewal's time goes. The clients never pause (a closed loop), so the mean is
+    // fixed by the rate (Little's law: clients ÷ renewals/s); whatever the clients' own work does
+    // not take is spent queued at the server, so cheaper client work raises the rate but not
+    // the endpoints' latency.
+    let at_server: f64 = lat
+        .lock()
+        .expect("lock")
+        .values()
+        .map(|v| v.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / v.len().max(1) as f64)
+        .sum();
+    let each = clients as f64 * elapsed * 1000.0 / done.max(1) as f64;
+    println!(
+        "each renewal took {each:.0} ms ({clients} clients ÷ {rate:.0}/s): {at_server:.0} ms waiting \
+         on the server ({:.0} %), {:.0} ms in client work (tokens, the provider's notice, HTTP)",
+        100.0 * at_server / each,
+        each - at_server
+    );
     println!(
         "{:<32} {:>8} {:>9} {:>9}",
         "endpoint", "count", "p50 ms", "p99 ms"
