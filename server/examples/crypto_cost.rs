@@ -33,7 +33,7 @@ fn main() {
     let mut saved = Vec::new();
     ccid::tlv::write(&mut saved, 0x01, &key.to_bytes());
     let token_key = token::keys::PrivateKey::restore(&saved).expect("token key");
-    per_op("P-256 sign (virtual token; p256)", 2000, || {
+    per_op("P-256 sign (virtual token; OpenSSL)", 2000, || {
         std::hint::black_box(token_key.sign_raw(&[0x5A; 32]).expect("sign"));
     });
     let ca = certrenew_server::sig::EcdsaSigner::p256(

@@ -53,13 +53,18 @@ impl PrivateKey {
     pub fn sign_raw(&self, input: &[u8]) -> Option<Vec<u8>> {
         match self {
             Self::P256(k) => {
-                use p256::ecdsa::signature::hazmat::PrehashSigner;
                 // Hashes longer than the field are truncated (FIPS 186-4 §6.4); shorter ones padded.
                 let mut digest = [0u8; 32];
                 let n = input.len().min(32);
                 digest[32 - n..].copy_from_slice(&input[..n]);
-                let sig: p256::ecdsa::Signature = k.sign_prehash(&digest).ok()?;
-                Some(sig.to_der().as_bytes().to_vec())
+                #[cfg(feature = "openssl")]
+                return native::sign_p256(k, &digest);
+                #[cfg(not(feature = "openssl"))]
+                {
+                    use p256::ecdsa::signature::hazmat::PrehashSigner;
+                    let sig: p256::ecdsa::Signature = k.sign_prehash(&digest).ok()?;
+                    Some(sig.to_der().as_bytes().to_vec())
+                }
             }
             Self::Rsa(k) => {
                 let size = k.size();
@@ -126,5 +131,53 @@ impl PrivateKey {
         )
         .ok()?;
         Some(Self::Rsa(Box::new(k)))
+    }
+}
+
+#[cfg(feature = "openssl")]
+mod native {
+    use openssl::bn::{BigNum, BigNumContext};
+    use openssl::ec::{EcGroup, EcKey, EcPoint};
+    use openssl::ecdsa::EcdsaSig;
+    use openssl::nid::Nid;
+
+    /// ECDSA over a prehashed input with OpenSSL: a random nonce, as tokens use, where the p256
+    /// crate derives it (RFC 6979); either verifies the same. DER signature.
+    pub(super) fn sign_p256(k: &p256::ecdsa::SigningKey, digest: &[u8; 32]) -> Option<Vec<u8>> {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).ok()?;
+        let mut ctx = BigNumContext::new().ok()?;
+        let point = k.verifying_key().to_sec1_point(false);
+        let public = EcPoint::from_bytes(&group, point.as_bytes(), &mut ctx).ok()?;
+        let scalar = zeroize::Zeroizing::new(k.to_bytes());
+        let mut d = BigNum::from_slice(scalar.as_slice()).ok()?;
+        let key = EcKey::from_private_components(&group, &d, &public);
+        // OpenSSL's EcKey clears its own copy when freed; ours is cleared here.
+        d.clear();
+        let key = key.ok()?;
+        EcdsaSig::sign(digest, &key).ok()?.to_der().ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+
+    /// A P-256 signature of the token verifies with the host's code, whichever library made it;
+    /// with OpenSSL the nonce is random (two signatures differ), with p256 it is RFC 6979's.
+    #[test]
+    fn p256_signatures_verify_with_the_host_code() {
+        let key = PrivateKey::generate(Algorithm::EccP256).unwrap();
+        let digest = sha2::Sha256::digest(b"canonical application");
+        let (a, b) = (
+            key.sign_raw(&digest).unwrap(),
+            key.sign_raw(&digest).unwrap(),
+        );
+        let public = key.public_key();
+        assert!(public.verify_sha256(b"canonical application", &a));
+        assert!(public.verify_sha256(b"canonical application", &b));
+        assert!(!public.verify_sha256(b"another application", &a));
+        assert_eq!(a == b, cfg!(not(feature = "openssl")));
     }
 }
