@@ -150,6 +150,9 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// Origins allowed to call the API from another site (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// Reverse proxies in front of the server: for requests from them the client's address is
+    /// taken from X-Forwarded-For (rate limits, logs). None by default: the peer's address.
+    pub trusted_proxies: Vec<limit::Cidr>,
     /// Challenges and applications per client IP per minute (0 = no limit), and the burst.
     pub rate_per_minute: u32,
     pub rate_burst: u32,
@@ -201,6 +204,7 @@ impl Config {
             periods_months: vec![12, 24, 36],
             web_dir: None,
             cors_origins: vec![],
+            trusted_proxies: vec![],
             rate_per_minute: 30,
             rate_burst: 10,
             demo: false,

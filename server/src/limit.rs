@@ -1,5 +1,6 @@
 //! Per-client rate limits for the endpoints that cost the server work before any proof
-//! (challenges, applications): a token bucket per IP address, bounded in memory.
+//! (challenges, applications): a token bucket per IP address, bounded in memory. Behind reverse
+//! proxies (`--trusted-proxy`), the client's address comes from X-Forwarded-For.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -49,6 +50,91 @@ impl RateLimiter {
     }
 }
 
+/// A network in CIDR notation (`10.0.0.0/8`, `fd00::/8`, or one address): the reverse proxies
+/// whose X-Forwarded-For is believed (`--trusted-proxy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u32,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let net: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s}: not an IP address or network"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s}: the prefix length must be 0–{max}"))?,
+        };
+        Ok(Self { net, prefix })
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
+        let (net, ip, bits) = match (self.net, ip.to_canonical()) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => (u32::from(n).into(), u32::from(a).into(), 32),
+            (IpAddr::V6(n), IpAddr::V6(a)) => (u128::from(n), u128::from(a), 128),
+            _ => return false,
+        };
+        let shift = bits - self.prefix;
+        net.checked_shr(shift).unwrap_or(0) == ip.checked_shr(shift).unwrap_or(0)
+    }
+}
+
+/// At most this many X-Forwarded-For entries are looked at, right to left (a chain of proxies
+/// is a few hops; the rest is whatever the client wrote).
+const MAX_HOPS: usize = 16;
+
+/// The client's address: the peer's, unless the peer is a trusted proxy — then the nearest
+/// X-Forwarded-For entry that is not a trusted proxy, walking from the right (each proxy appends
+/// the address it saw; entries further left are the client's own say and may be forged). An
+/// entry that is not an address stops the walk at the last proxy.
+pub fn client_ip(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut lines = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        match v.to_str() {
+            Ok(v) => lines.push(v),
+            Err(_) => return peer,
+        }
+    }
+    let mut client = peer;
+    for entry in lines
+        .iter()
+        .rev()
+        .flat_map(|l| l.rsplit(','))
+        .take(MAX_HOPS)
+    {
+        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = ip.to_canonical();
+        if !is_trusted(client) {
+            break;
+        }
+    }
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +148,105 @@ mod tests {
         assert!(!l.allow(a));
         assert!(l.allow(b));
         assert!(RateLimiter::new(0, 0).allow(a));
+    }
+
+    fn headers(lines: &[&str]) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        for l in lines {
+            h.append("x-forwarded-for", l.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn networks_parse_and_match() {
+        let lan: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(lan.contains(ip("10.200.3.4")));
+        assert!(
+            lan.contains(ip("::ffff:10.1.2.3")),
+            "IPv4 on a dual-stack socket"
+        );
+        assert!(!lan.contains(ip("11.0.0.1")));
+        assert!(!lan.contains(ip("fd00::1")));
+        let one: Cidr = "192.0.2.7".parse().unwrap();
+        assert!(one.contains(ip("192.0.2.7")) && !one.contains(ip("192.0.2.8")));
+        let v6: Cidr = "fd00::/8".parse().unwrap();
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
+        let all: Cidr = "::/0".parse().unwrap();
+        assert!(all.contains(ip("2001:db8::1")));
+        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains(ip("8.8.8.8")));
+        for bad in [
+            "10.0.0.0/33",
+            "fd00::/129",
+            "proxy",
+            "10.0.0.0/",
+            "/8",
+            "10.0.0.0/-1",
+        ] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_address_no_trusted_proxy_added() {
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()];
+        let proxy = ip("10.0.0.5");
+        // Straight from the internet: its X-Forwarded-For is whatever it says, ignored.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &headers(&["198.51.100.1"]), &trusted),
+            ip("203.0.113.9")
+        );
+        // Through one proxy.
+        assert_eq!(
+            client_ip(proxy, &headers(&["203.0.113.9"]), &trusted),
+            ip("203.0.113.9")
+        );
+        // The client forged entries to the left; two proxies appended theirs, one per line.
+        assert_eq!(
+            client_ip(
+                proxy,
+                &headers(&["1.1.1.1, 203.0.113.9, 10.0.0.7", "10.0.0.6"]),
+                &trusted
+            ),
+            ip("203.0.113.9")
+        );
+        // IPv6 and a dual-stack IPv4 client.
+        assert_eq!(
+            client_ip(ip("::1"), &headers(&["2001:db8::5"]), &trusted),
+            ip("2001:db8::5")
+        );
+        assert_eq!(
+            client_ip(proxy, &headers(&["::ffff:203.0.113.9"]), &trusted),
+            ip("203.0.113.9")
+        );
+        // Garbage stops the walk at the last proxy; no header leaves the proxy's address.
+        assert_eq!(
+            client_ip(proxy, &headers(&["unknown, 10.0.0.9"]), &trusted),
+            ip("10.0.0.9")
+        );
+        assert_eq!(client_ip(proxy, &headers(&[]), &trusted), proxy);
+        // No trusted proxies configured: the peer, always.
+        assert_eq!(client_ip(proxy, &headers(&["203.0.113.9"]), &[]), proxy);
+    }
+
+    proptest::proptest! {
+        /// Whatever a proxy passes on, the answer is the peer or an address from the header,
+        /// without panicking.
+        #[test]
+        fn any_forwarded_for_is_survived(lines in proptest::collection::vec("[ -~]{0,80}", 0..4)) {
+            let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+            let mut h = axum::http::HeaderMap::new();
+            for l in &lines {
+                if let Ok(v) = l.parse() {
+                    h.append("x-forwarded-for", v);
+                }
+            }
+            let got = client_ip(ip("10.0.0.1"), &h, &trusted);
+            proptest::prop_assert!(got == ip("10.0.0.1") || lines.iter().any(|l| l.contains(&got.to_string()) || l.contains("::ffff:")));
+        }
     }
 }

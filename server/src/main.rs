@@ -2,7 +2,8 @@
 //!
 //! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
 //!                 [--auto-approve] [--demo] [--renewal-window-days N] [--rate-limit PER_MINUTE]
-//!                 [--cors-origin ORIGIN]… [--reconcile-after SECS] [--provider-query-url URL]
+//!                 [--cors-origin ORIGIN]… [--trusted-proxy CIDR]… [--reconcile-after SECS]
+//!                 [--provider-query-url URL]
 //!                 [--sandbox-drop-notices] [--smtp URL] [--smtp-ca PEM] [--smtp-from ADDR]
 //!                 [--sms-gateway URL] [--ca-key p256|rsa2048]
 //!                 [--ca-key-uri pkcs11:token=…;object=…?module-path=…]   (PIN in CERTRENEW_CA_PIN)
@@ -26,6 +27,7 @@ struct Args {
     window: Option<i64>,
     rate_limit: Option<u32>,
     cors: Vec<String>,
+    trusted_proxies: Vec<certrenew_server::limit::Cidr>,
     reconcile_after: Option<i64>,
     provider_query_url: Option<String>,
     drop_notices: bool,
@@ -50,6 +52,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         window: None,
         rate_limit: None,
         cors: vec![],
+        trusted_proxies: vec![],
         reconcile_after: None,
         provider_query_url: None,
         drop_notices: false,
@@ -86,6 +89,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 )
             }
             "--cors-origin" => a.cors.push(val()?),
+            "--trusted-proxy" => a.trusted_proxies.push(val()?.parse()?),
             "--reconcile-after" => {
                 a.reconcile_after = Some(
                     val()?
@@ -133,6 +137,7 @@ fn config(a: &Args) -> Config {
         c.rate_per_minute = r;
     }
     c.cors_origins = a.cors.clone();
+    c.trusted_proxies = a.trusted_proxies.clone();
     if let Some(r) = a.reconcile_after {
         c.reconcile_after_secs = r;
     }

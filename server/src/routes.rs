@@ -87,6 +87,12 @@ pub fn app(state: State) -> Router {
         .route("/sandbox/cashier/{id}/pay", post(cashier_pay))
         .route("/sandbox/gateway/query", get(sandbox_query))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
+    if !state.config.trusted_proxies.is_empty() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            behind_proxies,
+        ));
+    }
     if !state.config.cors_origins.is_empty() {
         let origins: Vec<axum::http::HeaderValue> = state
             .config
@@ -133,6 +139,26 @@ async fn ca_certificate(axum::extract::State(s): axum::extract::State<State>) ->
         s.ca.cert_der.clone(),
     )
         .into_response()
+}
+
+/// Requests through a trusted reverse proxy carry the client's address (X-Forwarded-For) in
+/// place of the proxy's, for every handler: otherwise all clients would share the proxy's rate
+/// limit.
+async fn behind_proxies(
+    axum::extract::State(s): axum::extract::State<State>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .copied()
+    {
+        let ip = crate::limit::client_ip(peer.ip(), req.headers(), &s.config.trusted_proxies);
+        req.extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::new(ip, peer.port())));
+    }
+    next.run(req).await
 }
 
 fn limited(s: &State, addr: std::net::SocketAddr) -> AppResult<()> {

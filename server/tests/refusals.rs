@@ -407,6 +407,42 @@ async fn challenges_are_rate_limited_per_client() {
     assert_eq!(codes, [200, 200, 200, 429, 429]);
 }
 
+/// Behind a trusted reverse proxy each client has its own limit (from X-Forwarded-For); from
+/// anywhere else the header is ignored, so a client cannot dodge its limit by writing one.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
+    let codes = |s: &Server, client: &'static str| {
+        let (http, url) = (s.http.clone(), s.api("/challenges"));
+        async move {
+            let mut codes = vec![];
+            for _ in 0..4 {
+                let r = http.post(&url).header("x-forwarded-for", client).send();
+                codes.push(r.await.unwrap().status().as_u16());
+            }
+            codes
+        }
+    };
+    let limits = |c: &mut certrenew_server::Config| {
+        c.rate_per_minute = 6;
+        c.rate_burst = 3;
+    };
+    let behind = Server::start("sqlite", |c| {
+        limits(c);
+        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(codes(&behind, "203.0.113.7").await, [200, 200, 200, 429]);
+    assert_eq!(codes(&behind, "203.0.113.8").await, [200, 200, 200, 429]);
+    // A forged entry to the left of what the proxy appended changes nothing.
+    assert_eq!(
+        codes(&behind, "198.51.100.1, 203.0.113.7").await,
+        [429, 429, 429, 429]
+    );
+    let direct = Server::start("sqlite", limits).await;
+    assert_eq!(codes(&direct, "203.0.113.7").await, [200, 200, 200, 429]);
+    assert_eq!(codes(&direct, "203.0.113.8").await, [429, 429, 429, 429]);
+}
+
 #[tokio::test]
 async fn unpaid_orders_expire_and_late_money_is_returned() {
     let s = Server::start("sqlite", |c| c.payment_ttl_secs = -1).await;
