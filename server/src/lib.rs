@@ -156,6 +156,10 @@ pub struct Config {
     /// Challenges and applications per client IP per minute (0 = no limit), and the burst.
     pub rate_per_minute: u32,
     pub rate_burst: u32,
+    /// Review console logins per client IP per minute (0 = no limit), and the burst: each
+    /// attempt costs an argon2 verification (tens of ms, 19 MiB), and passwords are guessed.
+    pub login_per_minute: u32,
+    pub login_burst: u32,
     /// Demo mode: anyone may get a soon-expiring certificate for a browser demo token.
     pub demo: bool,
     /// Renewal reminders go out this many days before a certificate expires.
@@ -207,6 +211,8 @@ impl Config {
             trusted_proxies: vec![],
             rate_per_minute: 30,
             rate_burst: 10,
+            login_per_minute: 6,
+            login_burst: 5,
             demo: false,
             reminder_days: 30,
             reconcile_after_secs: 120,
@@ -247,6 +253,10 @@ pub struct AppState {
     pub merchant: payment::Merchant,
     pub http: reqwest::Client,
     pub limiter: limit::RateLimiter,
+    pub login_limiter: limit::RateLimiter,
+    /// Password checks running at once, at most one per core: argon2 is slow and memory-hard on
+    /// purpose, and a flood of logins must not take every thread or gigabytes.
+    pub password_checks: tokio::sync::Semaphore,
     /// Where notices go, built once from the configuration.
     pub notifier: notify::Notifier,
     pub challenges: challenge::Challenges,
@@ -300,6 +310,7 @@ impl AppState {
         // A wrong relay URL, password or CA file is said now, not at the first notice.
         let notifier = notify::Notifier::from_config(&config, http.clone())?;
         let limiter = limit::RateLimiter::new(config.rate_per_minute, config.rate_burst);
+        let login_limiter = limit::RateLimiter::new(config.login_per_minute, config.login_burst);
         Ok((
             Arc::new(AppState {
                 notifier,
@@ -313,6 +324,10 @@ impl AppState {
                 merchant,
                 http,
                 limiter,
+                login_limiter,
+                password_checks: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                ),
             }),
             notes,
         ))

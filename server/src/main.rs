@@ -2,6 +2,7 @@
 //!
 //! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
 //!                 [--auto-approve] [--demo] [--renewal-window-days N] [--rate-limit PER_MINUTE]
+//!                 [--login-rate-limit PER_MINUTE]
 //!                 [--cors-origin ORIGIN]… [--trusted-proxy CIDR]… [--reconcile-after SECS]
 //!                 [--provider-query-url URL]
 //!                 [--sandbox-drop-notices] [--smtp URL] [--smtp-ca PEM] [--smtp-from ADDR]
@@ -26,6 +27,7 @@ struct Args {
     demo: bool,
     window: Option<i64>,
     rate_limit: Option<u32>,
+    login_rate_limit: Option<u32>,
     cors: Vec<String>,
     trusted_proxies: Vec<certrenew_server::limit::Cidr>,
     reconcile_after: Option<i64>,
@@ -51,6 +53,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         demo: false,
         window: None,
         rate_limit: None,
+        login_rate_limit: None,
         cors: vec![],
         trusted_proxies: vec![],
         reconcile_after: None,
@@ -86,6 +89,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                     val()?
                         .parse()
                         .map_err(|_| "--rate-limit takes requests per minute")?,
+                )
+            }
+            "--login-rate-limit" => {
+                a.login_rate_limit = Some(
+                    val()?
+                        .parse()
+                        .map_err(|_| "--login-rate-limit takes attempts per minute")?,
                 )
             }
             "--cors-origin" => a.cors.push(val()?),
@@ -135,6 +145,9 @@ fn config(a: &Args) -> Config {
     }
     if let Some(r) = a.rate_limit {
         c.rate_per_minute = r;
+    }
+    if let Some(r) = a.login_rate_limit {
+        c.login_per_minute = r;
     }
     c.cors_origins = a.cors.clone();
     c.trusted_proxies = a.trusted_proxies.clone();

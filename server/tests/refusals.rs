@@ -252,13 +252,7 @@ async fn notices_refused_and_repeated() {
                 csrf.clone(),
             );
             tasks.push(tokio::spawn(async move {
-                http.post(url)
-                    .header("x-csrf-token", csrf)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
+                status_of(http.post(url).header("x-csrf-token", csrf)).await
             }));
         }
         let mut codes = vec![];
@@ -416,8 +410,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
         async move {
             let mut codes = vec![];
             for _ in 0..4 {
-                let r = http.post(&url).header("x-forwarded-for", client).send();
-                codes.push(r.await.unwrap().status().as_u16());
+                codes.push(status_of(http.post(&url).header("x-forwarded-for", client)).await);
             }
             codes
         }
@@ -441,6 +434,40 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
     let direct = Server::start("sqlite", limits).await;
     assert_eq!(codes(&direct, "203.0.113.7").await, [200, 200, 200, 429]);
     assert_eq!(codes(&direct, "203.0.113.8").await, [429, 429, 429, 429]);
+}
+
+/// Password guessing at the review console is slowed per client: past the burst, attempts are
+/// refused before any password is checked — the right password included, until the bucket
+/// refills; another client is not affected.
+#[tokio::test]
+async fn admin_logins_are_rate_limited_per_client() {
+    let s = Server::start("sqlite", |c| {
+        c.login_per_minute = 6;
+        c.login_burst = 3;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    certrenew_server::routes::admin::create_admin(&s.state, "reviewer", "correct horse battery")
+        .await
+        .unwrap();
+    let attempt = |client: &'static str, password: &'static str| {
+        let (http, url) = (s.http.clone(), s.api("/admin/login"));
+        async move {
+            status_of(
+                http.post(url)
+                    .header("x-forwarded-for", client)
+                    .json(&serde_json::json!({"username": "reviewer", "password": password})),
+            )
+            .await
+        }
+    };
+    let mut codes = vec![];
+    for _ in 0..3 {
+        codes.push(attempt("203.0.113.7", "guess").await);
+    }
+    codes.push(attempt("203.0.113.7", "correct horse battery").await);
+    assert_eq!(codes, [401, 401, 401, 429]);
+    assert_eq!(attempt("203.0.113.8", "correct horse battery").await, 200);
 }
 
 #[tokio::test]

@@ -63,8 +63,13 @@ pub struct SessionInfo {
 
 async fn login(
     axum::extract::State(s): axum::extract::State<State>,
-    Json(l): Json<Login>,
+    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Json(mut l): Json<Login>,
 ) -> AppResult<Response> {
+    if !s.login_limiter.allow(addr.ip()) {
+        tracing::warn!(user = %l.username, client = %addr.ip(), "admin login rate-limited");
+        return Err(AppError::RateLimited);
+    }
     let row = crate::sql::query("SELECT password_hash FROM admins WHERE username = $1")
         .bind(&l.username)
         .fetch_optional(&s.db.pool)
@@ -74,9 +79,20 @@ async fn login(
         Some(r) => r.try_get("password_hash")?,
         None => DUMMY_HASH.to_string(),
     };
-    let ok = argon2::Argon2::default()
-        .verify_password(l.password.as_bytes(), hash.as_str())
-        .is_ok();
+    // Off the async workers (a verification takes tens of milliseconds), a few at a time.
+    let _permit = s
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let password = zeroize::Zeroizing::new(std::mem::take(&mut l.password));
+    let ok = tokio::task::spawn_blocking(move || {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     if !ok || row.is_none() {
         tracing::info!(user = %l.username, "admin login refused");
         return Err(AppError::Unauthorized("wrong username or password"));

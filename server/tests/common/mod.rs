@@ -78,6 +78,7 @@ impl Server {
         let mut config = Config::new(dir.clone(), url.clone());
         config.database_url = database_url(backend, &dir).await;
         config.rate_per_minute = 0;
+        config.login_per_minute = 0;
         tune(&mut config);
         let (state, _) = AppState::open(config).await.unwrap();
         let app = certrenew_server::app(state.clone());
@@ -175,6 +176,11 @@ impl Server {
         let info: serde_json::Value = r.json().await.unwrap();
         info["csrf"].as_str().unwrap().to_string()
     }
+}
+
+/// Sends a request and gives its status code.
+pub async fn status_of(req: reqwest::RequestBuilder) -> u16 {
+    req.send().await.unwrap().status().as_u16()
 }
 
 pub fn form() -> api::ApplicationForm {
