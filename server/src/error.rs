@@ -24,6 +24,9 @@ pub enum AppError {
     Conflict(&'static str, String),
     #[error("too many requests")]
     RateLimited,
+    /// A service this server is not set up to offer (code, message).
+    #[error("{1}")]
+    Unavailable(&'static str, &'static str),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,6 +73,7 @@ impl IntoResponse for AppError {
             AppError::NotFound => (StatusCode::NOT_FOUND, "not_found", vec![]),
             AppError::Conflict(c, _) => (StatusCode::CONFLICT, *c, vec![]),
             AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", vec![]),
+            AppError::Unavailable(c, _) => (StatusCode::SERVICE_UNAVAILABLE, *c, vec![]),
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", vec![])

@@ -162,6 +162,10 @@ pub struct Config {
     pub login_burst: u32,
     /// Demo mode: anyone may get a soon-expiring certificate for a browser demo token.
     pub demo: bool,
+    /// Payments go to the sandbox provider, whose cashier lets anyone "pay": for demos and tests
+    /// only (`--demo` or `--sandbox-payments`). Off, payment creation is refused with a clear
+    /// error and the sandbox's pages are not served — never free renewals by accident.
+    pub sandbox_payments: bool,
     /// Renewal reminders go out this many days before a certificate expires.
     pub reminder_days: i64,
     /// A payment still pending this long after it was created is queried at the provider, in
@@ -214,6 +218,7 @@ impl Config {
             login_per_minute: 6,
             login_burst: 5,
             demo: false,
+            sandbox_payments: false,
             reminder_days: 30,
             reconcile_after_secs: 120,
             provider_query_url: None,

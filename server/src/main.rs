@@ -5,7 +5,7 @@
 //!                 [--login-rate-limit PER_MINUTE]
 //!                 [--cors-origin ORIGIN]… [--trusted-proxy CIDR]… [--reconcile-after SECS]
 //!                 [--provider-query-url URL]
-//!                 [--sandbox-drop-notices] [--smtp URL] [--smtp-ca PEM] [--smtp-from ADDR]
+//!                 [--sandbox-payments] [--sandbox-drop-notices] [--smtp URL] [--smtp-ca PEM] [--smtp-from ADDR]
 //!                 [--sms-gateway URL] [--ca-key p256|rsa2048]
 //!                 [--ca-key-uri pkcs11:token=…;object=…?module-path=…]   (PIN in CERTRENEW_CA_PIN)
 //! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
@@ -25,6 +25,7 @@ struct Args {
     web: Option<PathBuf>,
     auto_approve: bool,
     demo: bool,
+    sandbox_payments: bool,
     window: Option<i64>,
     rate_limit: Option<u32>,
     login_rate_limit: Option<u32>,
@@ -51,6 +52,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         web: None,
         auto_approve: false,
         demo: false,
+        sandbox_payments: false,
         window: None,
         rate_limit: None,
         login_rate_limit: None,
@@ -77,6 +79,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--web" => a.web = Some(val()?.into()),
             "--auto-approve" => a.auto_approve = true,
             "--demo" => a.demo = true,
+            "--sandbox-payments" => a.sandbox_payments = true,
             "--renewal-window-days" => {
                 a.window = Some(
                     val()?
@@ -140,6 +143,8 @@ fn config(a: &Args) -> Config {
     c.web_dir = a.web.clone();
     c.auto_approve = a.auto_approve;
     c.demo = a.demo;
+    // The demo takes its payments in the sandbox; a real deployment says so explicitly.
+    c.sandbox_payments = a.demo || a.sandbox_payments;
     if let Some(w) = a.window {
         c.renewal_window_days = w;
     }
@@ -217,6 +222,13 @@ async fn serve(a: Args) -> Result<(), String> {
         state.config.data_dir.display(),
         redact(&state.config.database_url)
     );
+    if state.config.sandbox_payments {
+        println!(
+            "payments: the sandbox provider (anyone can pay in its cashier; for demos and tests)"
+        );
+    } else {
+        println!("payments: no provider set up — applications are taken but cannot be paid (--sandbox-payments for the sandbox)");
+    }
     certrenew_server::jobs::spawn(state.clone());
     axum::serve(
         listener,

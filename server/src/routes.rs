@@ -544,6 +544,12 @@ async fn create_payment(
     Json(req): Json<api::PaymentRequest>,
 ) -> AppResult<Json<api::PaymentView>> {
     let o = authorized(&s, &number, &headers).await?;
+    if !s.config.sandbox_payments {
+        return Err(AppError::Unavailable(
+            "payments_unavailable",
+            "online payment is not set up on this server",
+        ));
+    }
     let mut fields = vec![];
     let title = api::validate::text(&req.invoice_title, 100)
         .map_err(|e| fields.push(("invoice_title".to_string(), e)))
@@ -688,10 +694,20 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
     Ok(())
 }
 
+/// The sandbox provider's pages exist only where it takes the payments.
+fn sandbox_on(s: &State) -> AppResult<()> {
+    if s.config.sandbox_payments {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
 async fn cashier_page(
     axum::extract::State(s): axum::extract::State<State>,
     Path(id): Path<String>,
 ) -> AppResult<Html<String>> {
+    sandbox_on(&s)?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
     let state = if p.status == "paid" {
         "已支付 Paid"
@@ -735,6 +751,7 @@ async fn sandbox_query(
     axum::extract::State(s): axum::extract::State<State>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> AppResult<Json<crate::payment::Params>> {
+    sandbox_on(&s)?;
     let id = q
         .get("out_trade_no")
         .filter(|v| !v.is_empty() && v.len() <= 64)
@@ -748,6 +765,7 @@ async fn cashier_pay(
     axum::extract::State(s): axum::extract::State<State>,
     Path(id): Path<String>,
 ) -> AppResult<Html<String>> {
+    sandbox_on(&s)?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
     if p.status == "pending" && p.expires_at <= now() {
         return Err(AppError::conflict(

@@ -470,6 +470,53 @@ async fn admin_logins_are_rate_limited_per_client() {
     assert_eq!(attempt("203.0.113.8", "correct horse battery").await, 200);
 }
 
+/// Without a payment provider set up (neither --demo nor --sandbox-payments) a payment is
+/// refused with a clear error, and the sandbox's cashier — where anyone can "pay" — is not there:
+/// no free renewals by accident.
+#[tokio::test]
+async fn without_a_provider_payments_are_refused_not_faked() {
+    let s = Server::start("sqlite", |c| c.sandbox_payments = false).await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    let r = s
+        .order_post(
+            &number,
+            &token,
+            "/payments",
+            &serde_json::json!({"method": "online", "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}),
+        )
+        .await;
+    assert_eq!(r.status(), 503);
+    let e: api::ApiError = r.json().await.unwrap();
+    assert_eq!(e.code, "payments_unavailable");
+    assert_eq!(s.count("SELECT COUNT(*) AS n FROM payments").await, 0);
+    assert_eq!(
+        order(&s, &number, &token).await.status,
+        OrderStatus::AwaitingPayment
+    );
+    // A payment made while the sandbox was on (say, before a restart without it) cannot be
+    // paid there any more.
+    certrenew_server::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ('P1', $1, 'online', 20000, 't', '91350100M000100Y43', 'pending', 0, 4000000000)")
+        .bind(&number)
+        .execute(&s.state.db.writer)
+        .await
+        .unwrap();
+    for page in [
+        "/sandbox/cashier/P1",
+        "/sandbox/gateway/query?out_trade_no=P1",
+    ] {
+        let r = s.http.get(format!("{}{page}", s.url)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{page}");
+    }
+    let r = s.http.post(format!("{}/sandbox/cashier/P1/pay", s.url));
+    assert_eq!(status_of(r).await, 404);
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'pending'")
+            .await,
+        1
+    );
+}
+
 #[tokio::test]
 async fn unpaid_orders_expire_and_late_money_is_returned() {
     let s = Server::start("sqlite", |c| c.payment_ttl_secs = -1).await;

@@ -85,6 +85,7 @@ pub fn call_error_text(e: &crate::api_client::CallError) -> String {
             let key = match a.code.as_str() {
                 "certificate_expired" => "expired_title",
                 "not_in_renewal_window" => "not_yet_window",
+                "payments_unavailable" => "payments_unavailable",
                 _ => return format!("error|{}", a.message),
             };
             key.into()

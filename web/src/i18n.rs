@@ -54,6 +54,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("days_left", "剩余天数", "Days left"),
     ("expired_title", "证书已过期，无法在线续期", "The certificate has expired and cannot be renewed online"),
     ("expired_text", "请携带 USB 证书令牌，按《证书续期办理指南》到服务网点办理。", "Take the token to a service point and follow the certificate renewal handling guide."),
+    ("payments_unavailable", "本服务暂不支持在线支付，请联系 CA 服务热线办理。", "Online payment is not available here; please call the CA's hotline."),
     ("not_yet_window", "尚未到在线续期时间。在线续期开放于证书到期前（天）：", "Not yet: online renewal opens this many days before expiry:"),
     ("contacts", "客服热线 400-000-0000，在线客服 QQ 800000000", "Hotline 400-000-0000, online chat QQ 800000000"),
     ("apply", "申请续期", "Apply for renewal"),

@@ -79,6 +79,7 @@ impl Server {
         config.database_url = database_url(backend, &dir).await;
         config.rate_per_minute = 0;
         config.login_per_minute = 0;
+        config.sandbox_payments = true;
         tune(&mut config);
         let (state, _) = AppState::open(config).await.unwrap();
         let app = certrenew_server::app(state.clone());
