@@ -14,9 +14,10 @@ const UNRECONCILED: &str = "SELECT id FROM payments WHERE status = 'pending' AND
 /// claims never overlap.
 const CLAIM_NOTICES: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3) AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) RETURNING id, kind, recipient, subject, body";
 const CLAIM_NOTICES_PG: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) RETURNING id, kind, recipient, subject, body";
-/// Gives back a claimed notice that was not delivered, for the next run of any server.
+/// Ends the claim on a notice that was not delivered now, for the next run of any server.
 const RELEASE_NOTICE: &str =
-    "UPDATE outbox SET claimed_until = NULL WHERE id = $1 AND sent_at IS NULL";
+    "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND sent_at IS NULL";
+const MARK_SENT: &str = "UPDATE outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL";
 /// How long a claim holds: longer than a run takes (a channel that hangs is tried once per run).
 const CLAIM_SECS: i64 = 300;
 const EXPIRING: &str = "SELECT serial, subject, not_after FROM certificates WHERE revoked_at IS NULL AND reminded_at IS NULL AND not_after > $1 AND not_after <= $2 LIMIT 500";
@@ -271,23 +272,9 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
         }
     }
     mark_sent(s, &mut sent).await?;
-    release(s, &kept).await?;
+    // Undelivered notices are given back at once, so the next run retries them (any server's).
+    stamp_now(s, RELEASE_NOTICE, &kept).await?;
     Ok(delivered)
-}
-
-/// Undelivered notices are given back at once, so the next run retries them (any server's).
-async fn release(s: &State, ids: &[i64]) -> Result<(), crate::sql::Error> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut tx = s.db.writer.begin().await?;
-    for &id in ids {
-        crate::sql::query(RELEASE_NOTICE)
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-    }
-    tx.commit().await
 }
 
 /// Delivered notices are marked in groups, one transaction each (a transaction per notice cost
@@ -296,13 +283,20 @@ async fn release(s: &State, ids: &[i64]) -> Result<(), crate::sql::Error> {
 const MARK_EVERY: usize = 32;
 
 async fn mark_sent(s: &State, ids: &mut Vec<i64>) -> Result<(), crate::sql::Error> {
+    stamp_now(s, MARK_SENT, ids).await?;
+    ids.clear();
+    Ok(())
+}
+
+/// Runs `sql` ($1 = now, $2 = id) for each of `ids`, in one transaction.
+async fn stamp_now(s: &State, sql: &'static str, ids: &[i64]) -> Result<(), crate::sql::Error> {
     if ids.is_empty() {
         return Ok(());
     }
     let t = now();
     let mut tx = s.db.writer.begin().await?;
-    for id in ids.drain(..) {
-        crate::sql::query("UPDATE outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL")
+    for &id in ids {
+        crate::sql::query(sql)
             .bind(t)
             .bind(id)
             .execute(&mut tx)

@@ -144,13 +144,17 @@ mod native {
     /// ECDSA over a prehashed input with OpenSSL: a random nonce, as tokens use, where the p256
     /// crate derives it (RFC 6979); either verifies the same. DER signature.
     pub(super) fn sign_p256(k: &p256::ecdsa::SigningKey, digest: &[u8; 32]) -> Option<Vec<u8>> {
-        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).ok()?;
+        // Built once: the curve's tables are the same for every signature.
+        static GROUP: std::sync::OnceLock<Option<EcGroup>> = std::sync::OnceLock::new();
+        let group = GROUP
+            .get_or_init(|| EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).ok())
+            .as_ref()?;
         let mut ctx = BigNumContext::new().ok()?;
         let point = k.verifying_key().to_sec1_point(false);
-        let public = EcPoint::from_bytes(&group, point.as_bytes(), &mut ctx).ok()?;
+        let public = EcPoint::from_bytes(group, point.as_bytes(), &mut ctx).ok()?;
         let scalar = zeroize::Zeroizing::new(k.to_bytes());
         let mut d = BigNum::from_slice(scalar.as_slice()).ok()?;
-        let key = EcKey::from_private_components(&group, &d, &public);
+        let key = EcKey::from_private_components(group, &d, &public);
         // OpenSSL's EcKey clears its own copy when freed; ours is cleared here.
         d.clear();
         let key = key.ok()?;
