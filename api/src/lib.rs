@@ -254,8 +254,10 @@ impl OrderStatus {
             (AwaitingPayment, Paid | Cancelled | PaymentExpired)
                 | (Paid, UnderReview | Refunding)
                 | (UnderReview, Approved | Rejected | Refunding)
-                | (Approved, Issued)
-                | (Issued, Installed)
+                // A revocation (stolen token, compromised key) stops the renewal and returns the
+                // money, even after approval or issuance.
+                | (Approved, Issued | Refunding)
+                | (Issued, Installed | Refunding)
                 | (Rejected, Refunding)
                 | (Refunding, Refunded)
         )
@@ -447,6 +449,7 @@ mod tests {
         );
         assert!(!Approved.can_become(Installed), "no install before issue");
         assert!(!Installed.can_become(Refunding));
+        assert!(Approved.can_become(Refunding) && Issued.can_become(Refunding));
         for s in OrderStatus::ALL {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
             assert!(!s.can_become(s), "{s:?} to itself is not a transition");

@@ -166,10 +166,20 @@ pub fn text(input: &str, max_chars: usize) -> Result<String, Invalid> {
     if s.chars().count() > max_chars {
         return Err(Invalid::TooLong);
     }
-    if s.chars().any(char::is_control) {
+    if s.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(Invalid::Format);
     }
     Ok(s.to_string())
+}
+
+/// Characters that reorder or hide text when shown (Unicode bidi embeddings, overrides,
+/// isolates and marks; the byte-order mark): in a name or an invoice title they make what a
+/// reviewer reads differ from what is stored (CVE-2021-42574 style).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
 }
 
 /// Masks an ID number or phone for logs and lists: keeps the first 3 and last 4 characters.
@@ -190,6 +200,20 @@ mod tests {
     use proptest::prelude::*;
 
     const TODAY: u32 = 20261124;
+
+    #[test]
+    fn text_refuses_controls_and_bidi_overrides() {
+        assert_eq!(text(" 深圳市某公司 ", 10), Ok("深圳市某公司".into()));
+        for bad in [
+            "a\u{202E}gpj.exe",
+            "x\u{2066}y",
+            "\u{200F}名",
+            "a\u{0007}b",
+            "\u{FEFF}x",
+        ] {
+            assert_eq!(text(bad, 100), Err(Invalid::Format), "{bad:?}");
+        }
+    }
 
     #[test]
     fn resident_ids() {

@@ -294,6 +294,18 @@ impl Ca {
         self.cert.tbs_certificate().subject()
     }
 
+    /// The end of the CA certificate's own validity (Unix seconds): nothing it issues outlives it.
+    pub fn not_after(&self) -> i64 {
+        self.cert
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_unix_duration()
+            .as_secs()
+            .try_into()
+            .unwrap_or(i64::MAX)
+    }
+
     pub fn public_key(&self) -> &PublicKey {
         &self.public
     }
@@ -381,7 +393,7 @@ impl Ca {
                 subject: old.tbs_certificate().subject(),
                 issuer: self.name(),
                 not_before,
-                not_after,
+                not_after: not_after.min(self.not_after()),
                 public_key: key,
                 extensions,
             },
@@ -427,13 +439,17 @@ impl Ca {
                     >::new(serial)
                     .map_err(|e| e.to_string())?,
                     revocation_date: cert::time_from_unix(*at).map_err(|e| e.to_string())?,
-                    // reasonCode (RFC 5280 §5.3.1): ENUMERATED.
-                    crl_entry_extensions: Some(vec![Extension {
-                        extn_id: OID_REASON,
-                        critical: false,
-                        extn_value: OctetString::new(vec![0x0A, 0x01, *reason])
-                            .map_err(|e| e.to_string())?,
-                    }]),
+                    // reasonCode (RFC 5280 §5.3.1): ENUMERATED, left out for unspecified
+                    // (0), which the RFC says should not be sent.
+                    crl_entry_extensions: match *reason {
+                        0 => None,
+                        code => Some(vec![Extension {
+                            extn_id: OID_REASON,
+                            critical: false,
+                            extn_value: OctetString::new(vec![0x0A, 0x01, code])
+                                .map_err(|e| e.to_string())?,
+                        }]),
+                    },
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;

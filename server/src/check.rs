@@ -1,4 +1,6 @@
 //! Invariants of the stored orders, checked after a crash (and by `certrenew check` at any time).
+//! Money: every paid payment is the one its open or installed order used (exactly one), or it
+//! was refunded; a closed order has no payment still pending.
 
 use crate::db::Store;
 use api::OrderStatus;
@@ -54,6 +56,20 @@ pub async fn invariants(db: &Store) -> Result<Vec<String>, crate::sql::Error> {
         }
         if issued > 1 {
             bad.push(format!("{number}: issued {issued} times"));
+        }
+        // A payment never outlives its order: once the order stops awaiting payment, no payment
+        // of it is still open at the provider.
+        let pending = crate::sql::query(
+            "SELECT id FROM payments WHERE order_number = $1 AND status = 'pending'",
+        )
+        .bind(&number)
+        .fetch_all(&db.pool)
+        .await?;
+        if (st != OrderStatus::AwaitingPayment && !pending.is_empty()) || pending.len() > 1 {
+            bad.push(format!(
+                "{number}: {} pending payments for a {status} order",
+                pending.len()
+            ));
         }
         let paid = crate::sql::query("SELECT status FROM payments WHERE order_number = $1 AND status IN ('paid', 'refunded')").bind(&number).fetch_all(&db.pool).await?;
         let paid_now = paid

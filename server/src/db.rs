@@ -54,6 +54,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0009_outbox_claims",
         include_str!("../migrations/sqlite/0009_outbox_claims.sql"),
     ),
+    (
+        "0010_hardening",
+        include_str!("../migrations/sqlite/0010_hardening.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -91,6 +95,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_outbox_claims",
         include_str!("../migrations/postgres/0009_outbox_claims.sql"),
+    ),
+    (
+        "0010_hardening",
+        include_str!("../migrations/postgres/0010_hardening.sql"),
     ),
 ];
 
@@ -246,6 +254,9 @@ fn split_sql(sql: &str) -> Vec<String> {
     out
 }
 
+/// How far back `Store::lineage` follows renewals.
+pub const MAX_LINEAGE: usize = 64;
+
 /// An order as stored.
 #[derive(Clone, Debug)]
 pub struct Order {
@@ -346,7 +357,8 @@ pub enum Also<'a> {
 
 /// Moves an order from `from` to `to`, inside `tx`; the database's trigger writes the audit
 /// record (who, when, from → to, note) in the same statement. Returns false when the order was
-/// not in `from` (someone else moved it first); the caller decides the error.
+/// not in `from` (someone else moved it first); the caller decides the error. An illegal
+/// transition is refused in every build, before any write.
 #[allow(clippy::too_many_arguments)]
 pub async fn transition(
     tx: &mut sql::Tx,
@@ -358,7 +370,13 @@ pub async fn transition(
     now: i64,
     also: Also<'_>,
 ) -> Result<bool, Error> {
-    debug_assert!(from.can_become(to), "{from:?} -> {to:?}");
+    if !from.can_become(to) {
+        return Err(Error::Other(format!(
+            "illegal transition {} -> {}",
+            from.as_str(),
+            to.as_str()
+        )));
+    }
     macro_rules! update {
         ($extra:literal) => {
             concat!(
@@ -404,12 +422,86 @@ impl Store {
         row.as_ref().map(Payment::from_row).transpose()
     }
 
+    /// The payment an order was paid with (at most one is `paid`; others are refunded).
+    pub async fn paid_payment(&self, order: &str) -> Result<Option<Payment>, Error> {
+        let row = sql::query("SELECT * FROM payments WHERE order_number = $1 AND status = 'paid' ORDER BY paid_at DESC LIMIT 1")
+            .bind(order)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Payment::from_row).transpose()
+    }
+
     pub async fn payment(&self, id: &str) -> Result<Option<Payment>, Error> {
         let row = sql::query("SELECT * FROM payments WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Payment::from_row).transpose()
+    }
+
+    /// Whether this CA revoked the certificate `serial` (unknown serials are not revoked).
+    pub async fn revoked(&self, serial: &str) -> Result<bool, Error> {
+        let row = sql::query("SELECT revoked_at FROM certificates WHERE serial = $1")
+            .bind(serial)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<i64>>("revoked_at")?.is_some(),
+            None => false,
+        })
+    }
+
+    /// Whether the certificate `serial` has a successor installed by a renewal order.
+    pub async fn renewed(&self, serial: &str) -> Result<bool, Error> {
+        let row =
+            sql::query("SELECT number FROM orders WHERE cert_serial = $1 AND status = $2 LIMIT 1")
+                .bind(serial)
+                .bind(OrderStatus::Installed.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// The certificate `serial` and those it renewed, newest first (bounded: a line of yearly
+    /// renewals is decades long, a cycle in bad data must not loop).
+    pub async fn lineage(&self, serial: &str) -> Result<Vec<String>, Error> {
+        let mut line = vec![serial.to_string()];
+        while line.len() < MAX_LINEAGE {
+            let row = sql::query("SELECT renews FROM certificates WHERE serial = $1")
+                .bind(&line[line.len() - 1])
+                .fetch_optional(&self.pool)
+                .await?;
+            match row
+                .map(|r| r.try_get::<Option<String>>("renews"))
+                .transpose()?
+            {
+                Some(Some(prev)) if !line.contains(&prev) => line.push(prev),
+                _ => break,
+            }
+        }
+        Ok(line)
+    }
+
+    /// The newest order that renewed one of `serials`.
+    pub async fn last_order_of(&self, serials: &[String]) -> Result<Option<String>, Error> {
+        let mut newest: Option<(i64, String)> = None;
+        for serial in serials {
+            let row = sql::query("SELECT number, applied_at FROM orders WHERE cert_serial = $1 ORDER BY applied_at DESC, number DESC LIMIT 1")
+                .bind(serial)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(r) = row {
+                let at: i64 = r.try_get("applied_at")?;
+                if newest.as_ref().is_none_or(|(t, _)| at > *t) {
+                    newest = Some((at, r.try_get("number")?));
+                }
+            }
+            // The newest certificate's own orders come first; an older one's are older.
+            if newest.is_some() {
+                break;
+            }
+        }
+        Ok(newest.map(|(_, n)| n))
     }
 
     pub async fn audit_count(&self, number: &str) -> Result<i64, Error> {

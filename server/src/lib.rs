@@ -4,6 +4,7 @@
 pub mod ca;
 pub mod challenge;
 pub mod check;
+pub mod crl;
 pub mod db;
 pub mod error;
 pub mod hsm;
@@ -259,6 +260,12 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub limiter: limit::RateLimiter,
     pub login_limiter: limit::RateLimiter,
+    /// Review console logins per account, wherever they come from: guessing one password from
+    /// many addresses is slowed too.
+    pub account_limiter: limit::RateLimiter<String>,
+    /// Requests that cost a signature and cannot be answered from a cache (OCSP with a nonce
+    /// or an unknown serial, the sandbox's trade query), per client.
+    pub signing_limiter: limit::RateLimiter,
     /// Password checks running at once, at most one per core: argon2 is slow and memory-hard on
     /// purpose, and a flood of logins must not take every thread or gigabytes.
     pub password_checks: tokio::sync::Semaphore,
@@ -269,6 +276,8 @@ pub struct AppState {
     pub outbox_ready: tokio::sync::Notify,
     /// Recent OCSP answers to requests without a nonce.
     pub ocsp_cache: ocsp::Cache,
+    /// The CRL last signed.
+    pub crl_cache: crl::Cache,
 }
 
 pub type State = Arc<AppState>;
@@ -276,7 +285,7 @@ pub type State = Arc<AppState>;
 impl AppState {
     /// Opens (creating on first start) the data directory, CA, sandbox provider and database.
     pub async fn open(config: Config) -> Result<(State, Vec<String>), String> {
-        std::fs::create_dir_all(&config.data_dir)
+        owner_only_dir(&config.data_dir)
             .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let mut notes = Vec::new();
         let (mut ca, created) = match &config.ca_key_uri {
@@ -316,12 +325,21 @@ impl AppState {
         let notifier = notify::Notifier::from_config(&config, http.clone())?;
         let limiter = limit::RateLimiter::new(config.rate_per_minute, config.rate_burst);
         let login_limiter = limit::RateLimiter::new(config.login_per_minute, config.login_burst);
+        let account_limiter = limit::RateLimiter::new(
+            config.login_per_minute.saturating_mul(2),
+            config.login_burst.saturating_mul(2),
+        );
+        let signing_limiter = limit::RateLimiter::new(
+            config.rate_per_minute.saturating_mul(20),
+            config.rate_burst.saturating_mul(20),
+        );
         Ok((
             Arc::new(AppState {
                 notifier,
                 challenges,
                 outbox_ready: tokio::sync::Notify::new(),
                 ocsp_cache: ocsp::Cache::default(),
+                crl_cache: crl::Cache::default(),
                 config,
                 db,
                 ca,
@@ -330,6 +348,8 @@ impl AppState {
                 http,
                 limiter,
                 login_limiter,
+                account_limiter,
+                signing_limiter,
                 password_checks: tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(1, |n| n.get()),
                 ),
@@ -340,6 +360,26 @@ impl AppState {
 }
 
 pub use routes::app;
+
+/// Creates `dir` (and its parents) owner-only, or makes an existing one so: it holds keys,
+/// personal data and notices.
+pub fn owner_only_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
 
 /// The first of `slots` free to lock, starting at a rotating index; when all are busy, waits for
 /// one. Callers never hold a slot across an await, so the wait is one operation long.

@@ -7,16 +7,33 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     per_minute: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-/// Beyond this many tracked clients the oldest state is dropped (memory stays bounded).
-const MAX_CLIENTS: usize = 100_000;
+/// Beyond this many tracked clients the least recently seen are dropped (memory stays bounded,
+/// and a flood of fresh addresses cannot wipe the buckets of clients being limited).
+pub const MAX_CLIENTS: usize = 100_000;
 
-impl RateLimiter {
+/// What a client is limited as: its IPv4 address, or its IPv6 /64 — one subscriber's network
+/// (RFC 6177), in which it picks any address it likes.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
+impl RateLimiter<IpAddr> {
+    /// One request from `ip` (by `client_key`): false when its bucket is empty.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        self.allow_key(client_key(ip))
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> RateLimiter<K> {
     /// `per_minute` = 0 disables the limit.
     pub fn new(per_minute: u32, burst: u32) -> Self {
         Self {
@@ -26,7 +43,7 @@ impl RateLimiter {
         }
     }
 
-    pub fn allow(&self, ip: IpAddr) -> bool {
+    pub fn allow_key(&self, key: K) -> bool {
         if self.per_minute == 0.0 {
             return true;
         }
@@ -34,10 +51,10 @@ impl RateLimiter {
         let Ok(mut b) = self.buckets.lock() else {
             return true;
         };
-        if b.len() >= MAX_CLIENTS {
-            b.clear();
+        if b.len() >= MAX_CLIENTS && !b.contains_key(&key) {
+            self.evict(&mut b, now);
         }
-        let (tokens, last) = b.entry(ip).or_insert((self.burst, now));
+        let (tokens, last) = b.entry(key).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_minute / 60.0)
             .min(self.burst);
         *last = now;
@@ -47,6 +64,29 @@ impl RateLimiter {
         } else {
             false
         }
+    }
+
+    /// Makes room: first the buckets that have refilled (a full bucket is the same as none),
+    /// then, if every client is active, the least recently seen half — amortized over the
+    /// insertions that refill the map.
+    fn evict(&self, b: &mut HashMap<K, (f64, Instant)>, now: Instant) {
+        let refill = self.burst * 60.0 / self.per_minute;
+        b.retain(|_, (tokens, last)| {
+            *tokens + now.duration_since(*last).as_secs_f64() * self.per_minute / 60.0 < self.burst
+                && now.duration_since(*last).as_secs_f64() < refill
+        });
+        if b.len() >= MAX_CLIENTS / 2 {
+            let mut seen: Vec<Instant> = b.values().map(|(_, last)| *last).collect();
+            let cut = seen.len() / 2;
+            seen.select_nth_unstable(cut);
+            let oldest_kept = seen[cut];
+            b.retain(|_, (_, last)| *last >= oldest_kept);
+        }
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.buckets.lock().map(|b| b.len()).unwrap_or(0)
     }
 }
 
@@ -160,6 +200,33 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64() {
+        let l = RateLimiter::new(60, 2);
+        // Before: each address of the /64 had a fresh bucket.
+        assert!(l.allow(ip("2001:db8:1:2::1")) && l.allow(ip("2001:db8:1:2::ffff:1")));
+        assert!(!l.allow(ip("2001:db8:1:2:8000::9")), "same /64");
+        assert!(l.allow(ip("2001:db8:1:3::1")), "another /64");
+        assert_eq!(client_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+    }
+
+    #[test]
+    fn a_flood_of_new_clients_does_not_free_a_limited_one() {
+        let l = RateLimiter::new(1, 1);
+        let limited = ip("192.0.2.1");
+        assert!(l.allow(limited) && !l.allow(limited));
+        // Before: at MAX_CLIENTS every bucket was wiped, the limited client's included.
+        // A limited client keeps trying while the flood goes on.
+        for n in 0..(MAX_CLIENTS as u32 + 10) {
+            l.allow(IpAddr::V4((0x0a00_0000 + n).into()));
+            if n % 1000 == 0 {
+                assert!(!l.allow(limited));
+            }
+        }
+        assert!(l.tracked() <= MAX_CLIENTS);
+        assert!(!l.allow(limited), "still limited after the flood");
     }
 
     #[test]

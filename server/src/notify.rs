@@ -246,12 +246,13 @@ impl Notifier {
         );
         tokio::task::spawn_blocking(move || {
             use std::io::Write;
-            std::fs::create_dir_all(&dir)?;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(file)?
-                .write_all(text.as_bytes())
+            // Full phone numbers and e-mail addresses: owner-only, like the database.
+            crate::owner_only_dir(&dir)?;
+            let mut open = std::fs::OpenOptions::new();
+            open.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+            open.open(file)?.write_all(text.as_bytes())
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)))

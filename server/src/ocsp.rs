@@ -66,6 +66,7 @@ enum ResponseStatus {
     Successful = 0,
     MalformedRequest = 1,
     InternalError = 2,
+    TryLater = 3,
 }
 
 #[derive(Sequence)]
@@ -253,6 +254,15 @@ impl Cache {
     }
 }
 
+/// RFC 8954: a nonce is 1 to 32 octets (an OCTET STRING inside the extension's value; a few
+/// clients put the bytes there bare). Longer ones are refused, not echoed.
+pub const MAX_NONCE: usize = 32;
+
+fn nonce_fits(value: &[u8]) -> bool {
+    let len = OctetString::from_der(value).map_or(value.len(), |inner| inner.as_bytes().len());
+    (1..=MAX_NONCE).contains(&len)
+}
+
 /// Parses a DER OCSPRequest; `None` when it is malformed or asks about too many certificates.
 pub fn parse(der_bytes: &[u8]) -> Option<Parsed> {
     let req = OcspRequest::from_der(der_bytes).ok()?;
@@ -266,6 +276,12 @@ pub fn parse(der_bytes: &[u8]) -> Option<Parsed> {
         .unwrap_or_default()
         .into_iter()
         .find(|e| e.extn_id == OID_NONCE);
+    if nonce
+        .as_ref()
+        .is_some_and(|n| !nonce_fits(n.extn_value.as_bytes()))
+    {
+        return None;
+    }
     Some(Parsed {
         ids: list.into_iter().map(|r| r.req_cert).collect(),
         nonce,
@@ -320,7 +336,8 @@ pub fn respond(
                     Status::Unknown => CertStatus::Unknown(Null),
                     Status::Revoked { at, reason } => CertStatus::Revoked(RevokedInfo {
                         revocation_time: time(at)?,
-                        revocation_reason: Some(CrlReason::from_code(reason)),
+                        // Unspecified is left out, as on the CRL (RFC 5280 §5.3.1).
+                        revocation_reason: (reason != 0).then(|| CrlReason::from_code(reason)),
                     }),
                 },
                 this_update,
@@ -361,6 +378,11 @@ pub fn malformed() -> Vec<u8> {
 /// The unsigned answer when the responder failed.
 pub fn internal_error() -> Vec<u8> {
     error_response(ResponseStatus::InternalError)
+}
+
+/// The unsigned answer to a client asking for more fresh signatures than it may.
+pub fn try_later() -> Vec<u8> {
+    error_response(ResponseStatus::TryLater)
 }
 
 fn error_response(status: ResponseStatus) -> Vec<u8> {
@@ -434,6 +456,35 @@ mod tests {
             cache.get(b"req10049", 1_000).is_some(),
             "the newest is kept"
         );
+    }
+
+    fn with_nonce(value: Vec<u8>) -> Vec<u8> {
+        let mut req = OcspRequest::from_der(&request(1)).unwrap();
+        req.tbs_request.request_extensions = Some(vec![Extension {
+            extn_id: OID_NONCE,
+            critical: false,
+            extn_value: OctetString::new(value).unwrap(),
+        }]);
+        req.to_der().unwrap()
+    }
+
+    #[test]
+    fn nonces_over_32_octets_are_refused_not_echoed() {
+        let wrapped = |n: usize| OctetString::new(vec![7; n]).unwrap().to_der().unwrap();
+        assert!(
+            parse(&with_nonce(wrapped(16))).unwrap().has_nonce(),
+            "OpenSSL's"
+        );
+        assert!(parse(&with_nonce(wrapped(MAX_NONCE))).is_some());
+        // Before: any length was echoed in a signed answer.
+        assert!(parse(&with_nonce(wrapped(MAX_NONCE + 1))).is_none());
+        assert!(parse(&with_nonce(wrapped(1000))).is_none());
+        assert!(parse(&with_nonce(vec![9; 20])).is_some(), "bare bytes, 20");
+        assert!(
+            parse(&with_nonce(vec![9; 200])).is_none(),
+            "bare bytes, 200"
+        );
+        assert!(parse(&with_nonce(vec![])).is_none(), "empty");
     }
 
     #[test]

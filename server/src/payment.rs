@@ -9,19 +9,33 @@ use std::path::Path;
 pub type Params = BTreeMap<String, String>;
 
 /// The string a notice signature covers: every parameter except `sign` and `sign_type`, sorted by
-/// key, `k=v` joined with `&` (empty values skipped, as Alipay does).
-pub fn signing_string(params: &Params) -> String {
-    params
-        .iter()
-        .filter(|(k, v)| k.as_str() != "sign" && k.as_str() != "sign_type" && !v.is_empty())
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+/// key, `k=v` joined with `&` (empty values skipped), exactly as Alipay defines it. That rule is
+/// only unambiguous while no key holds `&` or `=` and no value holds `&` (else `a=1&b=2` is both
+/// one parameter and two): parameters it cannot carry are refused (`None`), never signed or
+/// believed.
+pub fn signing_string(params: &Params) -> Option<String> {
+    let mut out = String::new();
+    for (k, v) in params {
+        if k == "sign" || k == "sign_type" || v.is_empty() {
+            continue;
+        }
+        if k.is_empty() || k.contains(['&', '=']) || v.contains('&') {
+            return None;
+        }
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    Some(out)
 }
 
+/// Signs parameters the canonical string can carry (the sandbox's own, which never hold `&`).
 pub fn sign_params(key: &crate::sig::RsaSigner, params: &Params) -> String {
-    base64::engine::general_purpose::STANDARD
-        .encode(key.sign_sha256(signing_string(params).as_bytes()))
+    let text = signing_string(params).unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(key.sign_sha256(text.as_bytes()))
 }
 
 pub fn verify_params(key: &ProviderKey, params: &Params) -> bool {
@@ -34,7 +48,10 @@ pub fn verify_params(key: &ProviderKey, params: &Params) -> bool {
     if params.get("sign_type").map(String::as_str) != Some("RSA2") {
         return false;
     }
-    crate::sig::rsa_verify_sha256(&key.n, &key.e, signing_string(params).as_bytes(), &sig)
+    let Some(text) = signing_string(params) else {
+        return false;
+    };
+    crate::sig::rsa_verify_sha256(&key.n, &key.e, text.as_bytes(), &sig)
 }
 
 /// The provider's RSA public key (modulus and exponent, big-endian).
@@ -208,4 +225,35 @@ pub async fn deliver(client: reqwest::Client, url: String, params: Params, attem
     }
     tracing::warn!(url, "payment notice not acknowledged");
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_signing_string_never_means_two_things() {
+        // Before: both gave "a=1&b=2", so a signature over one vouched for the other.
+        let two = params(&[("a", "1"), ("b", "2")]);
+        assert_eq!(signing_string(&two).as_deref(), Some("a=1&b=2"));
+        for bad in [
+            params(&[("a", "1&b=2")]),
+            params(&[("a=1&b", "2")]),
+            params(&[("", "x")]),
+        ] {
+            assert_eq!(signing_string(&bad), None, "{bad:?}");
+        }
+        // '=' in a value is fine: the first '=' ends the key, which cannot hold one.
+        assert_eq!(
+            signing_string(&params(&[("a", "x=y"), ("sign", "s"), ("z", "")])).as_deref(),
+            Some("a=x=y")
+        );
+    }
 }

@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/ocsp"),
     ("GET", "/ocsp/{request}"),
     ("POST", "/admin/certificates/{serial}/revoke"),
+    ("GET", "/admin/discrepancies"),
 ];
 
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -248,6 +249,13 @@ async fn apply(
             return Err(AppError::Forbidden("this certificate is revoked"));
         }
     }
+    // One renewal per certificate: once its successor is installed, that one renews next.
+    if s.db.renewed(&summary.serial).await? {
+        return Err(AppError::conflict(
+            "already_renewed",
+            "this certificate was renewed already; renew its successor",
+        ));
+    }
     let (nonce, challenge_expires) = s
         .challenges
         .check(&req.challenge_id, t, s.config.challenge_ttl_secs)
@@ -271,7 +279,9 @@ async fn apply(
         ));
     }
     let token = random_id(16);
-    let new_not_after = crate::add_months(summary.not_after, form.period_months);
+    // Never past the CA's own certificate (RFC 5280 §6: a chain is valid only while all are).
+    let new_not_after =
+        crate::add_months(summary.not_after, form.period_months).min(s.ca.not_after());
     let mut tx = s.db.writer.begin().await?;
     if !crate::challenge::consume(&mut tx, &req.challenge_id, challenge_expires).await? {
         return Err(AppError::conflict(
@@ -459,6 +469,18 @@ async fn order(
     Ok(Json(view(&s, &o).await?))
 }
 
+/// A revoked certificate's renewal stops wherever it is (approval, issuance, the management key,
+/// confirmation): a stolen token reported or a compromised key must not get a fresh certificate.
+pub(crate) async fn refuse_revoked(s: &State, serial: &str) -> AppResult<()> {
+    if s.db.revoked(serial).await? {
+        return Err(AppError::conflict(
+            "certificate_revoked",
+            "the certificate being renewed is revoked",
+        ));
+    }
+    Ok(())
+}
+
 fn illegal(o: &Order, action: &str) -> AppError {
     AppError::conflict(
         "illegal_transition",
@@ -476,6 +498,7 @@ async fn cancel(
     let mut tx = s.db.writer.begin().await?;
     let done = match o.status {
         OrderStatus::AwaitingPayment => {
+            close_pending_payments(&mut tx, &number).await?;
             transition(
                 &mut tx,
                 &number,
@@ -515,6 +538,21 @@ async fn cancel(
     Ok(Json(view(&s, &o).await?))
 }
 
+/// Closes an order's pending payments (the order no longer takes money: a later notice for them
+/// is refunded).
+pub(crate) async fn close_pending_payments(
+    tx: &mut crate::sql::Tx,
+    number: &str,
+) -> Result<(), crate::sql::Error> {
+    crate::sql::query(
+        "UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending'",
+    )
+    .bind(number)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 /// Refunds the paid payment of an order in `Refunding` and completes the refund. The sandbox
 /// refunds at once; a real provider would finish this from its refund notice.
 pub(crate) async fn refund(
@@ -537,12 +575,18 @@ pub(crate) async fn refund(
     .await
 }
 
+/// Payments one order may create (each a new QR code at the provider): a changed invoice title
+/// makes a new one, a flood does not.
+pub const PAYMENTS_PER_ORDER: i64 = 5;
+
 async fn create_payment(
     axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Path(number): Path<String>,
     headers: HeaderMap,
     Json(req): Json<api::PaymentRequest>,
 ) -> AppResult<Json<api::PaymentView>> {
+    limited(&s, addr)?;
     let o = authorized(&s, &number, &headers).await?;
     if !s.config.sandbox_payments {
         return Err(AppError::Unavailable(
@@ -564,6 +608,14 @@ async fn create_payment(
         return Err(illegal(&o, "pay"));
     }
     let t = now();
+    // A payment never outlives its order: both end when the order's time to pay does.
+    let expires_at = o.applied_at + s.config.payment_ttl_secs;
+    if expires_at <= t {
+        return Err(AppError::conflict(
+            "payment_expired",
+            "the time to pay for this order has passed",
+        ));
+    }
     if let Some(p) = s.db.latest_payment(&number).await? {
         // An unexpired pending payment is reused, so a double click cannot pay twice.
         if p.status == "pending"
@@ -579,6 +631,25 @@ async fn create_payment(
         api::PaymentMethod::UnionPay => "union_pay",
     };
     let id = format!("P{}", random_id(12));
+    let mut tx = s.db.writer.begin().await?;
+    // The new payment replaces the order's pending ones: money still sent to those is returned.
+    crate::sql::query(
+        "UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending'",
+    )
+    .bind(&number)
+    .execute(&mut tx)
+    .await?;
+    let made: i64 = crate::sql::query("SELECT COUNT(*) AS n FROM payments WHERE order_number = $1")
+        .bind(&number)
+        .fetch_one(&mut tx)
+        .await?
+        .try_get("n")?;
+    if made >= PAYMENTS_PER_ORDER {
+        return Err(AppError::conflict(
+            "too_many_payments",
+            "this order has made as many payments as it may; apply again",
+        ));
+    }
     crate::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)")
         .bind(&id)
         .bind(&number)
@@ -587,9 +658,19 @@ async fn create_payment(
         .bind(&title)
         .bind(&taxpayer)
         .bind(t)
-        .bind(t + s.config.payment_ttl_secs)
-        .execute(&s.db.writer)
+        .bind(expires_at)
+        .execute(&mut tx)
         .await?;
+    // Still awaiting payment (a notice may have moved it meanwhile): else no new payment.
+    let status: String = crate::sql::query("SELECT status FROM orders WHERE number = $1")
+        .bind(&number)
+        .fetch_one(&mut tx)
+        .await?
+        .try_get("status")?;
+    if status != OrderStatus::AwaitingPayment.as_str() {
+        return Err(illegal(&o, "pay"));
+    }
+    tx.commit().await?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(payment_view(&s, &p)))
 }
@@ -610,7 +691,8 @@ async fn notify(
 }
 
 /// Records a payment the provider vouches for (a notice, or a reconciliation query's answer):
-/// signature, merchant, amount and payment are checked; repeats change nothing.
+/// signature and merchant are checked, then the money is taken by the order, returned, or kept
+/// for a person — never silently kept. Repeats change nothing.
 pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) -> AppResult<()> {
     let notice = s
         .merchant
@@ -620,18 +702,25 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
         s.db.payment(&notice.payment_id)
             .await?
             .ok_or(AppError::bad("notice", "unknown payment"))?;
-    if p.amount_fen != notice.amount_fen {
-        return Err(AppError::bad(
-            "notice",
-            format!(
-                "amount {} does not match {}",
-                notice.amount_fen, p.amount_fen
-            ),
-        ));
-    }
     let t = now();
     let mut tx = s.db.writer.begin().await?;
-    let first = crate::sql::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
+    if p.amount_fen != notice.amount_fen {
+        // Money came, but not the amount asked for: recorded for the review console to settle
+        // (acknowledged, so the provider stops resending; the record is what counts).
+        crate::sql::query("INSERT INTO payment_discrepancies (payment_id, order_number, kind, amount_fen, expected_fen, trade_no, at) VALUES ($1, $2, 'wrong_amount', $3, $4, $5, $6) ON CONFLICT (trade_no, kind) DO NOTHING")
+            .bind(&p.id)
+            .bind(&p.order_number)
+            .bind(notice.amount_fen)
+            .bind(p.amount_fen)
+            .bind(&notice.trade_no)
+            .bind(t)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        tracing::warn!(payment = %p.id, order = %p.order_number, paid = notice.amount_fen, expected = p.amount_fen, "payment of a wrong amount recorded as a discrepancy");
+        return Ok(());
+    }
+    let taken = crate::sql::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
         .bind(t)
         .bind(&notice.trade_no)
         .bind(&p.id)
@@ -639,11 +728,25 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
         .await?
         .rows_affected()
         == 1;
-    if !first {
-        // A repeat: already recorded, nothing changes.
+    if !taken {
+        // Money for a payment that was closed (expired with its order, replaced by a newer one,
+        // the order cancelled): recorded with its trade and returned.
+        let late = crate::sql::query("UPDATE payments SET status = 'refunded', paid_at = $1, trade_no = $2, refunded_at = $1 WHERE id = $3 AND status IN ('expired', 'closed')")
+            .bind(t)
+            .bind(&notice.trade_no)
+            .bind(&p.id)
+            .execute(&mut tx)
+            .await?
+            .rows_affected()
+            == 1;
+        tx.commit().await?;
+        if late {
+            tracing::warn!(payment = %p.id, order = %p.order_number, "money for a closed payment refunded");
+        }
+        // Otherwise a repeat: already recorded, nothing changes.
         return Ok(());
     }
-    if transition(
+    if !transition(
         &mut tx,
         &p.order_number,
         OrderStatus::AwaitingPayment,
@@ -655,6 +758,43 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
     )
     .await?
     {
+        // Money arrived for an order that is no longer payable (cancelled, expired): give it back.
+        crate::sql::query(
+            "UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE id = $2",
+        )
+        .bind(t)
+        .bind(&p.id)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(order = %p.order_number, "payment for a closed order refunded");
+        return Ok(());
+    }
+    // Read in the transaction: a second connection here could wait on a pool this notice's
+    // concurrent repeats hold (PostgreSQL).
+    let revoked = crate::sql::query("SELECT c.revoked_at FROM orders o JOIN certificates c ON c.serial = o.cert_serial WHERE o.number = $1")
+        .bind(&p.order_number)
+        .fetch_optional(&mut tx)
+        .await?
+        .map(|r| r.try_get::<Option<i64>>("revoked_at"))
+        .transpose()?
+        .flatten()
+        .is_some();
+    if revoked {
+        // Revoked while the payment was under way: the renewal stops and the money goes back.
+        transition(
+            &mut tx,
+            &p.order_number,
+            OrderStatus::Paid,
+            OrderStatus::Refunding,
+            "system",
+            "certificate revoked",
+            t,
+            crate::db::Also::Nothing,
+        )
+        .await?;
+        refund(&mut tx, &p.order_number, "system", t).await?;
+    } else {
         transition(
             &mut tx,
             &p.order_number,
@@ -679,16 +819,6 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
             )
             .await?;
         }
-    } else {
-        // Money arrived for an order that is no longer payable (cancelled, expired): give it back.
-        crate::sql::query(
-            "UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE id = $2",
-        )
-        .bind(t)
-        .bind(&p.id)
-        .execute(&mut tx)
-        .await?;
-        tracing::warn!(order = %p.order_number, "payment for a closed order refunded");
     }
     tx.commit().await?;
     Ok(())
@@ -749,9 +879,13 @@ async fn sandbox_trade(s: &State, payment_id: &str) -> AppResult<Option<(String,
 /// came.
 async fn sandbox_query(
     axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> AppResult<Json<crate::payment::Params>> {
     sandbox_on(&s)?;
+    if !s.signing_limiter.allow(addr.ip()) {
+        return Err(AppError::RateLimited);
+    }
     let id = q
         .get("out_trade_no")
         .filter(|v| !v.is_empty() && v.len() <= 64)
@@ -767,10 +901,12 @@ async fn cashier_pay(
 ) -> AppResult<Html<String>> {
     sandbox_on(&s)?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
-    if p.status == "pending" && p.expires_at <= now() {
+    if (p.status == "pending" && p.expires_at <= now())
+        || !matches!(p.status.as_str(), "pending" | "paid")
+    {
         return Err(AppError::conflict(
             "payment_expired",
-            "this payment has expired",
+            "this payment is closed or expired",
         ));
     }
     if p.status == "pending" {
@@ -810,6 +946,7 @@ async fn issue(
     if !matches!(o.status, OrderStatus::Approved | OrderStatus::Issued) {
         return Err(illegal(&o, "issue a certificate for"));
     }
+    refuse_revoked(&s, &o.cert_serial).await?;
     let csr = B64
         .decode(&req.csr)
         .map_err(|_| AppError::bad("csr", "csr is not base64"))?;
@@ -886,12 +1023,13 @@ async fn issue(
         };
     }
     crate::sql::query(
-        "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO certificates (serial, subject, not_after, der, renews) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(crate::ca::serial_hex(&serial))
     .bind(&o.subject)
     .bind(o.new_not_after)
     .bind(der.clone())
+    .bind(&o.cert_serial)
     .execute(&mut tx)
     .await?;
     tx.commit().await?;
@@ -901,11 +1039,26 @@ async fn issue(
     }))
 }
 
-/// The token's management key, held here, for an order at the install stage.
+/// How long after issuance, and how many times, the CA answers for the token's management key:
+/// one install needs one answer; a few allow retries (a pulled token, a wrong PIN).
+pub const MANAGEMENT_WINDOW_SECS: i64 = 30 * 60;
+pub const MANAGEMENT_ANSWERS: i64 = 10;
+
+/// The token's management key, held here, for an issued order being installed: only soon after
+/// issuance, and never for a revoked certificate — the key opens the token to any write.
 async fn install_key(s: &State, o: &Order) -> AppResult<ccid::keys::ManagementKey> {
-    if !matches!(o.status, OrderStatus::Approved | OrderStatus::Issued) {
+    if o.status != OrderStatus::Issued {
         return Err(illegal(o, "authenticate the token of"));
     }
+    if o.issued_at
+        .is_none_or(|at| now() > at + MANAGEMENT_WINDOW_SECS)
+    {
+        return Err(AppError::conflict(
+            "management_key_expired",
+            "the install window of this order has passed; call the CA's hotline",
+        ));
+    }
+    refuse_revoked(s, &o.cert_serial).await?;
     s.db.management_key(&o.cert_serial)
         .await?
         .ok_or(AppError::NotFound)
@@ -923,6 +1076,20 @@ async fn management_answer(
     limited(&s, addr)?;
     let o = authorized(&s, &number, &headers).await?;
     let key = install_key(&s, &o).await?;
+    // Counted before answering, in one statement, so parallel requests cannot pass the limit.
+    let counted = crate::sql::query("UPDATE orders SET management_answers = management_answers + 1 WHERE number = $1 AND status = $2 AND management_answers < $3")
+        .bind(&number)
+        .bind(OrderStatus::Issued.as_str())
+        .bind(MANAGEMENT_ANSWERS)
+        .execute(&s.db.writer)
+        .await?
+        .rows_affected();
+    if counted != 1 {
+        return Err(AppError::conflict(
+            "management_key_expired",
+            "the management key was answered for too often; call the CA's hotline",
+        ));
+    }
     let witness = B64
         .decode(&req.witness)
         .map_err(|_| AppError::bad("witness", "witness is not base64"))?;
@@ -938,10 +1105,12 @@ async fn management_answer(
 /// Checks the token's encrypted challenge: the token knows the key the CA filed for it.
 async fn management_check(
     axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Path(number): Path<String>,
     headers: HeaderMap,
     Json(req): Json<api::ManagementCheck>,
 ) -> AppResult<Json<api::ManagementChecked>> {
+    limited(&s, addr)?;
     let o = authorized(&s, &number, &headers).await?;
     let key = install_key(&s, &o).await?;
     let (Ok(challenge), Ok(response)) = (B64.decode(&req.challenge), B64.decode(&req.response))
@@ -954,10 +1123,12 @@ async fn management_check(
 
 async fn confirm(
     axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Path(number): Path<String>,
     headers: HeaderMap,
     Json(req): Json<api::ConfirmRequest>,
 ) -> AppResult<Json<OrderView>> {
+    limited(&s, addr)?;
     let o = authorized(&s, &number, &headers).await?;
     if o.status == OrderStatus::Installed {
         return Ok(Json(view(&s, &o).await?));
@@ -965,11 +1136,14 @@ async fn confirm(
     if o.status != OrderStatus::Issued {
         return Err(illegal(&o, "confirm installation of"));
     }
+    refuse_revoked(&s, &o.cert_serial).await?;
     let der = o.issued_cert.clone().ok_or(AppError::Internal(
         "issued order without certificate".into(),
     ))?;
     let summary =
         ccid::cert::summarize(&der, now()).map_err(|e| AppError::Internal(e.to_string()))?;
+    // The new certificate may have been revoked before it was installed.
+    refuse_revoked(&s, &summary.serial).await?;
     let cert = Certificate::from_der(&der).map_err(|e| AppError::Internal(e.to_string()))?;
     let key = ccid::cert::public_key(&cert).map_err(|e| AppError::Internal(e.to_string()))?;
     let sig = B64
@@ -986,9 +1160,8 @@ async fn confirm(
     }
     let t = now();
     let payment =
-        s.db.latest_payment(&number)
+        s.db.paid_payment(&number)
             .await?
-            .filter(|p| p.status == "paid")
             .ok_or(AppError::Internal("installed order without payment".into()))?;
     let form: api::ApplicationForm =
         serde_json::from_str(&o.form_json).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -1059,47 +1232,41 @@ async fn invoice(
     Ok(Json(invoice_view(&row)?))
 }
 
-/// The CA's certificate revocation list (DER, RFC 5280), made fresh on each request and valid
-/// for a day. Its number is the issue time, so it only grows.
+/// The CA's certificate revocation list (DER, RFC 5280), valid for a day; signed again only
+/// after a revocation or a minute. Its number only grows.
 async fn crl(axum::extract::State(s): axum::extract::State<State>) -> AppResult<Response> {
-    let rows = crate::sql::query("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at LIMIT 100000")
-        .fetch_all(&s.db.pool)
-        .await?;
-    let mut revoked = Vec::with_capacity(rows.len());
-    for r in rows {
-        let serial: String = r.try_get("serial")?;
-        let at: i64 = r.try_get("revoked_at")?;
-        let reason: Option<i64> = r.try_get("revocation_reason")?;
-        let bytes = crate::ca::decode_hex(&serial)
-            .ok_or_else(|| AppError::Internal(format!("stored serial {serial} is not hex")))?;
-        revoked.push((
-            bytes,
-            at,
-            reason.and_then(|c| u8::try_from(c).ok()).unwrap_or(0),
-        ));
-    }
-    let t = now();
-    let der =
-        s.ca.crl(&revoked, t as u64, t, 86_400)
-            .map_err(AppError::Internal)?;
-    Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der).into_response())
+    let der = s
+        .crl_cache
+        .get(&s, now())
+        .await
+        .map_err(AppError::Internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pkix-crl"),
+            (header::CACHE_CONTROL, "max-age=60, public, no-transform"),
+        ],
+        der.to_vec(),
+    )
+        .into_response())
 }
 
 /// OCSP over POST (RFC 6960 Appendix A.1): the DER request is the body.
 async fn ocsp_post(
     axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     body: axum::body::Bytes,
 ) -> Response {
-    ocsp_answer(&s, &body, false).await
+    ocsp_answer(&s, addr, &body, false).await
 }
 
 /// OCSP over GET: the request in base64 (then URL-encoded) as the rest of the path.
 async fn ocsp_get(
     axum::extract::State(s): axum::extract::State<State>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Path(request): Path<String>,
 ) -> Response {
     match B64.decode(request.trim_start_matches('/')) {
-        Ok(der) => ocsp_answer(&s, &der, true).await,
+        Ok(der) => ocsp_answer(&s, addr, &der, true).await,
         Err(_) => ocsp_reply(crate::ocsp::malformed()),
     }
 }
@@ -1146,7 +1313,7 @@ fn ocsp_reply_cacheable(answer: crate::ocsp::Cached, get: bool, now: i64) -> Res
 }
 
 /// Errors are OCSP responses too (malformedRequest, internalError), as clients expect.
-async fn ocsp_answer(s: &State, der: &[u8], get: bool) -> Response {
+async fn ocsp_answer(s: &State, addr: std::net::SocketAddr, der: &[u8], get: bool) -> Response {
     let Some(parsed) = crate::ocsp::parse(der) else {
         return ocsp_reply(crate::ocsp::malformed());
     };
@@ -1190,6 +1357,15 @@ async fn ocsp_answer(s: &State, der: &[u8], get: bool) -> Response {
         };
         known.insert(serial, status);
     }
+    // What no cache can answer costs a signature each: limited per client (RFC 6960 tryLater).
+    let cacheable = reusable
+        && parsed
+            .ids
+            .iter()
+            .all(|id| known.contains_key(&id.serial_hex()));
+    if !cacheable && !s.signing_limiter.allow(addr.ip()) {
+        return ocsp_reply(crate::ocsp::try_later());
+    }
     let status = |serial: &str| {
         known
             .get(serial)
@@ -1203,11 +1379,7 @@ async fn ocsp_answer(s: &State, der: &[u8], get: bool) -> Response {
                 der: body.into(),
             };
             // A serial unknown now may be issued in a minute: only known ones are kept.
-            if parsed
-                .ids
-                .iter()
-                .all(|id| known.contains_key(&id.serial_hex()))
-            {
+            if cacheable {
                 s.ocsp_cache.put(der, answer.clone(), generation);
             }
             ocsp_reply_cacheable(answer, get, t)
@@ -1283,7 +1455,9 @@ async fn demo_certificate(
     }))
 }
 
-/// The details of this certificate subject's last renewal, for the holder of its key only.
+/// The details of the last renewal along this certificate's own line (the certificates it
+/// renewed, back to the first), for the holder of its key only, and only while the certificate is
+/// good: never by subject text, never for a revoked or expired one. The ID number comes masked.
 async fn prefill(
     axum::extract::State(s): axum::extract::State<State>,
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
@@ -1296,13 +1470,28 @@ async fn prefill(
         .map_err(|_| AppError::bad("certificate", "certificate is not base64"))?;
     let cert = Certificate::from_der(&der)
         .map_err(|_| AppError::bad("certificate", "not a certificate"))?;
-    if !s.ca.issued(&cert) {
+    let summary =
+        ccid::cert::summarize(&der, t).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    // Only a certificate this CA recorded, byte for byte (which also proves it issued it).
+    let row = crate::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
+        .bind(&summary.serial)
+        .fetch_optional(&s.db.pool)
+        .await?;
+    let Some(row) = row.filter(|r| r.try_get::<Vec<u8>>("der").ok().as_deref() == Some(&der[..]))
+    else {
         return Err(AppError::Forbidden(
             "this certificate was not issued by this CA",
         ));
+    };
+    if row.try_get::<Option<i64>>("revoked_at")?.is_some() {
+        return Err(AppError::conflict(
+            "certificate_revoked",
+            "this certificate is revoked",
+        ));
     }
-    let summary =
-        ccid::cert::summarize(&der, t).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    if summary.expired {
+        return Err(AppError::Expired);
+    }
     let key =
         ccid::cert::public_key(&cert).map_err(|e| AppError::bad("certificate", e.to_string()))?;
     let sig = B64
@@ -1321,27 +1510,25 @@ async fn prefill(
     if !crate::challenge::consume(&s.db.writer, &req.challenge_id, expires).await? {
         return Err(spent());
     }
-    let last = crate::sql::query("SELECT number, form_json FROM orders WHERE subject = $1 ORDER BY applied_at DESC, number DESC LIMIT 1")
-        .bind(&summary.subject)
-        .fetch_optional(&s.db.pool)
-        .await?;
-    let Some(last) = last else {
+    let line = s.db.lineage(&summary.serial).await?;
+    let Some(number) = s.db.last_order_of(&line).await? else {
         return Ok(Json(api::Prefill::default()));
     };
-    let number: String = last.try_get("number")?;
-    let form: Option<api::ApplicationForm> =
-        serde_json::from_str(&last.try_get::<String>("form_json")?).ok();
-    let payment = crate::sql::query("SELECT invoice_title, taxpayer_id FROM payments p JOIN orders o ON o.number = p.order_number WHERE o.subject = $1 ORDER BY p.created_at DESC LIMIT 1")
-        .bind(&summary.subject)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    let Some(last) = s.db.order(&number).await? else {
+        return Ok(Json(api::Prefill::default()));
+    };
+    let form = serde_json::from_str::<api::ApplicationForm>(&last.form_json)
+        .ok()
+        .map(|mut f| {
+            f.operator.id_number = api::validate::mask(&f.operator.id_number);
+            f
+        });
+    let payment = s.db.latest_payment(&number).await?;
     tracing::info!(order = %number, "details of the previous renewal shown to the key holder");
     Ok(Json(api::Prefill {
         form,
-        invoice_title: payment
-            .as_ref()
-            .and_then(|p| p.try_get("invoice_title").ok()),
-        taxpayer_id: payment.as_ref().and_then(|p| p.try_get("taxpayer_id").ok()),
+        invoice_title: payment.as_ref().map(|p| p.invoice_title.clone()),
+        taxpayer_id: payment.map(|p| p.taxpayer_id),
     }))
 }
 

@@ -590,12 +590,42 @@ fn open_sqlite_conn(path: &str, reader: bool) -> Result<rusqlite::Connection, Er
 
 /// Opens `sqlite://PATH[?…]` (created if missing): the writer first (it switches the file to
 /// WAL), then `readers` reader connections. Returns (reads, writes).
+/// The database holds operators' ID numbers and phones: created owner-only, and its WAL and
+/// shared-memory files with it (SQLite gives those the database file's mode). Files left by an
+/// older version are tightened.
+fn owner_only_database(path: &str) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path.is_empty() || path.starts_with(':') {
+            return Ok(()); // in memory
+        }
+        let io = |e: std::io::Error| Error::Other(format!("{path}: {e}"));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{path}{suffix}");
+            if std::path::Path::new(&file).exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn open_sqlite(url: &str, readers: usize) -> Result<(Pool, Pool), Error> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
     let path = path.split('?').next().unwrap_or(path);
+    owner_only_database(path)?;
     let writer = open_sqlite_conn(path, false)?;
     // The WAL file keeps its high-water size after a restart; past 16 MB it is cut back.
     writer.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=16777216")?;

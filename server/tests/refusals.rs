@@ -175,10 +175,17 @@ async fn notices_refused_and_repeated() {
             notify(forger.notice(&p.id, "SBXT1", p.amount_fen, 0)).await,
             "failure"
         );
-        // Wrong amount, correctly signed.
+        // Wrong amount, correctly signed: money came, so it is recorded for a person to settle
+        // (acknowledged, so the provider stops resending), and the order is not paid by it.
         assert_eq!(
-            notify(s.state.sandbox.notice(&p.id, "SBXT1", p.amount_fen - 1, 0)).await,
-            "failure"
+            notify(s.state.sandbox.notice(&p.id, "SBXW1", p.amount_fen - 1, 0)).await,
+            "success"
+        );
+        assert_eq!(
+            s.count("SELECT COUNT(*) AS n FROM payment_discrepancies WHERE kind = 'wrong_amount'")
+                .await,
+            1,
+            "{backend}"
         );
         // Unknown order (payment id).
         assert_eq!(
@@ -519,10 +526,16 @@ async fn without_a_provider_payments_are_refused_not_faked() {
 
 #[tokio::test]
 async fn unpaid_orders_expire_and_late_money_is_returned() {
-    let s = Server::start("sqlite", |c| c.payment_ttl_secs = -1).await;
+    let s = Server::start("sqlite", |_| {}).await;
     let (mut applet, der) = s.token(30).await;
     let (number, token) = apply(&s, &mut applet, &der).await;
     let p = new_payment(&s, &number, &token).await;
+    // The time to pay runs out: the order was applied for longer ago than that.
+    certrenew_server::sql::query("UPDATE orders SET applied_at = applied_at - $1")
+        .bind(s.state.config.payment_ttl_secs + 1)
+        .execute(&s.state.db.writer)
+        .await
+        .unwrap();
     assert_eq!(
         certrenew_server::jobs::expire_unpaid(&s.state)
             .await
@@ -546,6 +559,21 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
         order(&s, &number, &token).await.status,
         OrderStatus::PaymentExpired
     );
+    // …and the money goes back, with its trade on record (before: kept, payment 'expired').
+    assert_eq!(payment_status(&s, &p.id).await, "refunded");
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM payments WHERE trade_no = 'SBXT1' AND refunded_at IS NOT NULL")
+            .await,
+        1
+    );
+    // The sandbox cashier no longer says 支付成功 for it.
+    let r = s
+        .http
+        .post(format!("{}/pay", p.cashier_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
     assert_eq!(
         certrenew_server::check::invariants(&s.state.db)
             .await

@@ -343,29 +343,6 @@ async fn demo_certificates_only_in_demo_mode() {
 async fn previous_details_only_for_the_key_holder() {
     let s = Server::start("sqlite", |_| {}).await;
     let (mut applet, der) = s.token(30).await;
-    async fn prefill(s: &Server, applet: &mut token::PivApplet, der: &[u8]) -> reqwest::Response {
-        let c: api::Challenge = s
-            .http
-            .post(s.api("/challenges"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let sig = sign_on_token(applet, &api::prefill_message(&c.nonce, der));
-        let req = api::PrefillRequest {
-            challenge_id: c.id,
-            certificate: base64::Engine::encode(&B64, der),
-            signature: base64::Engine::encode(&B64, sig),
-        };
-        s.http
-            .post(s.api("/prefill"))
-            .json(&req)
-            .send()
-            .await
-            .unwrap()
-    }
     let first: api::Prefill = prefill(&s, &mut applet, &der).await.json().await.unwrap();
     assert_eq!(
         first,
@@ -375,7 +352,8 @@ async fn previous_details_only_for_the_key_holder() {
     let (number, token) = apply(&s, &mut applet, &der).await;
     pay(&s, &number, &token).await;
     let again: api::Prefill = prefill(&s, &mut applet, &der).await.json().await.unwrap();
-    assert_eq!(again.form.unwrap().operator.id_number, "11010519491231002X");
+    // The ID number never leaves whole (it is typed again; the mask is a hint).
+    assert_eq!(again.form.unwrap().operator.id_number, "110***********002X");
     assert_eq!(again.taxpayer_id.as_deref(), Some("91350100M000100Y43"));
     // Another token cannot see them, even with the right certificate in hand.
     let (mut stranger, _) = s.token(30).await;
@@ -1077,6 +1055,7 @@ async fn install_with_a_management_key_only_the_ca_holds() {
         pay(&s, &n2, &t2).await;
         s.approve(&n2, &csrf).await;
         assert_eq!(order(&s, &n2, &t2).await.management_key_algorithm, None);
+        issue_certificate(&s, &mut other, &other_der, &n2, &t2).await;
         let r = s
             .order_post(
                 &n2,
@@ -1190,5 +1169,35 @@ async fn secret_files_are_owner_only() {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+    // Personal data too: the database with its WAL, and the outbox's files (full phones and
+    // e-mail addresses), in a directory only the owner enters. Before: the umask's 0644/0755.
+    certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('sms', '13800138000', 's', 'b', 0)")
+        .execute(&s.state.db.writer)
+        .await
+        .unwrap();
+    assert_eq!(
+        certrenew_server::jobs::deliver_outbox(&s.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let dir = &s.state.config.data_dir;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "data directory");
+    assert_eq!(mode(&dir.join("outbox")), 0o700, "outbox directory");
+    let mut files = vec![
+        dir.join("test.db"),
+        dir.join("test.db-wal"),
+        dir.join("test.db-shm"),
+    ];
+    files.extend(
+        std::fs::read_dir(dir.join("outbox"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    assert_eq!(files.len(), 4, "{files:?}");
+    for f in files {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
     }
 }

@@ -104,7 +104,10 @@ test('full renewal W3→W11 with the demo token', { timeout: 180000 }, async () 
   await again.fill('#pin-input', '123456');
   await again.click('#pin-confirm');
   await page.waitForSelector('#form');
-  assert.equal(await page.inputValue('#operator-id_number'), '11010519491231002X', 'prefilled after the PIN');
+  // The ID number comes back masked, as a hint: typed again, never sent whole by the server.
+  assert.equal(await page.inputValue('#operator-id_number'), '');
+  assert.equal(await page.getAttribute('#operator-id_number', 'placeholder'), '110***********002X');
+  await again.fill('#operator-id_number', '11010519491231002X');
   assert.equal(await page.inputValue('#recipient-address'), '深圳市福田区某路1号');
   await shot('form-prefilled');
   await again.click('#form-submit');

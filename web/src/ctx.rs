@@ -86,6 +86,8 @@ pub fn call_error_text(e: &crate::api_client::CallError) -> String {
                 "certificate_expired" => "expired_title",
                 "not_in_renewal_window" => "not_yet_window",
                 "payments_unavailable" => "payments_unavailable",
+                "certificate_revoked" => "certificate_revoked",
+                "already_renewed" => "already_renewed",
                 _ => return format!("error|{}", a.message),
             };
             key.into()

@@ -31,6 +31,9 @@ pub struct Flow {
     pub pin_tries: Option<u8>,
     /// Invoice details of the previous renewal, shown to the key holder only.
     pub invoice_prefill: Option<(String, String)>,
+    /// The previous renewal's ID number as the server shows it (masked): a hint beside the
+    /// empty field, which the operator types again.
+    pub id_hint: Option<String>,
 }
 
 impl Default for Flow {
@@ -49,6 +52,7 @@ impl Default for Flow {
             error: None,
             pin_tries: None,
             invoice_prefill: None,
+            id_hint: None,
         }
     }
 }
@@ -113,6 +117,10 @@ impl Reducible for Flow {
                 if let Some(mut form) = p.form {
                     // Keep the period chosen now; the rest is last year's, to be checked.
                     form.period_months = next.form.period_months;
+                    // The server never sends an ID number whole: typed again, masked as a hint.
+                    if form.operator.id_number.contains('*') {
+                        next.id_hint = Some(std::mem::take(&mut form.operator.id_number));
+                    }
                     next.form = form;
                 }
                 if let (Some(title), Some(id)) = (p.invoice_title, p.taxpayer_id) {
@@ -224,6 +232,22 @@ mod tests {
         assert_eq!(
             (f.form.period_months, f.form.operator.name.as_str()),
             (12, "张三")
+        );
+        let masked = api::Prefill {
+            form: Some(ApplicationForm {
+                operator: api::Operator {
+                    id_number: "110***********002X".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let m = run(Flow::default(), [Action::Prefill(masked)]);
+        assert_eq!(
+            (m.form.operator.id_number.as_str(), m.id_hint.as_deref()),
+            ("", Some("110***********002X")),
+            "a masked ID is a hint, never a value"
         );
         assert_eq!(
             f.invoice_prefill,

@@ -55,6 +55,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("expired_title", "证书已过期，无法在线续期", "The certificate has expired and cannot be renewed online"),
     ("expired_text", "请携带 USB 证书令牌，按《证书续期办理指南》到服务网点办理。", "Take the token to a service point and follow the certificate renewal handling guide."),
     ("payments_unavailable", "本服务暂不支持在线支付，请联系 CA 服务热线办理。", "Online payment is not available here; please call the CA's hotline."),
+    ("certificate_revoked", "此证书已被吊销，不能续期；已付款项将原路退回。请联系 CA 服务热线。", "This certificate is revoked and cannot be renewed; any payment is refunded. Please call the CA's hotline."),
+    ("already_renewed", "此证书已续期过一次，请使用令牌中的新证书。", "This certificate was already renewed; use the new certificate on the token."),
     ("not_yet_window", "尚未到在线续期时间。在线续期开放于证书到期前（天）：", "Not yet: online renewal opens this many days before expiry:"),
     ("contacts", "客服热线 400-000-0000，在线客服 QQ 800000000", "Hotline 400-000-0000, online chat QQ 800000000"),
     ("apply", "申请续期", "Apply for renewal"),

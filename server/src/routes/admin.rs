@@ -25,6 +25,7 @@ pub fn router() -> Router<State> {
         .route("/admin/orders/{number}/approve", post(approve))
         .route("/admin/orders/{number}/reject", post(reject))
         .route("/admin/certificates/{serial}/revoke", post(revoke))
+        .route("/admin/discrepancies", get(discrepancies))
 }
 
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -66,8 +67,9 @@ async fn login(
     axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Json(mut l): Json<Login>,
 ) -> AppResult<Response> {
-    if !s.login_limiter.allow(addr.ip()) {
-        tracing::warn!(user = %l.username, client = %addr.ip(), "admin login rate-limited");
+    let account: String = l.username.chars().take(64).collect();
+    if !s.login_limiter.allow(addr.ip()) || !s.account_limiter.allow_key(account) {
+        tracing::warn!(user = %loggable(&l.username), client = %addr.ip(), "admin login rate-limited");
         return Err(AppError::RateLimited);
     }
     let row = crate::sql::query("SELECT password_hash FROM admins WHERE username = $1")
@@ -94,7 +96,7 @@ async fn login(
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?;
     if !ok || row.is_none() {
-        tracing::info!(user = %l.username, "admin login refused");
+        tracing::info!(user = %loggable(&l.username), "admin login refused");
         return Err(AppError::Unauthorized("wrong username or password"));
     }
     let token = random_id(32);
@@ -122,6 +124,16 @@ async fn login(
         }),
     )
         .into_response())
+}
+
+/// A username as the log may show it: what anyone typed, so cut to 64 characters and escaped
+/// (no forged log lines, no 64 KiB entries).
+pub fn loggable(name: &str) -> String {
+    let mut out: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+    if name.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0YjpFO8cbcUu8fFbNvWq1lQ6ZnD2eWZ6m7T7dYkKc9Q";
@@ -195,6 +207,8 @@ pub struct AdminOrder {
     pub operator_name: String,
     pub operator_id: String,
     pub operator_mobile: String,
+    /// When the certificate being renewed was revoked, if it was: such an order is not approved.
+    pub certificate_revoked_at: Option<i64>,
 }
 
 async fn list(
@@ -208,7 +222,7 @@ async fn list(
         return Err(AppError::bad("status", "unknown status"));
     }
     let pattern = format!("%{}%", q.q.unwrap_or_default().replace(['%', '_'], ""));
-    let rows = crate::sql::query("SELECT * FROM orders WHERE status = $1 AND (number LIKE $2 OR subject LIKE $2) ORDER BY updated_at LIMIT 200")
+    let rows = crate::sql::query("SELECT o.*, c.revoked_at AS certificate_revoked_at FROM orders o LEFT JOIN certificates c ON c.serial = o.cert_serial WHERE o.status = $1 AND (o.number LIKE $2 OR o.subject LIKE $2) ORDER BY o.updated_at LIMIT 200")
         .bind(status)
         .bind(&pattern)
         .fetch_all(&s.db.pool)
@@ -216,6 +230,7 @@ async fn list(
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let o = Order::from_row(r)?;
+        let certificate_revoked_at = r.try_get("certificate_revoked_at")?;
         let form: api::ApplicationForm = serde_json::from_str(&o.form_json).unwrap_or_default();
         out.push(AdminOrder {
             number: o.number,
@@ -226,6 +241,7 @@ async fn list(
             operator_name: o.operator_name,
             operator_id: api::validate::mask(&form.operator.id_number),
             operator_mobile: api::validate::mask(&form.operator.mobile),
+            certificate_revoked_at,
         });
     }
     Ok(Json(out))
@@ -257,15 +273,20 @@ async fn revoke(
     };
     let serial = serial.to_ascii_uppercase();
     let t = crate::now();
+    let mut tx = s.db.writer.begin().await?;
     let changed = crate::sql::query("UPDATE certificates SET revoked_at = $1, revocation_reason = $2, revoked_by = $3 WHERE serial = $4 AND revoked_at IS NULL")
         .bind(t)
         .bind(code)
         .bind(&who)
         .bind(&serial)
-        .execute(&s.db.writer)
+        .execute(&mut tx)
         .await?
         .rows_affected();
-    if changed == 0 {
+    if changed == 1 {
+        stop_renewals(&mut tx, &serial, &who, t).await?;
+        tx.commit().await?;
+    } else {
+        drop(tx);
         let known = crate::sql::query("SELECT serial FROM certificates WHERE serial = $1")
             .bind(&serial)
             .fetch_optional(&s.db.pool)
@@ -279,8 +300,97 @@ async fn revoke(
         };
     }
     s.ocsp_cache.clear();
+    s.crl_cache.clear();
     tracing::info!(%serial, reason = %req.reason, by = %who, "certificate revoked");
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The open renewal orders of a certificate just revoked stop, in the revocation's transaction:
+/// unpaid ones are cancelled, paid ones refunded — at whatever step they were.
+async fn stop_renewals(
+    tx: &mut crate::sql::Tx,
+    serial: &str,
+    who: &str,
+    t: i64,
+) -> Result<(), crate::sql::Error> {
+    let open =
+        crate::sql::query("SELECT number, status FROM orders WHERE cert_serial = $1 AND open = 1")
+            .bind(serial)
+            .fetch_all(&mut *tx)
+            .await?;
+    for r in open {
+        let number: String = r.try_get("number")?;
+        let status: String = r.try_get("status")?;
+        let Some(from) = OrderStatus::parse(&status) else {
+            continue;
+        };
+        if from == OrderStatus::AwaitingPayment {
+            crate::routes::close_pending_payments(tx, &number).await?;
+            transition(
+                tx,
+                &number,
+                from,
+                OrderStatus::Cancelled,
+                who,
+                "certificate revoked",
+                t,
+                crate::db::Also::Nothing,
+            )
+            .await?;
+        } else if from.can_become(OrderStatus::Refunding) {
+            transition(
+                tx,
+                &number,
+                from,
+                OrderStatus::Refunding,
+                who,
+                "certificate revoked",
+                t,
+                crate::db::Also::Nothing,
+            )
+            .await?;
+            crate::routes::refund(tx, &number, who, t).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A payment notice the orders could not take as it came, for a person to settle.
+#[derive(Serialize, Deserialize)]
+pub struct Discrepancy {
+    pub payment_id: String,
+    pub order_number: String,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub expected_fen: i64,
+    pub trade_no: String,
+    pub at: i64,
+}
+
+/// Unsettled payment discrepancies (money of a wrong amount), oldest first.
+async fn discrepancies(
+    axum::extract::State(s): axum::extract::State<State>,
+    headers: HeaderMap,
+) -> AppResult<Json<Vec<Discrepancy>>> {
+    admin(&s, &headers, false).await?;
+    let rows = crate::sql::query(
+        "SELECT * FROM payment_discrepancies WHERE resolved_at IS NULL ORDER BY at LIMIT 200",
+    )
+    .fetch_all(&s.db.pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(Discrepancy {
+            payment_id: r.try_get("payment_id")?,
+            order_number: r.try_get("order_number")?,
+            kind: r.try_get("kind")?,
+            amount_fen: r.try_get("amount_fen")?,
+            expected_fen: r.try_get("expected_fen")?,
+            trade_no: r.try_get("trade_no")?,
+            at: r.try_get("at")?,
+        });
+    }
+    Ok(Json(out))
 }
 
 async fn approve(
@@ -290,6 +400,17 @@ async fn approve(
 ) -> AppResult<Json<api::OrderView>> {
     let who = admin(&s, &headers, true).await?;
     decide(&s, &number, &who, OrderStatus::Approved, "").await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn usernames_are_logged_short_and_escaped() {
+        assert_eq!(super::loggable("reviewer"), "reviewer");
+        assert_eq!(super::loggable("a\nINFO forged"), "a\\nINFO forged");
+        let long = "x".repeat(65_536);
+        assert_eq!(super::loggable(&long).chars().count(), 65);
+    }
 }
 
 #[derive(Deserialize)]
@@ -325,6 +446,9 @@ async fn decide(
                 o.status.as_str()
             ),
         ));
+    }
+    if to == OrderStatus::Approved {
+        crate::routes::refuse_revoked(s, &o.cert_serial).await?;
     }
     let t = now();
     let mut tx = s.db.writer.begin().await?;

@@ -370,3 +370,138 @@ pub async fn applied_and_renewed(s: &Server) -> (Vec<u8>, Vec<u8>) {
         .unwrap();
     (der, renewed)
 }
+
+/// A PKCS#10 request for the token's own 9A key and the certificate's subject (PIN verified).
+pub fn csr_on_token(applet: &mut PivApplet, cert: &[u8]) -> Vec<u8> {
+    let old = <x509_cert::Certificate as der::Decode>::from_der(cert).unwrap();
+    let key = ccid::cert::public_key(&old).unwrap();
+    let mut piv = Piv::new(applet);
+    pollster::block_on(async {
+        piv.select().await.unwrap();
+        piv.verify_pin(&Pin::new(b"123456").unwrap()).await.unwrap();
+        ccid::cert::build_csr(
+            &mut piv,
+            Slot::Authentication,
+            old.tbs_certificate().subject(),
+            &key,
+        )
+        .await
+        .unwrap()
+    })
+}
+
+/// Asks the CA for the order's certificate with a request from the token; the raw answer.
+pub async fn request_certificate(
+    s: &Server,
+    applet: &mut PivApplet,
+    cert: &[u8],
+    number: &str,
+    token: &str,
+) -> reqwest::Response {
+    let csr = csr_on_token(applet, cert);
+    s.order_post(
+        number,
+        token,
+        "/certificate",
+        &api::IssueRequest {
+            csr: B64.encode(csr),
+        },
+    )
+    .await
+}
+
+/// The certificate issued for an approved order (asserts it was).
+pub async fn issue_certificate(
+    s: &Server,
+    applet: &mut PivApplet,
+    cert: &[u8],
+    number: &str,
+    token: &str,
+) -> Vec<u8> {
+    let r = request_certificate(s, applet, cert, number, token).await;
+    assert_eq!(r.status(), 200, "issue {number}");
+    let issued: api::IssueResponse = r.json().await.unwrap();
+    B64.decode(&issued.certificate).unwrap()
+}
+
+/// Revokes a certificate through the review console (logged in as `csrf`'s session).
+pub async fn revoke_certificate(s: &Server, csrf: &str, cert: &[u8], reason: &str) -> u16 {
+    let serial = ccid::cert::summarize(cert, 0).unwrap().serial;
+    status_of(
+        s.http
+            .post(s.api(&format!("/admin/certificates/{serial}/revoke")))
+            .header("x-csrf-token", csrf)
+            .json(&serde_json::json!({ "reason": reason })),
+    )
+    .await
+}
+
+/// The stored status of a payment.
+pub async fn payment_status(s: &Server, id: &str) -> String {
+    certrenew_server::sql::query("SELECT status FROM payments WHERE id = $1")
+        .bind(id)
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap()
+        .try_get("status")
+        .unwrap()
+}
+
+/// Asks for the previous renewal's details as the key holder (a fresh challenge signed on the
+/// token); the raw answer.
+pub async fn prefill(s: &Server, applet: &mut PivApplet, der: &[u8]) -> reqwest::Response {
+    let c: api::Challenge = s
+        .http
+        .post(s.api("/challenges"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sig = sign_on_token(applet, &api::prefill_message(&c.nonce, der));
+    s.http
+        .post(s.api("/prefill"))
+        .json(&api::PrefillRequest {
+            challenge_id: c.id,
+            certificate: B64.encode(der),
+            signature: B64.encode(sig),
+        })
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Confirms the install of `new_der` with the token's proof; the raw answer.
+pub async fn confirm_install(
+    s: &Server,
+    applet: &mut PivApplet,
+    number: &str,
+    token: &str,
+    new_der: &[u8],
+) -> reqwest::Response {
+    let serial = ccid::cert::summarize(new_der, 0).unwrap().serial;
+    let proof = sign_on_token(applet, &api::install_proof_message(number, &serial));
+    s.order_post(
+        number,
+        token,
+        "/confirm",
+        &api::ConfirmRequest {
+            signature: B64.encode(proof),
+        },
+    )
+    .await
+}
+
+/// Relays a (dummy) management-key witness for the order; the raw answer.
+pub async fn ask_management_key(s: &Server, number: &str, token: &str) -> reqwest::Response {
+    s.order_post(
+        number,
+        token,
+        "/management-key",
+        &api::ManagementWitness {
+            witness: B64.encode([0u8; 16]),
+        },
+    )
+    .await
+}

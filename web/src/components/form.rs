@@ -87,10 +87,13 @@ pub fn Form() -> Html {
     let field = |name: &'static str, label: &'static str, kind: &'static str, current: &str| {
         let err = error_of(name);
         let id = name.replace('.', "-");
+        let hint = (name == "operator.id_number")
+            .then(|| ctx.flow.id_hint.clone())
+            .flatten();
         html! {
             <label class={classes!("field", err.map(|_| "invalid"))}>
                 <span>{ ctx.t(label) }<b class="req" title={ctx.t("required")}>{"*"}</b></span>
-                <input id={id.clone()} type={kind} value={current.to_string()} onchange={on(name)} />
+                <input id={id.clone()} type={kind} value={current.to_string()} placeholder={hint} onchange={on(name)} />
                 if let Some(k) = err { <small class="error" id={format!("{id}-error")}>{ ctx.t(k) }</small> }
             </label>
         }

@@ -1,0 +1,469 @@
+//! Abuse the money, revocation and personal-data paths the way an attacker would (issue 14): each
+//! test drives the real router and fails on the code before the fix it names.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use api::OrderStatus;
+use common::*;
+
+async fn no_violations(s: &Server) {
+    assert_eq!(
+        certrenew_server::check::invariants(&s.state.db)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+async fn code_of(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    (
+        status,
+        body["code"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// Item 1: a certificate revoked after the application stops its renewal at every later step,
+/// and revoking returns the money of its open orders.
+#[tokio::test]
+async fn revocation_stops_renewal_at_every_step() {
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let csrf = s.admin_login().await;
+        // Four orders at four steps, each for its own certificate.
+        let (mut a1, c1) = s.token(30).await;
+        let (unpaid, t_unpaid) = apply(&s, &mut a1, &c1).await;
+        let p_unpaid = new_payment(&s, &unpaid, &t_unpaid).await;
+        let (mut a2, c2) = s.token(30).await;
+        let (review, t_review) = apply(&s, &mut a2, &c2).await;
+        pay(&s, &review, &t_review).await;
+        let (mut a3, c3) = s.token(30).await;
+        let (approved, t_approved) = apply(&s, &mut a3, &c3).await;
+        pay(&s, &approved, &t_approved).await;
+        s.approve(&approved, &csrf).await;
+        let (mut a4, c4) = s.token(30).await;
+        let (issued, t_issued) = apply(&s, &mut a4, &c4).await;
+        pay(&s, &issued, &t_issued).await;
+        s.approve(&issued, &csrf).await;
+        let new4 = issue_certificate(&s, &mut a4, &c4, &issued, &t_issued).await;
+
+        for c in [&c1, &c2, &c3, &c4] {
+            assert_eq!(
+                revoke_certificate(&s, &csrf, c, "key_compromise").await,
+                204
+            );
+        }
+        // Before: every order went on as if nothing happened.
+        assert_eq!(
+            order(&s, &unpaid, &t_unpaid).await.status,
+            OrderStatus::Cancelled,
+            "{backend}"
+        );
+        assert_eq!(payment_status(&s, &p_unpaid.id).await, "closed");
+        for (n, t) in [
+            (&review, &t_review),
+            (&approved, &t_approved),
+            (&issued, &t_issued),
+        ] {
+            let v = order(&s, n, t).await;
+            assert_eq!(v.status, OrderStatus::Refunded, "{backend} {n}");
+        }
+        assert_eq!(
+            s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'refunded'")
+                .await,
+            3
+        );
+        // Nothing later goes through: approval, issuance, the management key, confirmation.
+        let r = s
+            .http
+            .post(s.api(&format!("/admin/orders/{review}/approve")))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409);
+        let r = request_certificate(&s, &mut a3, &c3, &approved, &t_approved).await;
+        assert_eq!(r.status(), 409);
+        let r = ask_management_key(&s, &issued, &t_issued).await;
+        assert_eq!(r.status(), 409);
+        let r = confirm_install(&s, &mut a4, &issued, &t_issued, &new4).await;
+        assert_eq!(r.status(), 409);
+        no_violations(&s).await;
+    }
+}
+
+/// Item 1, the guards themselves: a revocation that did not move the orders (another server's,
+/// or recorded straight in the database) still stops approval, issuance and confirmation, and
+/// the review queue shows it.
+#[tokio::test]
+async fn a_revoked_certificate_is_refused_even_if_its_orders_were_not_moved() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let csrf = s.admin_login().await;
+    let revoke_in_db = |cert: Vec<u8>| {
+        let s = &s;
+        async move {
+            let serial = ccid::cert::summarize(&cert, 0).unwrap().serial;
+            certrenew_server::sql::query(
+                "UPDATE certificates SET revoked_at = 1, revocation_reason = 1 WHERE serial = $1",
+            )
+            .bind(serial)
+            .execute(&s.state.db.writer)
+            .await
+            .unwrap();
+        }
+    };
+    let (mut a1, c1) = s.token(30).await;
+    let (n1, t1) = apply(&s, &mut a1, &c1).await;
+    pay(&s, &n1, &t1).await;
+    revoke_in_db(c1.clone()).await;
+    let queue: Vec<serde_json::Value> = s
+        .http
+        .get(s.api("/admin/orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = queue.iter().find(|o| o["number"] == n1.as_str()).unwrap();
+    assert_eq!(
+        listed["certificate_revoked_at"], 1,
+        "the queue shows the revocation"
+    );
+    let r = s
+        .http
+        .post(s.api(&format!("/admin/orders/{n1}/approve")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await, (409, "certificate_revoked".into()));
+
+    let (mut a2, c2) = s.token(30).await;
+    let (n2, t2) = apply(&s, &mut a2, &c2).await;
+    pay(&s, &n2, &t2).await;
+    s.approve(&n2, &csrf).await;
+    revoke_in_db(c2.clone()).await;
+    let r = request_certificate(&s, &mut a2, &c2, &n2, &t2).await;
+    assert_eq!(code_of(r).await, (409, "certificate_revoked".into()));
+
+    let (mut a3, c3) = s.token(30).await;
+    let (n3, t3) = apply(&s, &mut a3, &c3).await;
+    pay(&s, &n3, &t3).await;
+    s.approve(&n3, &csrf).await;
+    let new3 = issue_certificate(&s, &mut a3, &c3, &n3, &t3).await;
+    // The new certificate revoked before it was installed: no confirmation either.
+    revoke_in_db(new3.clone()).await;
+    let r = confirm_install(&s, &mut a3, &n3, &t3, &new3).await;
+    assert_eq!(code_of(r).await, (409, "certificate_revoked".into()));
+
+    // Paid after the revocation (auto-approve on): refunded, never approved.
+    let s = Server::start("sqlite", |c| c.auto_approve = true).await;
+    let (mut a4, c4) = s.token(30).await;
+    let (n4, t4) = apply(&s, &mut a4, &c4).await;
+    let serial = ccid::cert::summarize(&c4, 0).unwrap().serial;
+    certrenew_server::sql::query("UPDATE certificates SET revoked_at = 1 WHERE serial = $1")
+        .bind(serial)
+        .execute(&s.state.db.writer)
+        .await
+        .unwrap();
+    assert_eq!(pay(&s, &n4, &t4).await.status, OrderStatus::Refunded);
+    no_violations(&s).await;
+}
+
+/// Item 7: the management key is answered only for an issued order, a few times.
+#[tokio::test]
+async fn management_key_answers_are_few_and_only_for_an_issued_order() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let csrf = s.admin_login().await;
+    let (mut applet, der) = s.token(30).await;
+    let key = ccid::keys::ManagementKey::new(ccid::piv::Algorithm::Aes128, &[0x42; 16]).unwrap();
+    let serial = ccid::cert::summarize(&der, 0).unwrap().serial;
+    s.state
+        .db
+        .set_management_key(&serial, &key, 0)
+        .await
+        .unwrap();
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    pay(&s, &number, &token).await;
+    s.approve(&number, &csrf).await;
+    let ask = || async {
+        ask_management_key(&s, &number, &token)
+            .await
+            .status()
+            .as_u16()
+    };
+    // Before: answered from approval on, without end.
+    assert_eq!(ask().await, 409, "approved, not issued yet");
+    issue_certificate(&s, &mut applet, &der, &number, &token).await;
+    for i in 0..certrenew_server::routes::MANAGEMENT_ANSWERS {
+        assert_eq!(ask().await, 200, "answer {i}");
+    }
+    assert_eq!(ask().await, 409, "past the count");
+    // And not long after issuance (the clock moved on by the window).
+    let (mut a2, d2) = s.token(30).await;
+    let serial2 = ccid::cert::summarize(&d2, 0).unwrap().serial;
+    s.state
+        .db
+        .set_management_key(&serial2, &key, 0)
+        .await
+        .unwrap();
+    let (n2, t2) = apply(&s, &mut a2, &d2).await;
+    pay(&s, &n2, &t2).await;
+    s.approve(&n2, &csrf).await;
+    issue_certificate(&s, &mut a2, &d2, &n2, &t2).await;
+    certrenew_server::sql::query("UPDATE orders SET issued_at = issued_at - $1 WHERE number = $2")
+        .bind(certrenew_server::routes::MANAGEMENT_WINDOW_SECS + 1)
+        .bind(&n2)
+        .execute(&s.state.db.writer)
+        .await
+        .unwrap();
+    let r = ask_management_key(&s, &n2, &t2).await;
+    assert_eq!(code_of(r).await, (409, "management_key_expired".into()));
+}
+
+/// The notice the sandbox would send for `p`, posted; the answer's text.
+async fn notice(s: &Server, payment: &str, trade: &str, amount: i64) -> String {
+    s.http
+        .post(s.api("/payments/notify"))
+        .form(&s.state.sandbox.notice(payment, trade, amount, 0))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn payment_with_title(
+    s: &Server,
+    number: &str,
+    token: &str,
+    title: &str,
+) -> api::PaymentView {
+    s.http
+        .post(s.api(&format!("/orders/{number}/payments")))
+        .header("x-order-token", token)
+        .json(&serde_json::json!({"method": "online", "invoice_title": title, "taxpayer_id": "91350100M000100Y43"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Item 2: a second payment closes the first; money for the closed one is returned; the order
+/// completes with the one it was paid by (before: paying the first QR code after changing the
+/// invoice title left `confirm` answering 500 for ever).
+#[tokio::test]
+async fn a_replaced_payment_is_closed_and_its_money_returned() {
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let (mut applet, der) = s.token(30).await;
+        let (number, token) = apply(&s, &mut applet, &der).await;
+        let first = payment_with_title(&s, &number, &token, "旧抬头有限公司").await;
+        let second = payment_with_title(&s, &number, &token, "新抬头有限公司").await;
+        assert_ne!(first.id, second.id);
+        assert_eq!(payment_status(&s, &first.id).await, "closed", "{backend}");
+        // A payment never outlives its order: both end when the order's time to pay does.
+        let v = order(&s, &number, &token).await;
+        assert_eq!(
+            second.expires_at,
+            v.applied_at + s.state.config.payment_ttl_secs
+        );
+        // The old QR code paid anyway: recorded and refunded, the order still awaits payment.
+        assert_eq!(
+            notice(&s, &first.id, "SBXOLD", first.amount_fen).await,
+            "success"
+        );
+        assert_eq!(payment_status(&s, &first.id).await, "refunded", "{backend}");
+        assert_eq!(
+            order(&s, &number, &token).await.status,
+            OrderStatus::AwaitingPayment
+        );
+        assert_eq!(
+            notice(&s, &second.id, "SBXNEW", second.amount_fen).await,
+            "success"
+        );
+        assert_eq!(
+            order(&s, &number, &token).await.status,
+            OrderStatus::UnderReview
+        );
+        let csrf = s.admin_login().await;
+        s.approve(&number, &csrf).await;
+        let new = issue_certificate(&s, &mut applet, &der, &number, &token).await;
+        let r = confirm_install(&s, &mut applet, &number, &token, &new).await;
+        assert_eq!(r.status(), 200, "{backend}");
+        let v: api::OrderView = r.json().await.unwrap();
+        assert_eq!(v.invoice.unwrap().buyer_title, "新抬头有限公司");
+        no_violations(&s).await;
+    }
+}
+
+/// Item 2: a payment cannot be created once the order's time to pay is over, and an order makes
+/// a bounded number of payments.
+#[tokio::test]
+async fn payments_are_bounded_by_their_order() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    for i in 0..certrenew_server::routes::PAYMENTS_PER_ORDER {
+        payment_with_title(&s, &number, &token, &format!("公司{i}")).await;
+    }
+    let r = s
+        .http
+        .post(s.api(&format!("/orders/{number}/payments")))
+        .header("x-order-token", &token)
+        .json(&serde_json::json!({"method": "online", "invoice_title": "再一个公司", "taxpayer_id": "91350100M000100Y43"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await, (409, "too_many_payments".into()));
+    let (mut a2, d2) = s.token(30).await;
+    let (n2, t2) = apply(&s, &mut a2, &d2).await;
+    certrenew_server::sql::query(
+        "UPDATE orders SET applied_at = applied_at - $1 WHERE number = $2",
+    )
+    .bind(s.state.config.payment_ttl_secs)
+    .bind(&n2)
+    .execute(&s.state.db.writer)
+    .await
+    .unwrap();
+    let r = s
+        .http
+        .post(s.api(&format!("/orders/{n2}/payments")))
+        .header("x-order-token", &t2)
+        .json(&serde_json::json!({"method": "online", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(r).await, (409, "payment_expired".into()));
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'pending'")
+            .await,
+        1,
+        "one pending payment at a time"
+    );
+    no_violations(&s).await;
+}
+
+/// Item 2: money of a wrong amount is kept for a person, and the review console lists it.
+#[tokio::test]
+async fn a_wrong_amount_is_a_discrepancy_the_console_lists() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    let p = new_payment(&s, &number, &token).await;
+    // Before: refused with "failure" and forgotten; the provider kept the money on our books.
+    assert_eq!(
+        notice(&s, &p.id, "SBXWRONG", p.amount_fen + 100).await,
+        "success"
+    );
+    assert_eq!(
+        notice(&s, &p.id, "SBXWRONG", p.amount_fen + 100).await,
+        "success"
+    );
+    assert_eq!(
+        order(&s, &number, &token).await.status,
+        OrderStatus::AwaitingPayment
+    );
+    s.admin_login().await;
+    let listed: Vec<serde_json::Value> = s
+        .http
+        .get(s.api("/admin/discrepancies"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "recorded once: {listed:?}");
+    assert_eq!(listed[0]["order_number"], number.as_str());
+    assert_eq!(listed[0]["amount_fen"], p.amount_fen + 100);
+    assert_eq!(listed[0]["expected_fen"], p.amount_fen);
+    assert_eq!(listed[0]["trade_no"], "SBXWRONG");
+}
+
+/// Item 3: prefill follows the certificate's own line only, never a revoked or expired one, and
+/// masks the ID number.
+#[tokio::test]
+async fn prefill_follows_the_certificates_own_line() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(30).await;
+    apply(&s, &mut applet, &der).await;
+    let got: api::Prefill = prefill(&s, &mut applet, &der).await.json().await.unwrap();
+    let form = got.form.expect("its own last application");
+    assert_eq!(form.operator.id_number, "110***********002X", "masked");
+    assert_eq!(form.recipient.address, "深圳市福田区某路1号");
+    // Another key with the same subject text (demo subjects differ in 16 random bits): nothing.
+    // Before: the other applicant's ID number, mobile and address.
+    let (mut other, other_der) = s.token(30).await;
+    let got: api::Prefill = prefill(&s, &mut other, &other_der)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got.form, None);
+    // Revoked or expired: refused.
+    let csrf = s.admin_login().await;
+    assert_eq!(revoke_certificate(&s, &csrf, &der, "superseded").await, 204);
+    assert_eq!(
+        code_of(prefill(&s, &mut applet, &der).await).await,
+        (409, "certificate_revoked".into())
+    );
+    let (mut old, old_der) = s.token(-1).await;
+    assert_eq!(prefill(&s, &mut old, &old_der).await.status(), 422);
+}
+
+/// Item 10: a certificate whose successor is installed cannot be renewed again, and a renewal
+/// never outlives the CA's own certificate.
+#[tokio::test]
+async fn one_renewal_per_certificate_and_never_past_the_ca() {
+    let s = Server::start("sqlite", |c| {
+        c.auto_approve = true;
+        // Wide enough for a certificate ending next to the CA's own end (ten years out).
+        c.renewal_window_days = 11 * 366;
+    })
+    .await;
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    pay(&s, &number, &token).await;
+    let new = issue_certificate(&s, &mut applet, &der, &number, &token).await;
+    let r = confirm_install(&s, &mut applet, &number, &token, &new).await;
+    assert_eq!(r.status(), 200);
+    // The old certificate applies again: before, a second renewal of the same certificate.
+    let req = application(&s, &mut applet, &der, &form()).await;
+    assert_eq!(
+        code_of(submit(&s, &req).await).await,
+        (409, "already_renewed".into())
+    );
+
+    // A 36-month renewal of a certificate ending near the CA's own end stops there.
+    let ca_end = s.state.ca.not_after();
+    let key = token::keys::PrivateKey::generate(ccid::piv::Algorithm::EccP256).unwrap();
+    let public = key.public_key();
+    let mut late = token::PivApplet::new();
+    late.install_key(ccid::piv::Slot::Authentication, key);
+    let subject: x509_cert::name::Name = "CN=王五,O=某公司,C=CN".parse().unwrap();
+    let t = certrenew_server::now();
+    let late_der = certrenew_server::demo_certificate(
+        &s.state,
+        &subject,
+        &public,
+        t - 86_400,
+        ca_end - 86_400,
+    )
+    .await
+    .unwrap();
+    late.install_certificate(ccid::piv::Slot::Authentication, &late_der);
+    let mut f = form();
+    f.period_months = 36;
+    let req = application(&s, &mut late, &late_der, &f).await;
+    let r = submit(&s, &req).await;
+    assert_eq!(r.status(), 201);
+    let v: api::OrderView = r.json().await.unwrap();
+    assert_eq!(v.new_not_after, ca_end, "capped at the CA's notAfter");
+}
