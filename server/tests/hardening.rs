@@ -467,3 +467,62 @@ async fn one_renewal_per_certificate_and_never_past_the_ca() {
     let v: api::OrderView = r.json().await.unwrap();
     assert_eq!(v.new_not_after, ca_end, "capped at the CA's notAfter");
 }
+
+async fn crl(s: &Server) -> Vec<u8> {
+    s.http
+        .get(s.api("/crl"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+/// Item 5: the CRL is signed once and served until a revocation (an ECDSA signature differs each
+/// time, so equal bytes mean no new signature), lists every revocation however many, and leaves
+/// out reasonCode for "unspecified".
+#[tokio::test]
+async fn the_crl_is_cached_until_a_revocation_and_never_truncated() {
+    use der::Decode;
+    type Crl = x509_cert::crl::CertificateList<x509_cert::certificate::Rfc5280>;
+    let entries = |der: &[u8]| {
+        Crl::from_der(der)
+            .unwrap()
+            .tbs_cert_list
+            .revoked_certificates
+            .unwrap_or_default()
+    };
+    let s = Server::start("sqlite", |_| {}).await;
+    let first = crl(&s).await;
+    assert_eq!(crl(&s).await, first, "served again, not signed again");
+    let (_, leaf) = s.token(30).await;
+    let csrf = s.admin_login().await;
+    assert_eq!(
+        revoke_certificate(&s, &csrf, &leaf, "unspecified").await,
+        204
+    );
+    let after = crl(&s).await;
+    let listed = entries(&after);
+    assert_eq!(listed.len(), 1, "the revocation is on the next CRL at once");
+    assert!(
+        listed[0].crl_entry_extensions.is_none(),
+        "no reasonCode for unspecified (RFC 5280 §5.3.1)"
+    );
+    // 100,001 revocations, the newest last: before, the cut at 100,000 dropped the newest.
+    certrenew_server::sql::query(
+        "INSERT INTO certificates (serial, subject, not_after, der, revoked_at, revocation_reason) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100001) \
+         SELECT printf('7F%08X', i), 'CN=x', 0, x'00', 1000000 + i, 1 FROM n",
+    )
+    .execute(&s.state.db.writer)
+    .await
+    .unwrap();
+    s.state.crl_cache.clear();
+    let big = entries(&crl(&s).await);
+    assert_eq!(big.len(), 100_002);
+    assert!(big
+        .iter()
+        .any(|e| e.serial_number.as_bytes() == [0x7F, 0x00, 0x01, 0x86, 0xA1]));
+}
