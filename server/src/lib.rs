@@ -6,6 +6,7 @@ pub mod challenge;
 pub mod check;
 pub mod crl;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod hsm;
 pub mod jobs;

@@ -230,15 +230,15 @@ async fn serve(a: Args) -> Result<(), String> {
         println!("payments: no provider set up — applications are taken but cannot be paid (--sandbox-payments for the sandbox)");
     }
     certrenew_server::jobs::spawn(state.clone());
-    axum::serve(
+    let served = certrenew_server::edge::serve(
         listener,
-        certrenew_server::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| e.to_string())
+        certrenew_server::app(state),
+        certrenew_server::edge::Limits::default(),
+    );
+    tokio::select! {
+        r = served => r.map_err(|e| e.to_string()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
 }
 
 fn redact(url: &str) -> String {

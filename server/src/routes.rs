@@ -113,11 +113,40 @@ pub fn app(state: State) -> Router {
         );
     }
     if let Some(dir) = &state.config.web_dir {
+        // Served compressed: the build lays brotli and gzip copies beside each file.
         router = router.fallback_service(
-            tower_http::services::ServeDir::new(dir).append_index_html_on_directories(true),
+            tower_http::services::ServeDir::new(dir)
+                .append_index_html_on_directories(true)
+                .precompressed_br()
+                .precompressed_gzip(),
         );
     }
-    router.with_state(state)
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge_headers,
+        ))
+        .with_state(state)
+}
+
+/// Every response carries the browser security headers; static files say how long to keep them.
+async fn edge_headers(
+    axum::extract::State(s): axum::extract::State<State>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let file = !req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/sandbox/");
+    let cache = crate::edge::cache_control(req.uri().path());
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    crate::edge::security_headers(s.config.public_url.starts_with("https://"))(h);
+    if file && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static(cache),
+        );
+    }
+    r
 }
 
 pub mod admin;

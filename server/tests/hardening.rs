@@ -526,3 +526,141 @@ async fn the_crl_is_cached_until_a_revocation_and_never_truncated() {
         .iter()
         .any(|e| e.serial_number.as_bytes() == [0x7F, 0x00, 0x01, 0x86, 0xA1]));
 }
+
+/// Item 4: connections trickling their headers are closed within the header timeout (and so is a
+/// keep-alive connection left idle), while an ordinary client's whole renewal completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_connections_are_closed_while_a_renewal_completes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limit = std::time::Duration::from_secs(1);
+    let s = Server::start_with(
+        "sqlite",
+        |c| c.auto_approve = true,
+        |_| certrenew_server::edge::Limits {
+            header_read: limit,
+            request: std::time::Duration::from_secs(10),
+            max_connections: 64,
+        },
+    )
+    .await;
+    let addr = s.url.trim_start_matches("http://").to_string();
+    // How long a connection stays open while it sends one header line every 200 ms (at most 50).
+    async fn trickle(addr: String, idle: bool) -> std::time::Duration {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let start = std::time::Instant::now();
+        let mut buf = [0u8; 4096];
+        if idle {
+            // One whole request, answered, then nothing: an idle keep-alive connection.
+            c.write_all(b"GET /api/v1/prices HTTP/1.1\r\nHost: t\r\n\r\n")
+                .await
+                .unwrap();
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        } else {
+            c.write_all(b"GET /api/v1/prices HTTP/1.1\r\nHost: t\r\n")
+                .await
+                .unwrap();
+        }
+        for i in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if !idle
+                && c.write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
+                    .await
+                    .is_err()
+            {
+                return start.elapsed();
+            }
+            match tokio::time::timeout(std::time::Duration::from_millis(1), c.read(&mut buf)).await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => return start.elapsed(),
+                _ => {}
+            }
+        }
+        panic!("a trickling connection stayed open for 10 s");
+    }
+    let mut slow: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(trickle(addr.clone(), false)))
+        .collect();
+    slow.push(tokio::spawn(trickle(addr.clone(), true)));
+    // Meanwhile, a whole renewal.
+    let (mut applet, der) = s.token(30).await;
+    let (number, token) = apply(&s, &mut applet, &der).await;
+    assert_eq!(pay(&s, &number, &token).await.status, OrderStatus::Approved);
+    let new = issue_certificate(&s, &mut applet, &der, &number, &token).await;
+    let r = confirm_install(&s, &mut applet, &number, &token, &new).await;
+    assert_eq!(r.status(), 200);
+    for t in slow {
+        let open = t.await.unwrap();
+        // Before: open for as long as the client liked (the test's 10 s bound, then a panic).
+        assert!(open < limit * 3, "closed after {open:?}");
+    }
+}
+
+/// Item 4: every response carries the browser security headers; HSTS when served over https.
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let r = s.http.get(s.api("/prices")).send().await.unwrap();
+    let h = r.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("'unsafe-inline' 'self'"));
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+        "no inline script: {csp}"
+    );
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin");
+    assert!(h.get("strict-transport-security").is_none(), "plain http");
+    // Errors too.
+    let r = s.http.get(s.api("/orders/1")).send().await.unwrap();
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let s = Server::start("sqlite", |c| c.public_url = "https://ca.example".into()).await;
+    let r = s.http.get(s.api("/prices")).send().await.unwrap();
+    assert!(r.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .starts_with("max-age="));
+}
+
+/// Item 4: the web app's files go out compressed as the browser accepts (the build's brotli and
+/// gzip copies), pages revalidated each time, content-named files kept for good.
+#[tokio::test]
+async fn static_files_are_served_compressed_with_cache_rules() {
+    let web =
+        std::env::temp_dir().join(format!("certrenew-web-{}", certrenew_server::random_id(4)));
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<!doctype html><p>hello").unwrap();
+    std::fs::write(web.join("index.html.br"), "BROTLI").unwrap();
+    std::fs::write(web.join("index.html.gz"), "GZIP").unwrap();
+    std::fs::write(web.join("web.0123456789abcdef.js"), "export{}").unwrap();
+    let dir = web.clone();
+    let s = Server::start("sqlite", move |c| c.web_dir = Some(dir)).await;
+    let get = |path: &'static str, enc: &'static str| {
+        let s = &s;
+        async move {
+            s.http
+                .get(format!("{}{path}", s.url))
+                .header("accept-encoding", enc)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = get("/", "gzip, deflate, br").await;
+    assert_eq!(r.headers()["content-encoding"], "br");
+    assert_eq!(r.headers()["cache-control"], "no-cache");
+    assert!(r.headers().contains_key("content-security-policy"));
+    assert_eq!(r.text().await.unwrap(), "BROTLI");
+    let r = get("/index.html", "gzip").await;
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let r = get("/index.html", "identity").await;
+    assert!(r.headers().get("content-encoding").is_none());
+    assert_eq!(r.text().await.unwrap(), "<!doctype html><p>hello");
+    let r = get("/web.0123456789abcdef.js", "br").await;
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    std::fs::remove_dir_all(&web).unwrap();
+}

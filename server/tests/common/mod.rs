@@ -70,6 +70,15 @@ impl Server {
     }
 
     pub async fn start(backend: &str, tune: impl FnOnce(&mut Config)) -> Server {
+        Self::start_with(backend, tune, |_| certrenew_server::edge::Limits::default()).await
+    }
+
+    /// `start`, with the edge's limits chosen by the test.
+    pub async fn start_with(
+        backend: &str,
+        tune: impl FnOnce(&mut Config),
+        edge: impl FnOnce(&Config) -> certrenew_server::edge::Limits,
+    ) -> Server {
         let dir =
             std::env::temp_dir().join(format!("certrenew-test-{}", certrenew_server::random_id(6)));
         std::fs::create_dir_all(&dir).unwrap();
@@ -83,13 +92,12 @@ impl Server {
         tune(&mut config);
         let (state, _) = AppState::open(config).await.unwrap();
         let app = certrenew_server::app(state.clone());
+        // Served as `certrenew serve` serves: through the edge's limits.
+        let limits = edge(&state.config);
         tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap()
+            certrenew_server::edge::serve(listener, app, limits)
+                .await
+                .unwrap()
         });
         let http = reqwest::Client::builder()
             .cookie_store(true)
