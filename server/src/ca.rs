@@ -187,6 +187,16 @@ impl Ca {
     /// Loads the CA from `dir`, creating it on first start with a key of `alg` (P-256 or
     /// RSA-2048; an existing CA keeps its key). Returns whether it was created.
     pub fn load_or_create(dir: &Path, now: i64, alg: Algorithm) -> Result<(Self, bool), String> {
+        Self::load_or_create_kind(dir, now, alg, false)
+    }
+
+    /// `load_or_create`, a demo CA when `demo` (its name says so: `OU=DEMO`) if it is created.
+    pub fn load_or_create_kind(
+        dir: &Path,
+        now: i64,
+        alg: Algorithm,
+        demo: bool,
+    ) -> Result<(Self, bool), String> {
         let key_path = dir.join("ca.key");
         let cert_path = dir.join("ca.crt");
         let key = match (key_path.exists(), cert_path.exists()) {
@@ -209,7 +219,7 @@ impl Ca {
                 key
             }
         };
-        Self::with_key(key, dir, now)
+        Self::with_key(key, dir, now, demo)
     }
 
     /// The CA with its key in a PKCS #11 module (`uri`, see `hsm`), generated there on first
@@ -229,18 +239,18 @@ impl Ca {
         let key = CaKey::Pkcs11(Box::new(crate::hsm::Pkcs11Key::open_or_generate(
             &uri, pin, alg,
         )?));
-        Self::with_key(key, dir, now)
+        Self::with_key(key, dir, now, false)
     }
 
     /// The CA of `key` and `ca.crt` in `dir`, which must match it; created (self-signed) when
     /// missing. Returns whether it was created.
-    fn with_key(key: CaKey, dir: &Path, now: i64) -> Result<(Self, bool), String> {
+    fn with_key(key: CaKey, dir: &Path, now: i64, demo: bool) -> Result<(Self, bool), String> {
         let cert_path = dir.join("ca.crt");
         if cert_path.exists() {
             let cert_der = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
             return Ok((Self::from_parts(key, cert_der)?, false));
         }
-        let der = self_signed(&key, now)?;
+        let der = self_signed(&key, now, demo)?;
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         std::fs::write(&cert_path, &der).map_err(|e| e.to_string())?;
         Ok((Self::from_parts(key, der)?, true))
@@ -292,6 +302,14 @@ impl Ca {
 
     pub fn name(&self) -> &Name {
         self.cert.tbs_certificate().subject()
+    }
+
+    /// A demo CA (created by `--demo`): everything it issues is for trying the product out.
+    pub fn is_demo(&self) -> bool {
+        self.name()
+            .to_string()
+            .split(',')
+            .any(|rdn| rdn == DEMO_MARK)
     }
 
     /// The end of the CA certificate's own validity (Unix seconds): nothing it issues outlives it.
@@ -531,10 +549,18 @@ impl Ca {
 const OID_KU: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.15");
 const OID_BC: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.19");
 
+/// What marks a demo CA's name. The demo hands certificates to anyone who asks; a relying party
+/// must be able to tell them from real ones at a glance.
+pub const DEMO_MARK: &str = "OU=DEMO";
+
 /// The CA's self-signed certificate, valid ten years.
-fn self_signed(key: &CaKey, now: i64) -> Result<Vec<u8>, String> {
-    let name =
-        Name::from_str("CN=certrenew Demo CA,O=certrenew,C=CN").map_err(|e| e.to_string())?;
+fn self_signed(key: &CaKey, now: i64, demo: bool) -> Result<Vec<u8>, String> {
+    let name = if demo {
+        format!("CN=certrenew 演示 Demo CA (not for real use),{DEMO_MARK},O=certrenew,C=CN")
+    } else {
+        "CN=certrenew Issuing CA,O=certrenew,C=CN".to_string()
+    };
+    let name = Name::from_str(&name).map_err(|e| e.to_string())?;
     let public = key.public()?;
     let kid = key_id(&public);
     let extensions: Vec<Extension> = vec![

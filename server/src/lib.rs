@@ -290,7 +290,12 @@ impl AppState {
             .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let mut notes = Vec::new();
         let (mut ca, created) = match &config.ca_key_uri {
-            None => ca::Ca::load_or_create(&config.data_dir, now(), config.ca_algorithm)?,
+            None => ca::Ca::load_or_create_kind(
+                &config.data_dir,
+                now(),
+                config.ca_algorithm,
+                config.demo,
+            )?,
             Some(uri) => {
                 let pin = config.ca_pin.as_deref().ok_or_else(|| {
                     format!("--ca-key-uri: the token's PIN goes in {}", hsm::PIN_VAR)
@@ -298,6 +303,17 @@ impl AppState {
                 ca::Ca::with_hsm(&config.data_dir, now(), config.ca_algorithm, uri, pin)?
             }
         };
+        // The demo mints certificates for any key: never under a CA whose certificates are real.
+        if config.demo && !ca.is_demo() {
+            return Err(format!(
+                "--demo: the CA in {} is not a demo CA ({}); the demo issues certificates to anyone and runs only with a CA of its own — start it with another --data directory",
+                config.data_dir.display(),
+                ca.name()
+            ));
+        }
+        if !config.demo && ca.is_demo() {
+            notes.push("this data directory's CA is a demo CA: its certificates are for trying certrenew out, not for real use".into());
+        }
         ca.publish_at(&config.public_url)?;
         if created {
             notes.push(format!(

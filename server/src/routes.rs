@@ -1449,6 +1449,13 @@ async fn demo_management_key(
     let key = ccid::piv::Algorithm::from_byte(req.algorithm)
         .and_then(|a| ccid::keys::ManagementKey::new(a, &key_bytes).ok())
         .ok_or(AppError::bad("key", "not a management key"))?;
+    // Filed once per certificate: a demo user cannot replace the key another one filed.
+    if s.db.management_key(&summary.serial).await?.is_some() {
+        return Err(AppError::conflict(
+            "duplicate",
+            "a management key is already filed for this certificate",
+        ));
+    }
     s.db.set_management_key(&summary.serial, &key, now())
         .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

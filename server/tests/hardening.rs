@@ -664,3 +664,55 @@ async fn static_files_are_served_compressed_with_cache_rules() {
     );
     std::fs::remove_dir_all(&web).unwrap();
 }
+
+/// Item 8: the demo has a CA of its own, named so, and refuses to start on a data directory with
+/// a real CA; a demo user cannot replace the management key another filed.
+#[tokio::test]
+async fn the_demo_runs_only_under_a_demo_ca_of_its_own() {
+    let real = Server::start("sqlite", |_| {}).await;
+    assert!(!real.state.ca.is_demo());
+    let mut config =
+        certrenew_server::Config::new(real.state.config.data_dir.clone(), real.url.clone());
+    config.database_url = real.state.config.database_url.clone();
+    config.demo = true;
+    // Before: the demo minted certificates for any key under the production CA.
+    let err = certrenew_server::AppState::open(config)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.contains("not a demo CA"), "{err}");
+
+    let demo = Server::start("sqlite", |c| c.demo = true).await;
+    assert!(demo.state.ca.is_demo());
+    assert!(demo.state.ca.name().to_string().contains("OU=DEMO"));
+    let key = token::keys::PrivateKey::generate(ccid::piv::Algorithm::EccP256)
+        .unwrap()
+        .public_key();
+    let issued: api::IssueResponse = demo
+        .http
+        .post(demo.api("/demo/certificate"))
+        .json(&serde_json::json!({"public_key": base64::Engine::encode(&B64, key.to_spki_der().unwrap())}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file =
+        |secret: u8| {
+            let (demo, cert) = (&demo, issued.certificate.clone());
+            async move {
+                status_of(demo.http.post(demo.api("/demo/management-key")).json(
+                    &serde_json::json!({
+                        "certificate": cert,
+                        "algorithm": ccid::piv::Algorithm::Aes128 as u8,
+                        "key": base64::Engine::encode(&B64, [secret; 16]),
+                    }),
+                ))
+                .await
+            }
+        };
+    assert_eq!(file(1).await, 204);
+    // Before: overwritten, so anyone holding a copy of a certificate took over its token.
+    assert_eq!(file(2).await, 409);
+}
