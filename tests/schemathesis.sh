@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-${CERTRENEW_BIN:-target/debug/certrenew}}
-command -v st >/dev/null || python3 -m pip install -q schemathesis
+python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install -q schemathesis
+# Its CLI through the interpreter: a console script pip just installed may not be on PATH yet.
+st() { python3 -c 'import sys; from schemathesis.cli import schemathesis; sys.argv[0] = "st"; sys.exit(schemathesis())' "$@"; }
 data=$(mktemp -d)
 port=$((18600 + RANDOM % 200))
 base="http://127.0.0.1:$port"
