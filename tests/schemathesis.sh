@@ -14,7 +14,7 @@ port=$((18600 + RANDOM % 200))
 base="http://127.0.0.1:$port"
 "$bin" serve --demo --data "$data" --listen "127.0.0.1:$port" --rate-limit 0 --login-rate-limit 0 >"$data/server.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -fs "$base/api/v1/prices" >/dev/null && break; sleep 0.1; done
 CERTRENEW_ADMIN_PASSWORD='schemathesis reviewer' "$bin" admin create reviewer --data "$data" >/dev/null
 login=$(curl -fs -c "$data/cookies" -H 'content-type: application/json' \
