@@ -71,6 +71,8 @@ test('full renewal W3→W11 with the demo token', { timeout: 180000 }, async () 
   await console_.fill('#password', 'e2e reviewer password');
   await console_.click('#login-submit');
   await console_.waitForSelector(`#order-${number}`);
+  // Money of a wrong amount would be listed here for a person to settle; none in this run.
+  await console_.waitForSelector('#discrepancies-empty');
   assert.match(await console_.textContent(`#order-${number}`), /110\*+002X/, 'ID number masked in the queue');
   await console_.fill('#search', number);
   await console_.screenshot({ path: join(artifacts, 'renewal-review-console.png'), fullPage: true });

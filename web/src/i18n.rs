@@ -155,6 +155,14 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("reject_reason", "驳回原因", "Reason for rejection"),
     ("no_orders", "没有符合条件的业务单。", "No orders match."),
     ("decided_elsewhere", "该业务单已被其他管理员处理。", "Another administrator decided this order first."),
+    ("cert_revoked_badge", "证书已吊销，不能通过", "Certificate revoked: cannot be approved"),
+    ("revoked_refused", "该证书已被吊销，不能通过；款项将退回。", "The certificate is revoked; the order cannot be approved and the money goes back."),
+    ("discrepancies", "款项异常（金额与订单不符，待人工处理）", "Payment discrepancies (amount differs from the order; to be settled by a person)"),
+    ("no_discrepancies", "没有待处理的款项异常。", "No payment discrepancies to settle."),
+    ("payment_id", "支付单号", "Payment"),
+    ("trade_no", "交易号", "Trade number"),
+    ("amount_paid", "实收（元）", "Received (CNY)"),
+    ("amount_expected", "应收（元）", "Expected (CNY)"),
 ];
 
 /// Looks a message up; unknown keys show themselves so a missing translation is visible.

@@ -50,6 +50,7 @@ pub fn AdminApp() -> Html {
             <main>
                 if let Some(c) = (*csrf).clone() {
                     <super::queue::Queue lang={*lang} csrf={c} />
+                    <super::discrepancies::Discrepancies lang={*lang} />
                 } else {
                     <form class="card" id="login" onsubmit={login}>
                         <h2>{ t(*lang, "login") }</h2>

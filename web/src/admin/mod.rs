@@ -2,6 +2,7 @@
 //! reject. Personal data arrives masked from the server.
 
 pub mod app;
+pub mod discrepancies;
 pub mod queue;
 
 use serde::de::DeserializeOwned;
@@ -47,4 +48,19 @@ pub struct AdminOrder {
     pub operator_name: String,
     pub operator_id: String,
     pub operator_mobile: String,
+    /// Set when the certificate being renewed was revoked: such an order cannot be approved.
+    #[serde(default)]
+    pub certificate_revoked_at: Option<i64>,
+}
+
+/// Money the orders could not take as it came (a wrong amount), for a person to settle.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct Discrepancy {
+    pub payment_id: String,
+    pub order_number: String,
+    pub kind: String,
+    pub amount_fen: i64,
+    pub expected_fen: i64,
+    pub trade_no: String,
+    pub at: i64,
 }

@@ -66,6 +66,9 @@ pub fn Queue(props: &QueueProps) -> Html {
                     Err(code) if code == "illegal_transition" => {
                         message.set(Some("decided_elsewhere"))
                     }
+                    Err(code) if code == "certificate_revoked" => {
+                        message.set(Some("revoked_refused"))
+                    }
                     Err(_) => message.set(Some("error")),
                 }
                 reload.emit(());
@@ -114,7 +117,11 @@ pub fn Queue(props: &QueueProps) -> Html {
                             <td class="mono">{ &o.number }</td><td>{ &o.subject }</td><td>{ &o.operator_name }</td>
                             <td class="mono">{ &o.operator_id }</td><td class="mono">{ &o.operator_mobile }</td><td>{ api::yuan(o.fee_fen) }</td>
                             <td class="decide">
-                                <button class="primary approve" onclick={decide(n.clone(), true)}>{ t(lang, "approve") }</button>
+                                if o.certificate_revoked_at.is_some() {
+                                    <strong class="bad revoked">{ t(lang, "cert_revoked_badge") }</strong>
+                                } else {
+                                    <button class="primary approve" onclick={decide(n.clone(), true)}>{ t(lang, "approve") }</button>
+                                }
                                 <input class="reason" placeholder={t(lang, "reject_reason")} oninput={set_reason} />
                                 <button class="reject" onclick={decide(n.clone(), false)}>{ t(lang, "reject") }</button>
                             </td>
