@@ -142,7 +142,17 @@ test('switching language on every screen', { timeout: 180000 }, async () => {
     await page.click('#lang-switch');
     assert.equal((await page.textContent(sel)).trim(), zh);
   };
+  // The choice is remembered: a reload keeps English (before: back to Chinese), until switched back.
   await page.goto(base);
+  await page.waitForSelector('#use-demo');
+  await page.click('#lang-switch');
+  await page.reload();
+  await page.waitForSelector('#use-demo');
+  assert.equal((await page.textContent('#use-demo')).trim(), 'Try with a demo token', 'English after a reload');
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await page.click('#lang-switch');
+  await page.reload();
+  await page.waitForSelector('#use-demo');
   await check('#use-demo', '使用演示令牌体验', 'Try with a demo token');
   await page.click('#use-demo');
   await check('#apply', '申请续期', 'Apply for renewal');

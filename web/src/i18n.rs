@@ -21,6 +21,55 @@ impl Lang {
             Lang::En => Lang::Zh,
         }
     }
+
+    #[cfg(target_arch = "wasm32")]
+    fn from_code(code: &str) -> Option<Lang> {
+        [Lang::Zh, Lang::En].into_iter().find(|l| l.code() == code)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    /// The language to start in: `?lang=en` / `?lang=zh-CN`, else the one chosen before on this
+    /// browser, else Chinese.
+    pub fn initial() -> Lang {
+        if crate::ctx::query_has("lang=en") {
+            return Lang::En;
+        }
+        if crate::ctx::query_has("lang=zh") {
+            return Lang::Zh;
+        }
+        remembered::load().unwrap_or_default()
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    /// Switches and remembers the choice, so a reload (or the next visit) keeps it — except on a
+    /// kiosk, where the next person starts in Chinese again.
+    pub fn choose(self) {
+        if !crate::kiosk::enabled() {
+            remembered::save(self);
+        }
+    }
+}
+
+/// The language chosen on this browser, in localStorage (cleared by the kiosk's wipe with the
+/// rest of `certrenew.*`).
+#[cfg(target_arch = "wasm32")]
+mod remembered {
+    use super::Lang;
+    const KEY: &str = "certrenew.lang";
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    pub fn load() -> Option<Lang> {
+        Lang::from_code(&storage()?.get_item(KEY).ok()??)
+    }
+
+    pub fn save(lang: Lang) {
+        if let Some(s) = storage() {
+            let _ = s.set_item(KEY, lang.code());
+        }
+    }
 }
 
 /// Every message: key, Simplified Chinese, English. A table rather than a `match`: the lookup

@@ -13,7 +13,7 @@ fn input(e: &InputEvent) -> String {
 
 #[component]
 pub fn AdminApp() -> Html {
-    let lang = use_state(Lang::default);
+    let lang = use_state(Lang::initial);
     let csrf = use_state(|| None::<String>);
     let user = use_state(String::new);
     let password = use_state(String::new);
@@ -39,7 +39,11 @@ pub fn AdminApp() -> Html {
     };
     let switch = {
         let lang = lang.clone();
-        Callback::from(move |_| lang.set(lang.other()))
+        Callback::from(move |_| {
+            let next = lang.other();
+            next.choose();
+            lang.set(next);
+        })
     };
     html! {
         <>

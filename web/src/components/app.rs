@@ -5,15 +5,6 @@ use crate::flow::{Action, Flow, Screen};
 use crate::i18n::{t, Lang};
 use yew::prelude::*;
 
-fn initial_lang() -> Lang {
-    // ?lang=en, else Chinese.
-    if crate::ctx::query_has("lang=en") {
-        Lang::En
-    } else {
-        Lang::Zh
-    }
-}
-
 /// An error as the user reads it, in the current language.
 fn error_text(lang: Lang, e: &str) -> String {
     match e.split_once('|') {
@@ -25,7 +16,7 @@ fn error_text(lang: Lang, e: &str) -> String {
 
 #[component]
 pub fn App() -> Html {
-    let lang = use_state(initial_lang);
+    let lang = use_state(Lang::initial);
     let flow = use_reducer(Flow::default);
     let token = use_state(|| None);
     {
@@ -64,7 +55,11 @@ pub fn App() -> Html {
     };
     let switch = {
         let lang = lang.clone();
-        Callback::from(move |_| lang.set(lang.other()))
+        Callback::from(move |_| {
+            let next = lang.other();
+            next.choose();
+            lang.set(next);
+        })
     };
     let demo = token.as_ref().is_some_and(|t| t.is_demo());
     let dismiss = {
