@@ -1,151 +1,203 @@
-//! `certrenew`: the renewal server.
-//!
-//! certrenew serve [--data DIR] [--listen ADDR] [--database URL] [--public-url URL] [--web DIR]
-//!                 [--auto-approve] [--demo] [--renewal-window-days N] [--rate-limit PER_MINUTE]
-//!                 [--login-rate-limit PER_MINUTE]
-//!                 [--cors-origin ORIGIN]… [--trusted-proxy CIDR]… [--reconcile-after SECS]
-//!                 [--provider-query-url URL]
-//!                 [--sandbox-payments] [--sandbox-drop-notices] [--smtp URL] [--smtp-ca PEM] [--smtp-from ADDR]
-//!                 [--sms-gateway URL] [--ca-key p256|rsa2048]
-//!                 [--ca-key-uri pkcs11:token=…;object=…?module-path=…]   (PIN in CERTRENEW_CA_PIN)
-//! certrenew admin create USER            (password from CERTRENEW_ADMIN_PASSWORD or stdin)
-//! certrenew management-key import FILE   (serial,algorithm,key per line: keys the CA holds)
-//! certrenew ca show [--data DIR]
-//! certrenew check [--data DIR]          (order invariants; exit 1 on a violation)
-//! certrenew issue-demo --public-key SPKI.der --subject "CN=…" --days N [--data DIR]
+//! `certrenew`: the renewal server and its administration commands. `certrenew --help` and
+//! `certrenew COMMAND --help` list every option with the environment variable it also reads.
 
 use certrenew_server::{AppState, Config};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-struct Args {
+#[derive(Parser)]
+#[command(
+    name = "certrenew",
+    version,
+    about = "Renew the CA certificate on a USB token: the CA-side server and its administration"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server: the renewal API, the CA (CRL, OCSP), the review console, the web app
+    Serve(Box<Serve>),
+    /// Review console administrators
+    Admin {
+        #[command(subcommand)]
+        cmd: AdminCmd,
+    },
+    /// Management keys of tokens the CA personalized
+    ManagementKey {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// The issuing CA
+    Ca {
+        #[command(subcommand)]
+        cmd: CaCmd,
+    },
+    /// Check the stored orders' invariants (exit 1 on a violation)
+    Check(Store),
+    /// Issue a certificate for a key, as the demo does (tests and drills)
+    IssueDemo(IssueDemo),
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Create or replace an administrator (password from CERTRENEW_ADMIN_PASSWORD, else stdin)
+    Create {
+        user: String,
+        #[command(flatten)]
+        store: Store,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// File keys from a personalization export: `serial,algorithm,key` per line
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        store: Store,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaCmd {
+    /// Print the CA certificate's subject, serial and end
+    Show(Store),
+}
+
+/// Where the data lives: every command opens it.
+#[derive(Args, Clone)]
+struct Store {
+    /// Data directory: the CA, keys, SQLite database, outbox
+    #[arg(long, env = "CERTRENEW_DATA", default_value = "data")]
     data: PathBuf,
-    listen: String,
+    /// Database URL (sqlite://PATH or postgres://…); SQLite in the data directory by default
+    #[arg(long, env = "CERTRENEW_DATABASE")]
     database: Option<String>,
-    public_url: Option<String>,
-    web: Option<PathBuf>,
-    auto_approve: bool,
-    demo: bool,
-    sandbox_payments: bool,
-    window: Option<i64>,
-    rate_limit: Option<u32>,
-    login_rate_limit: Option<u32>,
-    cors: Vec<String>,
-    trusted_proxies: Vec<certrenew_server::limit::Cidr>,
-    reconcile_after: Option<i64>,
-    provider_query_url: Option<String>,
-    drop_notices: bool,
-    smtp: Option<String>,
-    smtp_from: Option<String>,
-    smtp_ca: Option<PathBuf>,
-    sms_gateway: Option<String>,
-    ca_rsa: bool,
+    /// Key of a CA created on first start
+    #[arg(long, env = "CERTRENEW_CA_KEY", value_parser = ["p256", "rsa2048"], default_value = "p256")]
+    ca_key: String,
+    /// The CA key in an HSM: pkcs11:token=…;object=…?module-path=… (PIN in CERTRENEW_CA_PIN)
+    #[arg(long, env = "CERTRENEW_CA_KEY_URI")]
     ca_key_uri: Option<String>,
-    rest: Vec<String>,
 }
 
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args {
-        data: PathBuf::from("data"),
-        listen: "127.0.0.1:8080".into(),
-        database: None,
-        public_url: None,
-        web: None,
-        auto_approve: false,
-        demo: false,
-        sandbox_payments: false,
-        window: None,
-        rate_limit: None,
-        login_rate_limit: None,
-        cors: vec![],
-        trusted_proxies: vec![],
-        reconcile_after: None,
-        provider_query_url: None,
-        drop_notices: false,
-        smtp: None,
-        smtp_from: None,
-        smtp_ca: None,
-        sms_gateway: None,
-        ca_rsa: false,
-        ca_key_uri: None,
-        rest: vec![],
-    };
-    while let Some(x) = it.next() {
-        let mut val = || it.next().ok_or(format!("{x} needs a value"));
-        match x.as_str() {
-            "--data" => a.data = val()?.into(),
-            "--listen" => a.listen = val()?,
-            "--database" => a.database = Some(val()?),
-            "--public-url" => a.public_url = Some(val()?),
-            "--web" => a.web = Some(val()?.into()),
-            "--auto-approve" => a.auto_approve = true,
-            "--demo" => a.demo = true,
-            "--sandbox-payments" => a.sandbox_payments = true,
-            "--renewal-window-days" => {
-                a.window = Some(
-                    val()?
-                        .parse()
-                        .map_err(|_| "--renewal-window-days takes a number")?,
-                )
-            }
-            "--rate-limit" => {
-                a.rate_limit = Some(
-                    val()?
-                        .parse()
-                        .map_err(|_| "--rate-limit takes requests per minute")?,
-                )
-            }
-            "--login-rate-limit" => {
-                a.login_rate_limit = Some(
-                    val()?
-                        .parse()
-                        .map_err(|_| "--login-rate-limit takes attempts per minute")?,
-                )
-            }
-            "--cors-origin" => a.cors.push(val()?),
-            "--trusted-proxy" => a.trusted_proxies.push(val()?.parse()?),
-            "--reconcile-after" => {
-                a.reconcile_after = Some(
-                    val()?
-                        .parse()
-                        .map_err(|_| "--reconcile-after takes seconds")?,
-                )
-            }
-            "--provider-query-url" => a.provider_query_url = Some(val()?),
-            "--sandbox-drop-notices" => a.drop_notices = true,
-            "--smtp" => a.smtp = Some(val()?),
-            "--smtp-from" => a.smtp_from = Some(val()?),
-            "--smtp-ca" => a.smtp_ca = Some(val()?.into()),
-            "--sms-gateway" => a.sms_gateway = Some(val()?),
-            "--ca-key-uri" => a.ca_key_uri = Some(val()?),
-            "--ca-key" => {
-                a.ca_rsa = match val()?.as_str() {
-                    "p256" => false,
-                    "rsa2048" => true,
-                    other => return Err(format!("--ca-key {other}: p256 or rsa2048")),
-                }
-            }
-            _ => a.rest.push(x),
-        }
-    }
-    Ok(a)
+#[derive(Args)]
+struct Serve {
+    #[command(flatten)]
+    store: Store,
+    /// Address to listen on
+    #[arg(long, env = "CERTRENEW_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// URL browsers and the payment provider reach this server at (named in every certificate's
+    /// OCSP/CRL locations); http://LISTEN by default
+    #[arg(long, env = "CERTRENEW_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Web app files to serve at / (scripts/build-web's dist/)
+    #[arg(long, env = "CERTRENEW_WEB")]
+    web: Option<PathBuf>,
+    /// Approve paid orders without a reviewer
+    #[arg(long, env = "CERTRENEW_AUTO_APPROVE")]
+    auto_approve: bool,
+    /// Demo mode: a CA of its own, demo certificates for anyone, sandbox payments
+    #[arg(long, env = "CERTRENEW_DEMO")]
+    demo: bool,
+    /// Take payments in the sandbox provider (anyone can pay in its cashier): tests and drills
+    #[arg(long, env = "CERTRENEW_SANDBOX_PAYMENTS")]
+    sandbox_payments: bool,
+    /// Online renewal opens this many days before a certificate expires
+    #[arg(long, env = "CERTRENEW_RENEWAL_WINDOW_DAYS")]
+    renewal_window_days: Option<i64>,
+    /// Challenges and applications per client per minute (0: no limit)
+    #[arg(long, env = "CERTRENEW_RATE_LIMIT")]
+    rate_limit: Option<u32>,
+    /// Review console logins per client per minute (0: no limit)
+    #[arg(long, env = "CERTRENEW_LOGIN_RATE_LIMIT")]
+    login_rate_limit: Option<u32>,
+    /// An origin allowed to call the API from another site (the kiosk app: isolated-app://ID)
+    #[arg(
+        long = "cors-origin",
+        env = "CERTRENEW_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors: Vec<String>,
+    /// A reverse proxy whose X-Forwarded-For is believed (CIDR; repeatable)
+    #[arg(
+        long = "trusted-proxy",
+        env = "CERTRENEW_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<certrenew_server::limit::Cidr>,
+    /// Payments still pending this many seconds after creation are queried at the provider
+    #[arg(long, env = "CERTRENEW_RECONCILE_AFTER")]
+    reconcile_after: Option<i64>,
+    /// Where to query the provider about a trade (the sandbox's own by default)
+    #[arg(long, env = "CERTRENEW_PROVIDER_QUERY_URL")]
+    provider_query_url: Option<String>,
+    /// Fault injection: the sandbox records payments but sends no notice
+    #[arg(long = "sandbox-drop-notices", env = "CERTRENEW_SANDBOX_DROP_NOTICES")]
+    drop_notices: bool,
+    /// Mail relay for notices: smtp://[user@]host[:port][?tls=required] or smtps://…
+    /// (password in CERTRENEW_SMTP_PASSWORD); files in the data directory without
+    #[arg(long, env = "CERTRENEW_SMTP")]
+    smtp: Option<String>,
+    /// Sender of e-mail notices
+    #[arg(long, env = "CERTRENEW_SMTP_FROM")]
+    smtp_from: Option<String>,
+    /// PEM file of the root(s) the relay's certificate chains to
+    #[arg(long, env = "CERTRENEW_SMTP_CA")]
+    smtp_ca: Option<PathBuf>,
+    /// SMS gateway URL (POST JSON {to, text}); files in the data directory without
+    #[arg(long, env = "CERTRENEW_SMS_GATEWAY")]
+    sms_gateway: Option<String>,
 }
 
-fn config(a: &Args) -> Config {
-    let mut c = Config::new(
-        a.data.clone(),
-        a.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", a.listen)),
-    );
-    if let Some(db) = &a.database {
+#[derive(Args)]
+struct IssueDemo {
+    #[command(flatten)]
+    store: Store,
+    /// SubjectPublicKeyInfo DER file of the key to certify
+    #[arg(long)]
+    public_key: PathBuf,
+    #[arg(long, default_value = "CN=演示用户,O=演示医疗器械有限公司,C=CN")]
+    subject: String,
+    /// Days until the certificate expires
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    /// Write the DER here (base64 on stdout without)
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The configuration of a command that only opens the data (no listening address of its own).
+fn store_config(st: &Store, public_url: String) -> Config {
+    let mut c = Config::new(st.data.clone(), public_url);
+    if let Some(db) = &st.database {
         c.database_url = db.clone();
     }
+    if st.ca_key == "rsa2048" {
+        c.ca_algorithm = ccid::piv::Algorithm::Rsa2048;
+    }
+    c.ca_key_uri = st.ca_key_uri.clone();
+    c.ca_pin = std::env::var(certrenew_server::hsm::PIN_VAR).ok();
+    c
+}
+
+fn config(a: &Serve) -> Config {
+    // The certificates name the OCSP/CRL URLs: by default the address actually listened on.
+    let public_url = a
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", a.listen));
+    let mut c = store_config(&a.store, public_url);
     c.web_dir = a.web.clone();
     c.auto_approve = a.auto_approve;
     c.demo = a.demo;
     // The demo takes its payments in the sandbox; a real deployment says so explicitly.
     c.sandbox_payments = a.demo || a.sandbox_payments;
-    if let Some(w) = a.window {
+    if let Some(w) = a.renewal_window_days {
         c.renewal_window_days = w;
     }
     if let Some(r) = a.rate_limit {
@@ -168,35 +220,33 @@ fn config(a: &Args) -> Config {
         c.smtp_from = f.clone();
     }
     c.sms_gateway = a.sms_gateway.clone();
-    if a.ca_rsa {
-        c.ca_algorithm = ccid::piv::Algorithm::Rsa2048;
-    }
-    c.ca_key_uri = a.ca_key_uri.clone();
-    c.ca_pin = std::env::var(certrenew_server::hsm::PIN_VAR).ok();
     c
 }
 
+/// Commands other than `serve` name no public URL: the default one (as `serve` without flags).
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
 #[tokio::main]
 async fn main() {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let mut argv = std::env::args().skip(1);
-    let cmd = argv.next().unwrap_or_default();
-    let args = match parse(argv) {
-        Ok(a) => a,
-        Err(e) => fail(&e),
-    };
-    let result = match cmd.as_str() {
-        "serve" => serve(args).await,
-        "admin" => admin(args).await,
-        "management-key" => management_key(args).await,
-        "ca" => ca(args).await,
-        "issue-demo" => issue_demo(args).await,
-        "check" => check(args).await,
-        _ => Err("usage: certrenew serve|admin create USER|ca show|issue-demo …".into()),
+    let result = match cli.cmd {
+        Cmd::Serve(a) => serve(*a).await,
+        Cmd::Admin {
+            cmd: AdminCmd::Create { user, store },
+        } => admin_create(&user, &store).await,
+        Cmd::ManagementKey {
+            cmd: KeyCmd::Import { file, store },
+        } => management_key_import(&file, &store).await,
+        Cmd::Ca {
+            cmd: CaCmd::Show(store),
+        } => ca_show(&store).await,
+        Cmd::IssueDemo(a) => issue_demo(a).await,
+        Cmd::Check(store) => check(&store).await,
     };
     if let Err(e) = result {
         fail(&e);
@@ -208,7 +258,7 @@ fn fail(e: &str) -> ! {
     std::process::exit(1)
 }
 
-async fn serve(a: Args) -> Result<(), String> {
+async fn serve(a: Serve) -> Result<(), String> {
     let (state, notes) = AppState::open(config(&a)).await?;
     for n in notes {
         println!("{n}");
@@ -254,18 +304,13 @@ fn redact(url: &str) -> String {
 
 /// Files the management keys of tokens the CA personalized (from a personalization export), so
 /// installs can authenticate through the server. The file is read, never echoed.
-async fn management_key(a: Args) -> Result<(), String> {
-    let [sub, file] = a.rest.as_slice() else {
-        return Err("usage: certrenew management-key import FILE".into());
-    };
-    if sub != "import" {
-        return Err("usage: certrenew management-key import FILE".into());
-    }
+async fn management_key_import(file: &std::path::Path, store: &Store) -> Result<(), String> {
+    let name = file.display();
     let text =
-        zeroize::Zeroizing::new(std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?);
+        zeroize::Zeroizing::new(std::fs::read_to_string(file).map_err(|e| format!("{name}: {e}"))?);
     let keys =
-        certrenew_server::management_keys_from_csv(&text).map_err(|e| format!("{file}: {e}"))?;
-    let (state, _) = AppState::open(config(&a)).await?;
+        certrenew_server::management_keys_from_csv(&text).map_err(|e| format!("{name}: {e}"))?;
+    let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
     let t = certrenew_server::now();
     for (serial, key) in &keys {
         state
@@ -278,13 +323,7 @@ async fn management_key(a: Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn admin(a: Args) -> Result<(), String> {
-    let [sub, user] = a.rest.as_slice() else {
-        return Err("usage: certrenew admin create USER".into());
-    };
-    if sub != "create" {
-        return Err("usage: certrenew admin create USER".into());
-    }
+async fn admin_create(user: &str, store: &Store) -> Result<(), String> {
     let password = match std::env::var("CERTRENEW_ADMIN_PASSWORD") {
         Ok(p) => p,
         Err(_) => {
@@ -296,14 +335,14 @@ async fn admin(a: Args) -> Result<(), String> {
             line.trim_end().to_string()
         }
     };
-    let (state, _) = AppState::open(config(&a)).await?;
+    let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
     certrenew_server::routes::admin::create_admin(&state, user, &password).await?;
     println!("administrator {user} saved");
     Ok(())
 }
 
-async fn ca(a: Args) -> Result<(), String> {
-    let (state, _) = AppState::open(config(&a)).await?;
+async fn ca_show(store: &Store) -> Result<(), String> {
+    let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
     let s = ccid::cert::summarize(&state.ca.cert_der, certrenew_server::now())
         .map_err(|e| e.to_string())?;
     println!(
@@ -316,28 +355,14 @@ async fn ca(a: Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn issue_demo(a: Args) -> Result<(), String> {
-    let mut it = a.rest.iter();
-    let (mut key, mut subject, mut days, mut out) = (
-        None,
-        "CN=演示用户,O=演示医疗器械有限公司,C=CN".to_string(),
-        30i64,
-        None,
-    );
-    while let Some(x) = it.next() {
-        let v = it.next().ok_or(format!("{x} needs a value"))?;
-        match x.as_str() {
-            "--public-key" => key = Some(std::fs::read(v).map_err(|e| format!("{v}: {e}"))?),
-            "--subject" => subject = v.clone(),
-            "--days" => days = v.parse().map_err(|_| "--days takes a number")?,
-            "--out" => out = Some(v.clone()),
-            _ => return Err(format!("unknown option {x}")),
-        }
-    }
-    let key =
-        ccid::keys::PublicKey::from_spki_der(&key.ok_or("--public-key SPKI.der is required")?)?;
-    let (state, _) = AppState::open(config(&a)).await?;
-    let subject: x509_cert::name::Name = subject.parse().map_err(|e| format!("subject: {e:?}"))?;
+async fn issue_demo(a: IssueDemo) -> Result<(), String> {
+    let spki =
+        std::fs::read(&a.public_key).map_err(|e| format!("{}: {e}", a.public_key.display()))?;
+    let key = ccid::keys::PublicKey::from_spki_der(&spki)?;
+    let (state, _) = AppState::open(store_config(&a.store, DEFAULT_PUBLIC_URL.into())).await?;
+    let days = a.days;
+    let subject: x509_cert::name::Name =
+        a.subject.parse().map_err(|e| format!("subject: {e:?}"))?;
     let t = certrenew_server::now();
     let der = certrenew_server::demo_certificate(
         &state,
@@ -347,7 +372,7 @@ async fn issue_demo(a: Args) -> Result<(), String> {
         t + days * 86_400,
     )
     .await?;
-    match out {
+    match a.out {
         Some(p) => std::fs::write(&p, der).map_err(|e| e.to_string())?,
         None => println!(
             "{}",
@@ -357,8 +382,8 @@ async fn issue_demo(a: Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn check(a: Args) -> Result<(), String> {
-    let (state, _) = AppState::open(config(&a)).await?;
+async fn check(store: &Store) -> Result<(), String> {
+    let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
     let bad = certrenew_server::check::invariants(&state.db)
         .await
         .map_err(|e| e.to_string())?;
