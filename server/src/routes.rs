@@ -662,12 +662,7 @@ async fn create_payment(
     let id = format!("P{}", random_id(12));
     let mut tx = s.db.writer.begin().await?;
     // The new payment replaces the order's pending ones: money still sent to those is returned.
-    crate::sql::query(
-        "UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending'",
-    )
-    .bind(&number)
-    .execute(&mut tx)
-    .await?;
+    close_pending_payments(&mut tx, &number).await?;
     let made: i64 = crate::sql::query("SELECT COUNT(*) AS n FROM payments WHERE order_number = $1")
         .bind(&number)
         .fetch_one(&mut tx)
