@@ -237,12 +237,8 @@ async fn notice(s: &Server, payment: &str, trade: &str, amount: i64) -> String {
         .unwrap()
 }
 
-async fn payment_with_title(
-    s: &Server,
-    number: &str,
-    token: &str,
-    title: &str,
-) -> api::PaymentView {
+/// Asks for a payment of the order with this invoice title; the raw answer.
+async fn post_payment(s: &Server, number: &str, token: &str, title: &str) -> reqwest::Response {
     s.http
         .post(s.api(&format!("/orders/{number}/payments")))
         .header("x-order-token", token)
@@ -250,6 +246,16 @@ async fn payment_with_title(
         .send()
         .await
         .unwrap()
+}
+
+async fn payment_with_title(
+    s: &Server,
+    number: &str,
+    token: &str,
+    title: &str,
+) -> api::PaymentView {
+    post_payment(s, number, token, title)
+        .await
         .json()
         .await
         .unwrap()
@@ -313,14 +319,7 @@ async fn payments_are_bounded_by_their_order() {
     for i in 0..certrenew_server::routes::PAYMENTS_PER_ORDER {
         payment_with_title(&s, &number, &token, &format!("公司{i}")).await;
     }
-    let r = s
-        .http
-        .post(s.api(&format!("/orders/{number}/payments")))
-        .header("x-order-token", &token)
-        .json(&serde_json::json!({"method": "online", "invoice_title": "再一个公司", "taxpayer_id": "91350100M000100Y43"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_payment(&s, &number, &token, "再一个公司").await;
     assert_eq!(code_of(r).await, (409, "too_many_payments".into()));
     let (mut a2, d2) = s.token(30).await;
     let (n2, t2) = apply(&s, &mut a2, &d2).await;
@@ -332,14 +331,7 @@ async fn payments_are_bounded_by_their_order() {
     .execute(&s.state.db.writer)
     .await
     .unwrap();
-    let r = s
-        .http
-        .post(s.api(&format!("/orders/{n2}/payments")))
-        .header("x-order-token", &t2)
-        .json(&serde_json::json!({"method": "online", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_payment(&s, &n2, &t2, "某公司").await;
     assert_eq!(code_of(r).await, (409, "payment_expired".into()));
     assert_eq!(
         s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'pending'")
