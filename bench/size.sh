@@ -18,4 +18,5 @@ done
 printf '%-22s %13s %9d gzip %9d brotli\n' "total" "" "$total_gz" "$total_br"
 bin=${CERTRENEW_BIN:-target/debug/certrenew}
 [ -x "$bin" ] || cargo build --locked -q -p certrenew-server --bin certrenew
+scripts/setup e2e
 node bench/wire.mjs "$bin"

@@ -101,9 +101,59 @@ impl ManagementKey {
 /// A public key read from a token (GENERATE) or a certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
-    P256(p256::PublicKey),
+    P256(EcPoint),
     Rsa(RsaPublicKey),
 }
+
+/// A P-256 public key as its uncompressed SEC1 point (`04 ‖ x ‖ y`). Kept as bytes, like
+/// [`RsaPublicKey`]: reading, showing and re-encoding a key cost no field arithmetic, so the
+/// browser app (which never verifies) links none. Whether the point lies on the curve is checked
+/// where the key is used: [`PublicKey::verify_sha256`] and [`EcPoint::on_curve`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EcPoint([u8; 65]);
+
+impl EcPoint {
+    /// The shape tokens and certificates use: 65 bytes, uncompressed (RFC 5480 §2.2).
+    pub fn new(sec1: &[u8]) -> Result<Self, String> {
+        <[u8; 65]>::try_from(sec1)
+            .ok()
+            .filter(|b| b[0] == 0x04)
+            .map(Self)
+            .ok_or_else(|| "the P-256 point is not 65 bytes, uncompressed".into())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether the point is on the curve (and not the identity): what a CA checks before it
+    /// certifies a key it has no signature from.
+    pub fn on_curve(&self) -> bool {
+        p256::PublicKey::from_sec1_bytes(&self.0).is_ok()
+    }
+}
+
+impl From<p256::PublicKey> for EcPoint {
+    fn from(k: p256::PublicKey) -> Self {
+        use p256::elliptic_curve::sec1::ToSec1Point;
+        let point = k.to_sec1_point(false);
+        let mut out = [0u8; 65];
+        out.copy_from_slice(point.as_bytes());
+        Self(out)
+    }
+}
+
+impl From<p256::PublicKey> for PublicKey {
+    fn from(k: p256::PublicKey) -> Self {
+        Self::P256(k.into())
+    }
+}
+
+/// id-ecPublicKey and its named curve prime256v1 (RFC 5480 §2.1.1).
+const EC_PUBLIC_KEY: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const PRIME256V1: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
 /// An RSA public key as bytes (big-endian, no leading zeros). Kept as bytes so reading, showing
 /// and re-encoding a key costs no big-integer code; only `verify_sha256` needs it, and code that
@@ -202,9 +252,7 @@ impl PublicKey {
                 let point = tlv::find(inner, 0x86)
                     .map_err(|e| e.to_string())?
                     .ok_or("no EC point (tag 86)")?;
-                p256::PublicKey::from_sec1_bytes(point)
-                    .map(Self::P256)
-                    .map_err(|e| e.to_string())
+                EcPoint::new(point).map(Self::P256)
             }
             Algorithm::Rsa2048 => {
                 let n = tlv::find(inner, 0x81)
@@ -223,7 +271,7 @@ impl PublicKey {
     pub fn to_piv(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
-            Self::P256(k) => tlv::write(&mut out, 0x86, k.to_sec1_bytes().as_ref()),
+            Self::P256(k) => tlv::write(&mut out, 0x86, k.as_bytes()),
             Self::Rsa(k) => {
                 tlv::write(&mut out, 0x81, &k.n);
                 tlv::write(&mut out, 0x82, &k.e);
@@ -241,44 +289,57 @@ impl PublicKey {
 
     /// SubjectPublicKeyInfo DER.
     pub fn to_spki_der(&self) -> Result<Vec<u8>, String> {
-        match self {
-            Self::P256(k) => {
-                use spki::EncodePublicKey;
-                k.to_public_key_der()
-                    .map(|d| d.as_bytes().to_vec())
-                    .map_err(|e| e.to_string())
-            }
-            Self::Rsa(k) => {
-                use der::Encode;
-                let spki = spki::SubjectPublicKeyInfoOwned {
-                    algorithm: spki::AlgorithmIdentifierOwned {
-                        oid: RSA_ENCRYPTION,
-                        parameters: Some(der::asn1::Null.into()),
-                    },
-                    subject_public_key: der::asn1::BitString::from_bytes(
-                        &k.pkcs1_der().map_err(|e| e.to_string())?,
-                    )
-                    .map_err(|e| e.to_string())?,
-                };
-                spki.to_der().map_err(|e| e.to_string())
-            }
-        }
+        use der::Encode;
+        let (oid, parameters, key) = match self {
+            Self::P256(k) => (
+                EC_PUBLIC_KEY,
+                der::asn1::Any::encode_from(&PRIME256V1).map_err(|e| e.to_string())?,
+                k.as_bytes().to_vec(),
+            ),
+            Self::Rsa(k) => (
+                RSA_ENCRYPTION,
+                der::asn1::Null.into(),
+                k.pkcs1_der().map_err(|e| e.to_string())?,
+            ),
+        };
+        let spki = spki::SubjectPublicKeyInfoOwned {
+            algorithm: spki::AlgorithmIdentifierOwned {
+                oid,
+                parameters: Some(parameters),
+            },
+            subject_public_key: der::asn1::BitString::from_bytes(&key)
+                .map_err(|e| e.to_string())?,
+        };
+        spki.to_der().map_err(|e| e.to_string())
     }
 
     pub fn from_spki_der(der_bytes: &[u8]) -> Result<Self, String> {
         use der::Decode;
         let spki = spki::SubjectPublicKeyInfoRef::from_der(der_bytes).map_err(|e| e.to_string())?;
+        let raw = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or("the key is not a whole number of bytes")?;
         if spki.algorithm.oid == RSA_ENCRYPTION {
-            let raw = spki
-                .subject_public_key
-                .as_bytes()
-                .ok_or("RSA key is not a whole number of bytes")?;
             return RsaPublicKey::from_pkcs1_der(raw).map(Self::Rsa);
         }
-        use spki::DecodePublicKey;
-        p256::PublicKey::from_public_key_der(der_bytes)
-            .map(Self::P256)
-            .map_err(|e| e.to_string())
+        let curve = spki
+            .algorithm
+            .parameters
+            .map(|p| p.decode_as::<der::oid::ObjectIdentifier>());
+        if spki.algorithm.oid != EC_PUBLIC_KEY || !matches!(curve, Some(Ok(c)) if c == PRIME256V1) {
+            return Err("the key is neither P-256 nor RSA".into());
+        }
+        EcPoint::new(raw).map(Self::P256)
+    }
+
+    /// Whether a CA may certify the key without a signature made by it: a P-256 point must lie
+    /// on the curve; an RSA key's shape was checked when it was read.
+    pub fn on_curve(&self) -> bool {
+        match self {
+            Self::P256(k) => k.on_curve(),
+            Self::Rsa(_) => true,
+        }
     }
 
     /// Verifies a SHA-256 signature as a token makes it (ECDSA DER, or PKCS#1 v1.5).
@@ -290,9 +351,8 @@ impl PublicKey {
                 let Ok(sig) = p256::ecdsa::DerSignature::from_bytes(signature) else {
                     return false;
                 };
-                p256::ecdsa::VerifyingKey::from(k)
-                    .verify(message, &sig)
-                    .is_ok()
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(k.as_bytes())
+                    .is_ok_and(|v| v.verify(message, &sig).is_ok())
             }
             Self::Rsa(k) => k.verify_pkcs1_sha256(&sha2::Sha256::digest(message), signature),
         }
@@ -319,6 +379,45 @@ pub fn pkcs1_sha256_block(digest: &[u8], len: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn p256_spki_is_what_the_p256_crate_writes_and_reads() {
+        use spki::{DecodePublicKey, EncodePublicKey};
+        let secret = p256::SecretKey::from_slice(&[7u8; 32]).unwrap();
+        let theirs = secret.public_key();
+        let der = theirs.to_public_key_der().unwrap();
+        let ours = PublicKey::from_spki_der(der.as_bytes()).unwrap();
+        assert_eq!(ours, PublicKey::from(theirs));
+        assert!(ours.on_curve());
+        assert_eq!(ours.to_spki_der().unwrap(), der.as_bytes());
+        let back = p256::PublicKey::from_public_key_der(&ours.to_spki_der().unwrap()).unwrap();
+        assert_eq!(back, theirs);
+        assert_eq!(
+            PublicKey::from_piv(Algorithm::EccP256, &ours.to_piv()).unwrap(),
+            ours
+        );
+    }
+
+    #[test]
+    fn a_point_off_the_curve_is_read_but_never_trusted() {
+        let mut bytes = [1u8; 65];
+        bytes[0] = 0x04;
+        let key = PublicKey::P256(EcPoint::new(&bytes).unwrap());
+        let spki = key.to_spki_der().unwrap();
+        assert_eq!(PublicKey::from_spki_der(&spki).unwrap(), key);
+        assert!(!key.on_curve());
+        assert!(!key.verify_sha256(b"m", &[0x30, 0x06, 2, 1, 1, 2, 1, 1]));
+        // Compressed and short points, and other curves, are refused when read.
+        assert!(EcPoint::new(&bytes[..33]).is_err());
+        let mut compressed = [2u8; 33];
+        compressed[0] = 0x02;
+        assert!(EcPoint::new(&compressed).is_err());
+        let p384 = [
+            0x30, 0x16, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x02, 0x00, 0x04,
+        ];
+        assert!(PublicKey::from_spki_der(&p384).is_err());
+    }
 
     #[test]
     fn rsa_spki_is_what_the_rsa_crate_writes_and_reads() {

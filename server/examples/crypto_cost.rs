@@ -48,7 +48,7 @@ fn main() {
         assert!(vk.verify(&msg, &sig).is_ok());
     });
     // What the server does for PoP, install proof, chain and CSR checks.
-    let public = ccid::keys::PublicKey::P256(p256::PublicKey::from(&vk));
+    let public = ccid::keys::PublicKey::from(p256::PublicKey::from(&vk));
     let der = sig.to_der();
     per_op("P-256 verify (server; ring)", 2000, || {
         assert!(certrenew_server::sig::verify_sha256(

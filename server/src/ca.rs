@@ -60,7 +60,7 @@ impl CaKey {
 
     fn public(&self) -> Result<PublicKey, String> {
         Ok(match self {
-            CaKey::P256 { key: k, .. } => PublicKey::P256(p256::PublicKey::from(k.verifying_key())),
+            CaKey::P256 { key: k, .. } => p256::PublicKey::from(k.verifying_key()).into(),
             CaKey::Rsa { key: k, .. } => {
                 use rsa::traits::PublicKeyParts;
                 PublicKey::Rsa(ccid::keys::RsaPublicKey::new(

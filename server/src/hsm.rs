@@ -287,7 +287,7 @@ fn read_public(session: &Session, key: ObjectHandle) -> Result<(Algorithm, Publi
             };
             let key = p256::PublicKey::from_sec1_bytes(sec1)
                 .map_err(|_| "PKCS #11: the EC point is not on P-256".to_string())?;
-            Ok((Algorithm::EccP256, PublicKey::P256(key)))
+            Ok((Algorithm::EccP256, PublicKey::from(key)))
         }
         (Some(KeyType::RSA), _, _, Some(n), Some(e)) if n.len() == 256 => Ok((
             Algorithm::Rsa2048,

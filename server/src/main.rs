@@ -359,6 +359,12 @@ async fn issue_demo(a: IssueDemo) -> Result<(), String> {
     let spki =
         std::fs::read(&a.public_key).map_err(|e| format!("{}: {e}", a.public_key.display()))?;
     let key = ccid::keys::PublicKey::from_spki_der(&spki)?;
+    if !key.on_curve() {
+        return Err(format!(
+            "{}: the point is not on the curve",
+            a.public_key.display()
+        ));
+    }
     let (state, _) = AppState::open(store_config(&a.store, DEFAULT_PUBLIC_URL.into())).await?;
     let days = a.days;
     let subject: x509_cert::name::Name =

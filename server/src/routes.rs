@@ -1472,6 +1472,9 @@ async fn demo_certificate(
         .map_err(|_| AppError::bad("public_key", "not base64"))?;
     let key =
         ccid::keys::PublicKey::from_spki_der(&spki).map_err(|e| AppError::bad("public_key", e))?;
+    if !key.on_curve() {
+        return Err(AppError::bad("public_key", "the point is not on the curve"));
+    }
     let subject: x509_cert::name::Name =
         format!("CN=演示用户{},O=演示医疗器械有限公司,C=CN", &random_id(2))
             .parse()

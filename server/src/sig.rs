@@ -12,8 +12,7 @@ use ring::signature::{self, UnparsedPublicKey};
 pub fn verify_sha256(key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
     match key {
         PublicKey::P256(k) => {
-            let point = k.to_sec1_bytes();
-            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, &point)
+            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_ASN1, k.as_bytes())
                 .verify(message, signature)
                 .is_ok()
         }
@@ -158,7 +157,7 @@ mod tests {
         let secret: p256::SecretKey = rsa::Generate::generate_from_rng(&mut rng);
         let point = secret.public_key().to_sec1_bytes();
         let signer = EcdsaSigner::p256(&secret.to_bytes(), &point).expect("key");
-        let public = PublicKey::P256(secret.public_key());
+        let public = PublicKey::from(secret.public_key());
         let sig = signer.sign_sha256(b"tbsCertificate");
         assert!(
             public.verify_sha256(b"tbsCertificate", &sig),

@@ -37,7 +37,7 @@ impl PrivateKey {
 
     pub fn public_key(&self) -> PublicKey {
         match self {
-            Self::P256(k) => PublicKey::P256(k.verifying_key().into()),
+            Self::P256(k) => p256::PublicKey::from(k.verifying_key()).into(),
             Self::Rsa(k) => {
                 use rsa::traits::PublicKeyParts;
                 PublicKey::Rsa(ccid::keys::RsaPublicKey::from_own_key(

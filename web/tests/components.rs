@@ -112,3 +112,20 @@ fn the_reducer_keeps_an_expired_certificate_on_the_offline_route() {
         .reduce(Action::Go(Screen::Pin));
     assert_eq!(f.screen, Screen::Token);
 }
+
+/// The browser's base64 (btoa/atob) the app uses agrees with the base64 crate on every byte
+/// value and on lengths around the padding boundaries, and refuses what is not base64.
+#[wasm_bindgen_test]
+fn base64_through_the_browser_matches_rfc_4648() {
+    use base64::Engine;
+    let std = base64::engine::general_purpose::STANDARD;
+    let all: Vec<u8> = (0..=255u8).collect();
+    for len in [0, 1, 2, 3, 4, 5, 255, 256] {
+        let bytes = &all.repeat(2)[..len];
+        let ours = web::api_client::b64_encode(bytes);
+        assert_eq!(ours, std.encode(bytes), "length {len}");
+        assert_eq!(web::api_client::b64_decode(&ours).as_deref(), Some(bytes));
+    }
+    assert_eq!(web::api_client::b64_decode("not base64!"), None);
+    assert_eq!(web::api_client::b64_decode("中文"), None);
+}

@@ -26,7 +26,7 @@ impl TestCa {
     }
 
     pub fn public(&self) -> PublicKey {
-        PublicKey::P256(self.key.public_key())
+        PublicKey::from(self.key.public_key())
     }
 
     pub fn issue(
