@@ -151,7 +151,11 @@ fn bundle(args: &[String]) -> Result<(), String> {
             body: ICON.to_vec(),
         },
     ];
-    // The demo token rides along for rehearsals on the kiosk; it is loaded only when asked for.
+    // The build names assets by their content (scripts/hash-assets.mjs); index.html refers to
+    // those names. The demo token rides along for rehearsals; it is loaded only when asked for.
+    let assets: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&read("assets.json")?)
+            .map_err(|e| format!("{}: {e}", dist.join("assets.json").display()))?;
     for name in [
         "boot.js",
         "web.js",
@@ -160,10 +164,13 @@ fn bundle(args: &[String]) -> Result<(), String> {
         "demo.js",
         "demo_bg.wasm",
     ] {
+        let file = assets
+            .get(name)
+            .ok_or_else(|| format!("assets.json names no {name} (run scripts/build-web)"))?;
         resources.push(Resource {
-            path: format!("/{name}"),
+            path: format!("/{file}"),
             content_type: content_type(name).into(),
-            body: read(name)?,
+            body: read(file)?,
         });
     }
     let signed = sign(&web_bundle(&resources), &key);

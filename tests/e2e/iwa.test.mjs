@@ -48,7 +48,11 @@ test('the kiosk bundle: reproducible, signed, and read the same by independent t
       const builder = new wbn.BundleBuilder();
       for (const u of bundle.urls) { const r = bundle.getResponse(u); builder.addExchange(u, r.status, r.headers, r.body); }
       assert.equal(sha(Buffer.from(builder.createBundle())), sha(unsigned), 'wbn builds our exact bundle');
-      for (const u of ['/', '/index.html', '/boot.js', '/web.js', '/web_bg.wasm', '/demo.js', '/demo_bg.wasm', '/style.css', '/icon-256.png', '/.well-known/manifest.webmanifest']) {
+      // Assets under the names the build gave them by content (dist/assets.json).
+      const assets = JSON.parse(readFileSync(join(root, 'dist/assets.json'), 'utf8'));
+      const named = ['boot.js', 'web.js', 'web_bg.wasm', 'demo.js', 'demo_bg.wasm', 'style.css'].map(n => `/${assets[n]}`);
+      for (const n of named) assert.match(n, /^\/[a-z_-]+\.[0-9a-f]{16}\.[a-z]+$/);
+      for (const u of ['/', '/index.html', ...named, '/icon-256.png', '/.well-known/manifest.webmanifest']) {
         assert.ok(bundle.urls.includes(u), `${u} in the bundle`);
       }
       const manifest = JSON.parse(Buffer.from(bundle.getResponse('/.well-known/manifest.webmanifest').body).toString());
@@ -59,9 +63,9 @@ test('the kiosk bundle: reproducible, signed, and read the same by independent t
       assert.match(html, /<meta name="certrenew-api" content="https:\/\/renew\.ca\.example\.cn">/);
       assert.match(html, /<meta name="certrenew-mode" content="kiosk">/);
       // The IWA Content Security Policy allows no inline script: the page boots from a file.
-      assert.match(html, /<script type="module" src="boot.js"><\/script>/);
+      assert.ok(html.includes(`<script type="module" src="${assets['boot.js']}"></script>`));
       assert.equal(/<script(?![^>]*src=)[^>]*>/.test(html), false, 'no inline script');
-      assert.equal(bundle.getResponse('/web_bg.wasm').headers['content-type'], 'application/wasm');
+      assert.equal(bundle.getResponse(`/${assets['web_bg.wasm']}`).headers['content-type'], 'application/wasm');
 
       // A flipped byte in the app's code is caught.
       const tampered = Buffer.from(signed);

@@ -9,14 +9,21 @@ import { artifacts, base, newPage, counter, createReviewer, adminApprove, fillFo
 test('full renewal W3→W11 with the demo token', { timeout: 180000 }, async () => {
   const { context, page, requests, shot } = await newPage('renewal');
   const u = counter(page);
+  const cached = new Map();
+  page.on('response', r => cached.set(new URL(r.url()).pathname, r.headers()['cache-control']));
   await page.goto(base);
   await page.waitForSelector('#start');
   await shot('start');
+  // Assets are named by their content and kept for good; the page itself is asked again.
+  assert.equal(cached.get('/'), 'no-cache');
+  const assets = [...cached.keys()].filter(p => /^\/(web_bg|web|boot|style)\.[0-9a-f]{16}\.(wasm|js|css)$/.test(p));
+  assert.equal(assets.length, 4, `content-named assets: ${[...cached.keys()]}`);
+  for (const p of assets) assert.equal(cached.get(p), 'public, max-age=31536000, immutable', p);
   // The demo token is a separate download, fetched only when asked for.
-  assert.equal(requests.some(r => r.url.endsWith('/demo_bg.wasm')), false, 'demo token not loaded up front');
+  assert.equal(requests.some(r => /\/demo_bg\.[0-9a-f]{16}\.wasm$/.test(r.url)), false, 'demo token not loaded up front');
   await u.click('#use-demo');
   await page.waitForSelector('#token', { timeout: 30000 });
-  assert.equal(requests.some(r => r.url.endsWith('/demo_bg.wasm')), true, 'demo token loaded on request');
+  assert.equal(requests.some(r => /\/demo_bg\.[0-9a-f]{16}\.wasm$/.test(r.url)), true, 'demo token loaded on request');
   await page.waitForSelector('#demo-badge');
   const oldNotAfter = await page.textContent('#cert-not-after');
   await shot('token');
