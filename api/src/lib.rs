@@ -85,9 +85,43 @@ pub struct Recipient {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ApplicationForm {
+    #[serde(deserialize_with = "whole_number")]
     pub period_months: u32,
     pub operator: Operator,
     pub recipient: Recipient,
+}
+
+/// JSON has one kind of number: `25.0` is the integer 25 (JSON Schema counts it as one), so an
+/// integer field reads a whole number however it is written and refuses `25.5` or one out of
+/// range.
+fn whole_number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom("a negative number"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            // Exact below 2^53; beyond it no field here has a meaning anyway.
+            if v.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::custom("not a whole number"))
+            }
+        }
+    }
+    let n = d.deserialize_any(Whole)?;
+    T::try_from(n).map_err(|_| serde::de::Error::custom("number out of range"))
 }
 
 /// Field-level refusals of a form, keyed by a dotted path such as `operator.id_number`.
@@ -380,6 +414,7 @@ pub struct DemoManagementKey {
     /// The demo token's certificate (DER, base64): the key is filed under its serial.
     pub certificate: String,
     /// PIV algorithm byte.
+    #[serde(deserialize_with = "whole_number")]
     pub algorithm: u8,
     /// base64
     pub key: String,
@@ -425,6 +460,30 @@ pub struct ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_integer_field_reads_a_whole_number_however_written() {
+        let form = |months: &str| {
+            let json = format!(
+                r#"{{"period_months":{months},"operator":{{"id_type":"passport","id_number":"E1","name":"a","mobile":"13800000000","email":"a@b.cn"}},"recipient":{{"name":"a","mobile":"13800000000","address":"x"}}}}"#
+            );
+            serde_json::from_str::<ApplicationForm>(&json).map(|f| f.period_months)
+        };
+        assert_eq!(form("12").unwrap(), 12);
+        assert_eq!(form("12.0").unwrap(), 12);
+        assert_eq!(form("1.2e1").unwrap(), 12);
+        for bad in ["12.5", "-1", "4294967296", "1e300", "\"12\"", "null"] {
+            assert!(form(bad).is_err(), "{bad}");
+        }
+        let key = |alg: &str| {
+            serde_json::from_str::<DemoManagementKey>(&format!(
+                r#"{{"certificate":"","algorithm":{alg},"key":""}}"#
+            ))
+            .map(|k| k.algorithm)
+        };
+        assert_eq!(key("12.0").unwrap(), 12);
+        assert!(key("256").is_err());
+    }
 
     #[test]
     fn money() {

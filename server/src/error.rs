@@ -12,6 +12,10 @@ pub enum AppError {
     Fields(FieldErrors),
     #[error("{1}")]
     BadRequest(&'static str, String),
+    /// A JSON body that is missing, not JSON, or not the request's shape — read by a handler
+    /// only after it has checked who is asking (400, 415 or 422 as axum's `Json` answers).
+    #[error("{0}")]
+    Body(#[from] axum::extract::rejection::JsonRejection),
     #[error("certificate expired: renew it offline")]
     Expired,
     #[error("{0}")]
@@ -63,6 +67,7 @@ impl IntoResponse for AppError {
                 f.clone(),
             ),
             AppError::BadRequest(c, _) => (StatusCode::BAD_REQUEST, *c, vec![]),
+            AppError::Body(r) => (r.status(), "invalid_body", vec![]),
             AppError::Expired => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "certificate_expired",

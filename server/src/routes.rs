@@ -4,6 +4,7 @@ use crate::db::{transition, Order, Payment};
 use crate::error::{AppError, AppResult};
 use crate::{now, random_id, sha256_hex, State};
 use api::{OrderStatus, OrderView};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Form, Path};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -235,30 +236,18 @@ async fn apply(
 ) -> AppResult<Response> {
     limited(&s, addr)?;
     let t = now();
-    let form = req.form.validate(today(t)).map_err(AppError::Fields)?;
-    let Some(price) = s
-        .config
-        .prices()
-        .options
-        .into_iter()
-        .find(|p| p.months == form.period_months)
-    else {
-        return Err(AppError::Fields(vec![(
-            "period_months".into(),
-            api::validate::Invalid::Format,
-        )]));
-    };
+    // The certificate and the signature are the applicant's credentials, checked before the
+    // form: whoever cannot prove the key learns nothing from the form's rules. Anything that is
+    // not a certificate this CA issued is refused alike.
     let der = B64
         .decode(&req.certificate)
         .map_err(|_| AppError::bad("certificate", "certificate is not base64"))?;
     let not_ours = || AppError::Forbidden("this certificate was not issued by this CA");
-    let cert = Certificate::from_der(&der)
-        .map_err(|_| AppError::bad("certificate", "not a certificate"))?;
+    let cert = Certificate::from_der(&der).map_err(|_| not_ours())?;
     if cert.tbs_certificate().issuer() != s.ca.name() {
         return Err(not_ours());
     }
-    let summary =
-        ccid::cert::summarize(&der, t).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    let summary = ccid::cert::summarize(&der, t).map_err(|_| not_ours())?;
     let row = crate::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
         .bind(&summary.serial)
         .fetch_optional(&s.db.pool)
@@ -293,8 +282,7 @@ async fn apply(
             "the challenge is unknown, used or expired",
         ))?;
     // Proof of possession: the form as submitted, signed by the certificate's key on the token.
-    let key =
-        ccid::cert::public_key(&cert).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    let key = ccid::cert::public_key(&cert).map_err(|_| not_ours())?;
     let sig = B64
         .decode(&req.signature)
         .map_err(|_| AppError::bad("signature", "signature is not base64"))?;
@@ -307,6 +295,19 @@ async fn apply(
             "the application's signature does not match the certificate",
         ));
     }
+    let form = req.form.validate(today(t)).map_err(AppError::Fields)?;
+    let Some(price) = s
+        .config
+        .prices()
+        .options
+        .into_iter()
+        .find(|p| p.months == form.period_months)
+    else {
+        return Err(AppError::Fields(vec![(
+            "period_months".into(),
+            api::validate::Invalid::Format,
+        )]));
+    };
     let token = random_id(16);
     // Never past the CA's own certificate (RFC 5280 §6: a chain is valid only while all are).
     let new_not_after =
@@ -709,7 +710,12 @@ async fn notify(
         Ok(()) => "success".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "payment notice refused");
-            (StatusCode::BAD_REQUEST, "failure").into_response()
+            // The provider reads only the body; the status says why to anyone else.
+            let status = match e {
+                AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, "failure").into_response()
         }
     }
 }
@@ -718,10 +724,12 @@ async fn notify(
 /// signature and merchant are checked, then the money is taken by the order, returned, or kept
 /// for a person — never silently kept. Repeats change nothing.
 pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) -> AppResult<()> {
-    let notice = s
-        .merchant
-        .verify(params)
-        .map_err(|e| AppError::bad("notice", e.to_string()))?;
+    let notice = s.merchant.verify(params).map_err(|e| match e {
+        crate::payment::NoticeError::Signature => {
+            AppError::Forbidden("the notice's signature does not verify")
+        }
+        other => AppError::bad("notice", other.to_string()),
+    })?;
     let p =
         s.db.payment(&notice.payment_id)
             .await?
@@ -964,9 +972,10 @@ async fn issue(
     axum::extract::State(s): axum::extract::State<State>,
     Path(number): Path<String>,
     headers: HeaderMap,
-    Json(req): Json<api::IssueRequest>,
+    req: Result<Json<api::IssueRequest>, JsonRejection>,
 ) -> AppResult<Json<api::IssueResponse>> {
     let o = authorized(&s, &number, &headers).await?;
+    let Json(req) = req?;
     if !matches!(o.status, OrderStatus::Approved | OrderStatus::Issued) {
         return Err(illegal(&o, "issue a certificate for"));
     }
@@ -1095,10 +1104,11 @@ async fn management_answer(
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Path(number): Path<String>,
     headers: HeaderMap,
-    Json(req): Json<api::ManagementWitness>,
+    req: Result<Json<api::ManagementWitness>, JsonRejection>,
 ) -> AppResult<Json<api::ManagementAnswer>> {
     limited(&s, addr)?;
     let o = authorized(&s, &number, &headers).await?;
+    let Json(req) = req?;
     let key = install_key(&s, &o).await?;
     // Counted before answering, in one statement, so parallel requests cannot pass the limit.
     let counted = crate::sql::query("UPDATE orders SET management_answers = management_answers + 1 WHERE number = $1 AND status = $2 AND management_answers < $3")
@@ -1132,10 +1142,11 @@ async fn management_check(
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Path(number): Path<String>,
     headers: HeaderMap,
-    Json(req): Json<api::ManagementCheck>,
+    req: Result<Json<api::ManagementCheck>, JsonRejection>,
 ) -> AppResult<Json<api::ManagementChecked>> {
     limited(&s, addr)?;
     let o = authorized(&s, &number, &headers).await?;
+    let Json(req) = req?;
     let key = install_key(&s, &o).await?;
     let (Ok(challenge), Ok(response)) = (B64.decode(&req.challenge), B64.decode(&req.response))
     else {
@@ -1150,10 +1161,11 @@ async fn confirm(
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     Path(number): Path<String>,
     headers: HeaderMap,
-    Json(req): Json<api::ConfirmRequest>,
+    req: Result<Json<api::ConfirmRequest>, JsonRejection>,
 ) -> AppResult<Json<OrderView>> {
     limited(&s, addr)?;
     let o = authorized(&s, &number, &headers).await?;
+    let Json(req) = req?;
     if o.status == OrderStatus::Installed {
         return Ok(Json(view(&s, &o).await?));
     }
@@ -1430,13 +1442,13 @@ async fn demo_management_key(
     let der = B64
         .decode(&req.certificate)
         .map_err(|_| AppError::bad("certificate", "not base64"))?;
-    let cert =
-        Certificate::from_der(&der).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    // The certificate says whose key this is: anything but one this CA issued is refused alike.
+    let not_ours = || AppError::Forbidden("this certificate was not issued by this CA");
+    let cert = Certificate::from_der(&der).map_err(|_| not_ours())?;
     if !s.ca.issued(&cert) {
-        return Err(AppError::bad("certificate", "not issued by this CA"));
+        return Err(not_ours());
     }
-    let summary = ccid::cert::summarize(&der, now())
-        .map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    let summary = ccid::cert::summarize(&der, now()).map_err(|_| not_ours())?;
     let key_bytes = zeroize::Zeroizing::new(
         B64.decode(&req.key)
             .map_err(|_| AppError::bad("key", "not base64"))?,
@@ -1502,10 +1514,11 @@ async fn prefill(
     let der = B64
         .decode(&req.certificate)
         .map_err(|_| AppError::bad("certificate", "certificate is not base64"))?;
-    let cert = Certificate::from_der(&der)
-        .map_err(|_| AppError::bad("certificate", "not a certificate"))?;
-    let summary =
-        ccid::cert::summarize(&der, t).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    // The certificate is the caller's credential: anything but one this CA recorded is refused
+    // alike.
+    let not_ours = || AppError::Forbidden("this certificate was not issued by this CA");
+    let cert = Certificate::from_der(&der).map_err(|_| not_ours())?;
+    let summary = ccid::cert::summarize(&der, t).map_err(|_| not_ours())?;
     // Only a certificate this CA recorded, byte for byte (which also proves it issued it).
     let row = crate::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
         .bind(&summary.serial)
@@ -1513,9 +1526,7 @@ async fn prefill(
         .await?;
     let Some(row) = row.filter(|r| r.try_get::<Vec<u8>>("der").ok().as_deref() == Some(&der[..]))
     else {
-        return Err(AppError::Forbidden(
-            "this certificate was not issued by this CA",
-        ));
+        return Err(not_ours());
     };
     if row.try_get::<Option<i64>>("revoked_at")?.is_some() {
         return Err(AppError::conflict(
@@ -1526,8 +1537,7 @@ async fn prefill(
     if summary.expired {
         return Err(AppError::Expired);
     }
-    let key =
-        ccid::cert::public_key(&cert).map_err(|e| AppError::bad("certificate", e.to_string()))?;
+    let key = ccid::cert::public_key(&cert).map_err(|_| not_ours())?;
     let sig = B64
         .decode(&req.signature)
         .map_err(|_| AppError::bad("signature", "signature is not base64"))?;

@@ -708,3 +708,55 @@ async fn the_demo_runs_only_under_a_demo_ca_of_its_own() {
     // Before: overwritten, so anyone holding a copy of a certificate took over its token.
     assert_eq!(file(2).await, 409);
 }
+
+/// The OpenAPI check (what it must show, 2): credentials are checked before the shape of what
+/// they vouch for, so whoever cannot prove a key or hold an order learns nothing from the form's
+/// or the body's rules — and generated data meets a 401/403 rather than a validation error.
+#[tokio::test]
+async fn credentials_are_checked_before_the_body() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let (mut applet, der) = s.token(30).await;
+    let mut bad_form = form();
+    bad_form.operator.id_number = "110101199003070000".into(); // wrong check digit
+                                                               // A foreign blob as the certificate, with an invalid form: refused for the certificate.
+    let mut req = application(&s, &mut applet, &der, &bad_form).await;
+    req.certificate = "AAAA".into();
+    assert_eq!(
+        code_of(submit(&s, &req).await).await,
+        (403, "forbidden".into())
+    );
+    // The genuine certificate and signature, the same invalid form: now the form is the reason.
+    let req = application(&s, &mut applet, &der, &bad_form).await;
+    let (status, code) = code_of(submit(&s, &req).await).await;
+    assert_eq!((status, code.as_str()), (422, "invalid_fields"));
+    // An order's endpoints ask for its token before reading the body.
+    for path in [
+        "certificate",
+        "confirm",
+        "management-key",
+        "management-key/check",
+    ] {
+        let r = s
+            .http
+            .post(s.api(&format!("/orders/01202612010000001/{path}")))
+            .body("not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+    }
+    // A notice that is not the provider's is forbidden, whatever it says.
+    let r = s
+        .http
+        .post(s.api("/payments/notify"))
+        .form(&[
+            ("sign_type", "RSA2"),
+            ("sign", "AAAA"),
+            ("out_trade_no", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.text().await.unwrap(), "failure");
+}
