@@ -280,21 +280,34 @@ impl OrderStatus {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// The legal transitions; anything else is refused.
-    pub fn can_become(self, next: OrderStatus) -> bool {
+    /// The order's one state machine: where `event` leads from here, or why it cannot happen.
+    /// Code that moves an order names the event; the status it reaches is decided only here.
+    pub fn on(self, event: Event) -> Result<OrderStatus, Illegal> {
+        use Event as E;
         use OrderStatus::*;
-        matches!(
-            (self, next),
-            (AwaitingPayment, Paid | Cancelled | PaymentExpired)
-                | (Paid, UnderReview | Refunding)
-                | (UnderReview, Approved | Rejected | Refunding)
-                // A revocation (stolen token, compromised key) stops the renewal and returns the
-                // money, even after approval or issuance.
-                | (Approved, Issued | Refunding)
-                | (Issued, Installed | Refunding)
-                | (Rejected, Refunding)
-                | (Refunding, Refunded)
-        )
+        let next = match (self, event) {
+            (AwaitingPayment, E::Pay) => Paid,
+            (AwaitingPayment, E::Cancel) => Cancelled,
+            (AwaitingPayment, E::Expire) => PaymentExpired,
+            (Paid, E::Queue) => UnderReview,
+            (UnderReview, E::Approve | E::AutoApprove) => Approved,
+            (UnderReview, E::Reject) => Rejected,
+            // Cancelling once paid, and a revocation (stolen token, compromised key) even after
+            // approval or issuance, stop the renewal and return the money.
+            (Paid | UnderReview, E::Cancel) => Refunding,
+            (Paid | UnderReview | Approved | Issued | Rejected, E::Refund) => Refunding,
+            (Approved, E::Issue) => Issued,
+            (Issued, E::Install) => Installed,
+            (Refunding, E::Refunded) => Refunded,
+            (from, event) => return Err(Illegal { from, event }),
+        };
+        Ok(next)
+    }
+
+    /// Whether some event leads from here to `next` (`certrenew check` reads the audit trail
+    /// with it).
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        Event::ALL.into_iter().any(|e| self.on(e) == Ok(next))
     }
 
     /// Step of the five-step progress bar (W7): 1 apply, 2 pay, 3 review, 4 install, 5 done.
@@ -317,6 +330,55 @@ impl OrderStatus {
             AwaitingPayment | Paid | UnderReview | Approved | Issued
         )
     }
+}
+
+/// What happens to an order (see [`OrderStatus::on`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The provider confirmed the payment.
+    Pay,
+    /// A paid order enters the review queue.
+    Queue,
+    Approve,
+    /// Approved by the server's policy, not by a person.
+    AutoApprove,
+    Reject,
+    /// The applicant withdraws: closed before payment, refunded after.
+    Cancel,
+    /// The payment time limit passed.
+    Expire,
+    /// The CA issued the new certificate.
+    Issue,
+    /// The token proved it holds the new certificate's key.
+    Install,
+    /// The money goes back (rejection, revocation).
+    Refund,
+    /// The provider confirmed the refund.
+    Refunded,
+}
+
+impl Event {
+    pub const ALL: [Event; 11] = [
+        Self::Pay,
+        Self::Queue,
+        Self::Approve,
+        Self::AutoApprove,
+        Self::Reject,
+        Self::Cancel,
+        Self::Expire,
+        Self::Issue,
+        Self::Install,
+        Self::Refund,
+        Self::Refunded,
+    ];
+}
+
+/// An event that cannot happen to an order in its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{event:?} cannot happen to an order that is {}", .from.as_str())]
+pub struct Illegal {
+    pub from: OrderStatus,
+    pub event: Event,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -512,6 +574,20 @@ mod tests {
         for s in OrderStatus::ALL {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
             assert!(!s.can_become(s), "{s:?} to itself is not a transition");
+        }
+        // Events, not target statuses: cancelling is a refund once money came.
+        assert_eq!(AwaitingPayment.on(Event::Cancel), Ok(Cancelled));
+        assert_eq!(UnderReview.on(Event::Cancel), Ok(Refunding));
+        assert_eq!(
+            Installed.on(Event::Refund),
+            Err(Illegal {
+                from: Installed,
+                event: Event::Refund
+            })
+        );
+        // Terminal statuses take no event at all.
+        for s in [Installed, Cancelled, PaymentExpired, Refunded] {
+            assert!(Event::ALL.iter().all(|e| s.on(*e).is_err()), "{s:?}");
         }
     }
 

@@ -4,7 +4,7 @@
 //! upgrade a read snapshot.
 
 use crate::sql::{self, Error, Pool, Row};
-use api::OrderStatus;
+use api::{Event, OrderStatus};
 
 #[derive(Clone)]
 pub struct Store {
@@ -355,28 +355,57 @@ pub enum Also<'a> {
     Installed,
 }
 
-/// Moves an order from `from` to `to`, inside `tx`; the database's trigger writes the audit
-/// record (who, when, from → to, note) in the same statement. Returns false when the order was
-/// not in `from` (someone else moved it first); the caller decides the error. An illegal
-/// transition is refused in every build, before any write.
-#[allow(clippy::too_many_arguments)]
-pub async fn transition(
-    tx: &mut sql::Tx,
-    number: &str,
-    from: OrderStatus,
-    to: OrderStatus,
-    actor: &str,
-    note: &str,
-    now: i64,
-    also: Also<'_>,
-) -> Result<bool, Error> {
-    if !from.can_become(to) {
-        return Err(Error::Other(format!(
-            "illegal transition {} -> {}",
-            from.as_str(),
-            to.as_str()
-        )));
+/// One step of an order's life: which order, from which status, by which event, who and when.
+pub struct Step<'a> {
+    pub number: &'a str,
+    pub from: OrderStatus,
+    pub event: Event,
+    pub actor: &'a str,
+    pub note: &'a str,
+    pub at: i64,
+    pub also: Also<'a>,
+}
+
+impl<'a> Step<'a> {
+    pub fn new(number: &'a str, from: OrderStatus, event: Event, actor: &'a str, at: i64) -> Self {
+        Self {
+            number,
+            from,
+            event,
+            actor,
+            note: "",
+            at,
+            also: Also::Nothing,
+        }
     }
+
+    /// The reason or reference kept in the audit record.
+    pub fn note(self, note: &'a str) -> Self {
+        Self { note, ..self }
+    }
+
+    pub fn also(self, also: Also<'a>) -> Self {
+        Self { also, ..self }
+    }
+}
+
+/// Why a step did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TransitionError {
+    /// The event cannot happen in that status (refused before any write, in every build).
+    #[error(transparent)]
+    Illegal(#[from] api::Illegal),
+    /// The order was no longer in the status the step started from: someone moved it first.
+    #[error("order {number} is no longer {}: it changed meanwhile", .from.as_str())]
+    Moved { number: String, from: OrderStatus },
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+/// Applies a step inside `tx`: the state machine decides the new status, and the database's
+/// trigger writes the audit record (who, when, from → to, note) in the same statement.
+pub async fn transition(tx: &mut sql::Tx, step: Step<'_>) -> Result<OrderStatus, TransitionError> {
+    let to = step.from.on(step.event)?;
     macro_rules! update {
         ($extra:literal) => {
             concat!(
@@ -386,7 +415,7 @@ pub async fn transition(
             )
         };
     }
-    let sql = match also {
+    let sql = match step.also {
         Also::Nothing => update!(""),
         Also::Issued { .. } => update!(", issued_cert = $8, issued_key = $9, issued_at = $3"),
         Also::Installed => update!(", installed_at = $3"),
@@ -394,15 +423,22 @@ pub async fn transition(
     let mut q = sql::query(sql)
         .bind(to.as_str())
         .bind(i64::from(to.is_open()))
-        .bind(now)
-        .bind(number)
-        .bind(from.as_str())
-        .bind(actor)
-        .bind(note);
-    if let Also::Issued { cert, key } = also {
+        .bind(step.at)
+        .bind(step.number)
+        .bind(step.from.as_str())
+        .bind(step.actor)
+        .bind(step.note);
+    if let Also::Issued { cert, key } = step.also {
         q = q.bind(cert.to_vec()).bind(key);
     }
-    Ok(q.execute(&mut *tx).await?.rows_affected() == 1)
+    if q.execute(&mut *tx).await?.rows_affected() == 1 {
+        Ok(to)
+    } else {
+        Err(TransitionError::Moved {
+            number: step.number.to_string(),
+            from: step.from,
+        })
+    }
 }
 
 impl Store {

@@ -58,6 +58,20 @@ impl From<crate::sql::Error> for AppError {
     }
 }
 
+impl From<crate::db::TransitionError> for AppError {
+    fn from(e: crate::db::TransitionError) -> Self {
+        use crate::db::TransitionError as T;
+        match e {
+            T::Illegal(i) => AppError::conflict("illegal_transition", i.to_string()),
+            T::Moved { .. } => AppError::conflict(
+                "illegal_transition",
+                "the order changed meanwhile; reload it",
+            ),
+            T::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code, fields) = match &self {

@@ -1,8 +1,8 @@
 //! Background work: unpaid orders expire, notices leave the outbox, renewal reminders are queued.
 
-use crate::db::transition;
+use crate::db::{transition, Step, TransitionError};
 use crate::{now, State};
-use api::OrderStatus;
+use api::{Event, OrderStatus};
 
 // The jobs' queries run on every tick against tables that only grow; each is served by an index
 // (migration 0008, tested below).
@@ -41,20 +41,25 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::sql::Error> {
     for r in rows {
         let number: String = r.try_get("number")?;
         let mut tx = s.db.writer.begin().await?;
-        if transition(
-            &mut tx,
+        let step = Step::new(
             &number,
             OrderStatus::AwaitingPayment,
-            OrderStatus::PaymentExpired,
+            Event::Expire,
             "system",
-            "payment time limit passed",
             t,
-            crate::db::Also::Nothing,
         )
-        .await?
-        {
-            crate::sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending'").bind(&number).execute(&mut tx).await?;
-            n += 1;
+        .note("payment time limit passed");
+        match transition(&mut tx, step).await {
+            Ok(_) => {
+                crate::sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending'").bind(&number).execute(&mut tx).await?;
+                n += 1;
+            }
+            // Paid or cancelled meanwhile: nothing to expire.
+            Err(TransitionError::Moved { .. }) => {}
+            Err(TransitionError::Store(e)) => return Err(e),
+            Err(e @ TransitionError::Illegal(_)) => {
+                return Err(crate::sql::Error::Other(e.to_string()))
+            }
         }
         tx.commit().await?;
     }

@@ -1,9 +1,9 @@
 //! HTTP routes. Handlers are thin: parse, call the order logic, map errors.
 
-use crate::db::{transition, Order, Payment};
+use crate::db::{transition, Order, Payment, Step, TransitionError};
 use crate::error::{AppError, AppResult};
 use crate::{now, random_id, sha256_hex, State};
-use api::{OrderStatus, OrderView};
+use api::{Event, OrderStatus, OrderView};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Form, Path};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -526,42 +526,14 @@ async fn cancel(
     let o = authorized(&s, &number, &headers).await?;
     let t = now();
     let mut tx = s.db.writer.begin().await?;
-    let done = match o.status {
-        OrderStatus::AwaitingPayment => {
-            close_pending_payments(&mut tx, &number).await?;
-            transition(
-                &mut tx,
-                &number,
-                o.status,
-                OrderStatus::Cancelled,
-                "applicant",
-                "cancelled",
-                t,
-                crate::db::Also::Nothing,
-            )
-            .await?
-        }
-        OrderStatus::Paid | OrderStatus::UnderReview => {
-            transition(
-                &mut tx,
-                &number,
-                o.status,
-                OrderStatus::Refunding,
-                "applicant",
-                "cancelled after payment",
-                t,
-                crate::db::Also::Nothing,
-            )
-            .await?
-                && refund(&mut tx, &number, "applicant", t).await?
-        }
-        _ => return Err(illegal(&o, "cancel")),
-    };
-    if !done {
-        return Err(AppError::conflict(
-            "illegal_transition",
-            "the order changed meanwhile; reload it",
-        ));
+    // The state machine decides: closed before payment, refunded after, refused later on.
+    o.status
+        .on(Event::Cancel)
+        .map_err(|_| illegal(&o, "cancel"))?;
+    close_pending_payments(&mut tx, &number).await?;
+    let step = Step::new(&number, o.status, Event::Cancel, "applicant", t).note("cancelled");
+    if transition(&mut tx, step).await? == OrderStatus::Refunding {
+        refund(&mut tx, &number, "applicant", t).await?;
     }
     tx.commit().await?;
     let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
@@ -590,19 +562,11 @@ pub(crate) async fn refund(
     number: &str,
     actor: &str,
     t: i64,
-) -> Result<bool, crate::sql::Error> {
+) -> Result<(), crate::db::TransitionError> {
     crate::sql::query("UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE order_number = $2 AND status = 'paid'").bind(t).bind(number).execute(&mut *tx).await?;
-    transition(
-        tx,
-        number,
-        OrderStatus::Refunding,
-        OrderStatus::Refunded,
-        actor,
-        "refunded",
-        t,
-        crate::db::Also::Nothing,
-    )
-    .await
+    let step = Step::new(number, OrderStatus::Refunding, Event::Refunded, actor, t);
+    transition(tx, step.note("refunded")).await?;
+    Ok(())
 }
 
 /// Payments one order may create (each a new QR code at the provider): a changed invoice title
@@ -778,18 +742,17 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
         // Otherwise a repeat: already recorded, nothing changes.
         return Ok(());
     }
-    if !transition(
-        &mut tx,
+    let paid = Step::new(
         &p.order_number,
         OrderStatus::AwaitingPayment,
-        OrderStatus::Paid,
+        Event::Pay,
         "payment",
-        &notice.trade_no,
         t,
-        crate::db::Also::Nothing,
-    )
-    .await?
-    {
+    );
+    if let Err(e) = transition(&mut tx, paid.note(&notice.trade_no)).await {
+        if !matches!(e, TransitionError::Moved { .. }) {
+            return Err(e.into());
+        }
         // Money arrived for an order that is no longer payable (cancelled, expired): give it back.
         crate::sql::query(
             "UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE id = $2",
@@ -814,42 +777,33 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
         .is_some();
     if revoked {
         // Revoked while the payment was under way: the renewal stops and the money goes back.
-        transition(
-            &mut tx,
+        let step = Step::new(
             &p.order_number,
             OrderStatus::Paid,
-            OrderStatus::Refunding,
+            Event::Refund,
             "system",
-            "certificate revoked",
             t,
-            crate::db::Also::Nothing,
-        )
-        .await?;
+        );
+        transition(&mut tx, step.note("certificate revoked")).await?;
         refund(&mut tx, &p.order_number, "system", t).await?;
     } else {
-        transition(
-            &mut tx,
+        let step = Step::new(
             &p.order_number,
             OrderStatus::Paid,
-            OrderStatus::UnderReview,
+            Event::Queue,
             "system",
-            "queued for review",
             t,
-            crate::db::Also::Nothing,
-        )
-        .await?;
+        );
+        let queued = transition(&mut tx, step.note("queued for review")).await?;
         if s.config.auto_approve {
-            transition(
-                &mut tx,
+            let step = Step::new(
                 &p.order_number,
-                OrderStatus::UnderReview,
-                OrderStatus::Approved,
+                queued,
+                Event::AutoApprove,
                 "auto-approve",
-                "",
                 t,
-                crate::db::Also::Nothing,
-            )
-            .await?;
+            );
+            transition(&mut tx, step).await?;
         }
     }
     tx.commit().await?;
@@ -1026,21 +980,17 @@ async fn issue(
         s.ca.issue_renewal(&old, &key, t, o.new_not_after, &serial)
             .map_err(AppError::Internal)?;
     let mut tx = s.db.writer.begin().await?;
-    if !transition(
-        &mut tx,
-        &number,
-        OrderStatus::Approved,
-        OrderStatus::Issued,
-        "ca",
-        &crate::ca::serial_hex(&serial),
-        t,
-        crate::db::Also::Issued {
+    let serial_hex = crate::ca::serial_hex(&serial);
+    let step = Step::new(&number, OrderStatus::Approved, Event::Issue, "ca", t)
+        .note(&serial_hex)
+        .also(crate::db::Also::Issued {
             cert: &der,
             key: &key_fp,
-        },
-    )
-    .await?
-    {
+        });
+    if let Err(e) = transition(&mut tx, step).await {
+        if !matches!(e, TransitionError::Moved { .. }) {
+            return Err(e.into());
+        }
         // Another request issued first: return what it stored.
         drop(tx);
         let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
@@ -1202,23 +1152,8 @@ async fn confirm(
     let form: api::ApplicationForm =
         serde_json::from_str(&o.form_json).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut tx = s.db.writer.begin().await?;
-    if !transition(
-        &mut tx,
-        &number,
-        OrderStatus::Issued,
-        OrderStatus::Installed,
-        "applicant",
-        "",
-        t,
-        crate::db::Also::Installed,
-    )
-    .await?
-    {
-        return Err(AppError::conflict(
-            "illegal_transition",
-            "the order changed meanwhile; reload it",
-        ));
-    }
+    let step = Step::new(&number, OrderStatus::Issued, Event::Install, "applicant", t);
+    transition(&mut tx, step.also(crate::db::Also::Installed)).await?;
     // The token keeps its management key: file it under the certificate it now holds.
     crate::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) SELECT $1, algorithm, key_bytes, wrapped, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
         .bind(&summary.serial)

@@ -760,3 +760,55 @@ async fn credentials_are_checked_before_the_body() {
     assert_eq!(r.status().as_u16(), 403);
     assert_eq!(r.text().await.unwrap(), "failure");
 }
+
+/// One state machine (issue 15): the store applies events, refuses an illegal one before any
+/// write (no debug assertion involved), and reports a step that lost a race as `Moved`.
+#[tokio::test]
+async fn the_store_applies_events_and_refuses_illegal_ones() {
+    use api::Event;
+    use certrenew_server::db::{transition, Step, TransitionError};
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let (mut applet, der) = s.token(30).await;
+        let (number, token) = apply(&s, &mut applet, &der).await;
+        let t = certrenew_server::now();
+        let mut tx = s.state.db.writer.begin().await.unwrap();
+        let step = Step::new(
+            &number,
+            OrderStatus::AwaitingPayment,
+            Event::Install,
+            "test",
+            t,
+        );
+        assert!(matches!(
+            transition(&mut tx, step).await,
+            Err(TransitionError::Illegal(api::Illegal {
+                from: OrderStatus::AwaitingPayment,
+                event: Event::Install
+            }))
+        ));
+        // Started from a status the order is not in: nothing written, reported as moved.
+        let step = Step::new(&number, OrderStatus::Paid, Event::Queue, "test", t);
+        assert!(matches!(
+            transition(&mut tx, step).await,
+            Err(TransitionError::Moved { .. })
+        ));
+        let step = Step::new(
+            &number,
+            OrderStatus::AwaitingPayment,
+            Event::Cancel,
+            "test",
+            t,
+        );
+        assert_eq!(
+            transition(&mut tx, step).await.unwrap(),
+            OrderStatus::Cancelled
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(
+            order(&s, &number, &token).await.status,
+            OrderStatus::Cancelled
+        );
+        no_violations(&s).await;
+    }
+}

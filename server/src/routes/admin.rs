@@ -2,10 +2,10 @@
 //! Sessions live in an HttpOnly, SameSite=Strict cookie; every state change also needs the
 //! session's CSRF token in `X-CSRF-Token`.
 
-use crate::db::{transition, Order, Payment};
+use crate::db::{transition, Order, Payment, Step, TransitionError};
 use crate::error::{AppError, AppResult};
 use crate::{now, random_id, sha256_hex, State};
-use api::OrderStatus;
+use api::{Event, OrderStatus};
 use argon2::{PasswordHasher, PasswordVerifier};
 use axum::extract::{Path, Query};
 use axum::http::{header, HeaderMap};
@@ -312,7 +312,7 @@ async fn stop_renewals(
     serial: &str,
     who: &str,
     t: i64,
-) -> Result<(), crate::sql::Error> {
+) -> Result<(), crate::db::TransitionError> {
     let open =
         crate::sql::query("SELECT number, status FROM orders WHERE cert_serial = $1 AND open = 1")
             .bind(serial)
@@ -324,31 +324,18 @@ async fn stop_renewals(
         let Some(from) = OrderStatus::parse(&status) else {
             continue;
         };
-        if from == OrderStatus::AwaitingPayment {
+        // Unpaid: closed (no money to return); paid, at any step: refunded.
+        let event = if from == OrderStatus::AwaitingPayment {
             crate::routes::close_pending_payments(tx, &number).await?;
-            transition(
-                tx,
-                &number,
-                from,
-                OrderStatus::Cancelled,
-                who,
-                "certificate revoked",
-                t,
-                crate::db::Also::Nothing,
-            )
-            .await?;
-        } else if from.can_become(OrderStatus::Refunding) {
-            transition(
-                tx,
-                &number,
-                from,
-                OrderStatus::Refunding,
-                who,
-                "certificate revoked",
-                t,
-                crate::db::Also::Nothing,
-            )
-            .await?;
+            Event::Cancel
+        } else {
+            Event::Refund
+        };
+        if from.on(event).is_err() {
+            continue;
+        }
+        let step = Step::new(&number, from, event, who, t).note("certificate revoked");
+        if transition(tx, step).await? == OrderStatus::Refunding {
             crate::routes::refund(tx, &number, who, t).await?;
         }
     }
@@ -399,7 +386,7 @@ async fn approve(
     headers: HeaderMap,
 ) -> AppResult<Json<api::OrderView>> {
     let who = admin(&s, &headers, true).await?;
-    decide(&s, &number, &who, OrderStatus::Approved, "").await
+    decide(&s, &number, &who, Event::Approve, "").await
 }
 
 #[cfg(test)]
@@ -427,14 +414,14 @@ async fn reject(
     let who = admin(&s, &headers, true).await?;
     let reason = api::validate::text(&r.reason, 200)
         .map_err(|e| AppError::Fields(vec![("reason".into(), e)]))?;
-    decide(&s, &number, &who, OrderStatus::Rejected, &reason).await
+    decide(&s, &number, &who, Event::Reject, &reason).await
 }
 
 async fn decide(
     s: &State,
     number: &str,
     who: &str,
-    to: OrderStatus,
+    event: Event,
     note: &str,
 ) -> AppResult<Json<api::OrderView>> {
     let o = s.db.order(number).await?.ok_or(AppError::NotFound)?;
@@ -447,46 +434,31 @@ async fn decide(
             ),
         ));
     }
-    if to == OrderStatus::Approved {
+    if event == Event::Approve {
         crate::routes::refuse_revoked(s, &o.cert_serial).await?;
     }
     let t = now();
     let mut tx = s.db.writer.begin().await?;
     // Two administrators at once: only the first transition succeeds.
-    if !transition(
-        &mut tx,
-        number,
-        OrderStatus::UnderReview,
-        to,
-        who,
-        note,
-        t,
-        crate::db::Also::Nothing,
-    )
-    .await?
-    {
-        return Err(AppError::conflict(
-            "illegal_transition",
-            "another administrator decided this order first",
-        ));
-    }
+    let step = Step::new(number, OrderStatus::UnderReview, event, who, t).note(note);
+    let to = match transition(&mut tx, step).await {
+        Ok(to) => to,
+        Err(TransitionError::Moved { .. }) => {
+            return Err(AppError::conflict(
+                "illegal_transition",
+                "another administrator decided this order first",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
     if to == OrderStatus::Rejected {
         crate::sql::query("UPDATE orders SET remarks = $1 WHERE number = $2")
             .bind(note)
             .bind(number)
             .execute(&mut tx)
             .await?;
-        transition(
-            &mut tx,
-            number,
-            OrderStatus::Rejected,
-            OrderStatus::Refunding,
-            who,
-            "refund after rejection",
-            t,
-            crate::db::Also::Nothing,
-        )
-        .await?;
+        let step = Step::new(number, to, Event::Refund, who, t).note("refund after rejection");
+        transition(&mut tx, step).await?;
         crate::routes::refund(&mut tx, number, who, t).await?;
     }
     tx.commit().await?;
