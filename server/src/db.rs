@@ -186,6 +186,27 @@ impl Store {
         Ok(store)
     }
 
+    /// Migrations this build knows that the database has not applied (0 once `open` ran, unless
+    /// the database was swapped or restored from an older copy under a running server).
+    pub async fn pending_migrations(&self) -> Result<usize, Error> {
+        let set = if self.writer.is_postgres() {
+            POSTGRES_MIGRATIONS
+        } else {
+            SQLITE_MIGRATIONS
+        };
+        let applied: std::collections::HashSet<String> =
+            sql::query("SELECT name FROM schema_migrations")
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String>("name"))
+                .collect::<Result<_, _>>()?;
+        Ok(set
+            .iter()
+            .filter(|(name, _)| !applied.contains(*name))
+            .count())
+    }
+
     async fn migrate(&self) -> Result<(), Error> {
         sql::query("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)").execute(&self.writer).await?;
         let set = if self.writer.is_postgres() {

@@ -8,6 +8,7 @@ pub mod crl;
 pub mod db;
 pub mod edge;
 pub mod error;
+pub mod health;
 pub mod hsm;
 pub mod jobs;
 pub mod keywrap;
@@ -279,6 +280,8 @@ pub struct AppState {
     pub ocsp_cache: ocsp::Cache,
     /// The CRL last signed.
     pub crl_cache: crl::Cache,
+    /// The last check that the CA key signs (`/readyz`).
+    pub ca_probe: health::CaProbe,
 }
 
 pub type State = Arc<AppState>;
@@ -357,6 +360,7 @@ impl AppState {
                 outbox_ready: tokio::sync::Notify::new(),
                 ocsp_cache: ocsp::Cache::default(),
                 crl_cache: crl::Cache::default(),
+                ca_probe: health::CaProbe::default(),
                 config,
                 db,
                 ca,

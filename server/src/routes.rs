@@ -88,6 +88,7 @@ pub fn app(state: State) -> Router {
         .route("/sandbox/cashier/{id}", get(cashier_page))
         .route("/sandbox/cashier/{id}/pay", post(cashier_pay))
         .route("/sandbox/gateway/query", get(sandbox_query))
+        .merge(crate::health::router())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
     if !state.config.trusted_proxies.is_empty() {
         router = router.layer(axum::middleware::from_fn_with_state(
