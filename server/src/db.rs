@@ -333,6 +333,45 @@ impl Order {
     }
 }
 
+/// Where a payment stands. A payment never outlives its order: the order's end closes or
+/// expires the pending ones, and money that comes anyway is refunded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// Waiting for the payer (its QR code or page is live).
+    Pending,
+    Paid,
+    /// Superseded by a newer payment of the order, or the order ended before payment.
+    Closed,
+    /// The payment time limit passed.
+    Expired,
+    Refunded,
+}
+
+impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 5] = [
+        Self::Pending,
+        Self::Paid,
+        Self::Closed,
+        Self::Expired,
+        Self::Refunded,
+    ];
+
+    /// As stored (the `payments.status` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Closed => "closed",
+            Self::Expired => "expired",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Payment {
     pub id: String,
@@ -341,7 +380,7 @@ pub struct Payment {
     pub amount_fen: i64,
     pub invoice_title: String,
     pub taxpayer_id: String,
-    pub status: String,
+    pub status: PaymentStatus,
     pub created_at: i64,
     pub expires_at: i64,
     pub paid_at: Option<i64>,
@@ -356,7 +395,11 @@ impl Payment {
             amount_fen: r.try_get("amount_fen")?,
             invoice_title: r.try_get("invoice_title")?,
             taxpayer_id: r.try_get("taxpayer_id")?,
-            status: r.try_get("status")?,
+            status: {
+                let text: String = r.try_get("status")?;
+                PaymentStatus::parse(&text)
+                    .ok_or_else(|| Error::Decode(format!("payment status {text:?}")))?
+            },
             created_at: r.try_get("created_at")?,
             expires_at: r.try_get("expires_at")?,
             paid_at: r.try_get("paid_at")?,
@@ -651,5 +694,19 @@ mod tests {
                 "INSERT INTO a VALUES (2)",
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod payment_status_tests {
+    use super::PaymentStatus;
+
+    #[test]
+    fn every_status_reads_back_and_nothing_else_does() {
+        for s in PaymentStatus::ALL {
+            assert_eq!(PaymentStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(PaymentStatus::parse("PAID"), None);
+        assert_eq!(PaymentStatus::parse(""), None);
     }
 }

@@ -1,6 +1,6 @@
 //! HTTP routes. Handlers are thin: parse, call the order logic, map errors.
 
-use crate::db::{transition, Order, Payment, Step, TransitionError};
+use crate::db::{transition, Order, Payment, PaymentStatus, Step, TransitionError};
 use crate::error::{AppError, AppResult};
 use crate::{now, random_id, sha256_hex, State};
 use api::{Event, OrderStatus, OrderView};
@@ -471,7 +471,7 @@ fn payment_view(s: &State, p: &Payment) -> api::PaymentView {
             api::PaymentMethod::Online
         },
         amount_fen: p.amount_fen,
-        paid: p.status == "paid",
+        paid: p.status == PaymentStatus::Paid,
         qr_payload: url.clone(),
         cashier_url: url,
         expires_at: p.expires_at,
@@ -613,7 +613,7 @@ async fn create_payment(
     }
     if let Some(p) = s.db.latest_payment(&number).await? {
         // An unexpired pending payment is reused, so a double click cannot pay twice.
-        if p.status == "pending"
+        if p.status == PaymentStatus::Pending
             && p.expires_at > t
             && p.invoice_title == title
             && p.taxpayer_id == taxpayer
@@ -826,7 +826,7 @@ async fn cashier_page(
 ) -> AppResult<Html<String>> {
     sandbox_on(&s)?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
-    let state = if p.status == "paid" {
+    let state = if p.status == PaymentStatus::Paid {
         "已支付 Paid"
     } else {
         "未支付 Unpaid"
@@ -888,15 +888,15 @@ async fn cashier_pay(
 ) -> AppResult<Html<String>> {
     sandbox_on(&s)?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
-    if (p.status == "pending" && p.expires_at <= now())
-        || !matches!(p.status.as_str(), "pending" | "paid")
+    if (p.status == PaymentStatus::Pending && p.expires_at <= now())
+        || !matches!(p.status, PaymentStatus::Pending | PaymentStatus::Paid)
     {
         return Err(AppError::conflict(
             "payment_expired",
             "this payment is closed or expired",
         ));
     }
-    if p.status == "pending" {
+    if p.status == PaymentStatus::Pending {
         // The provider's books first (a repeat press keeps the first trade), then the notice.
         let t = now();
         crate::sql::query("INSERT INTO sandbox_trades (payment_id, trade_no, amount_fen, paid_at) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING")

@@ -377,7 +377,7 @@ async fn cancel_before_and_after_payment() {
         .unwrap();
     assert_eq!(v.status, OrderStatus::Refunded);
     let p = s.state.db.latest_payment(&number).await.unwrap().unwrap();
-    assert_eq!(p.status, "refunded");
+    assert_eq!(p.status.as_str(), "refunded");
     assert_eq!(
         certrenew_server::check::invariants(&s.state.db)
             .await
