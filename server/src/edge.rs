@@ -98,6 +98,45 @@ pub fn security_headers(https: bool) -> impl Fn(&mut axum::http::HeaderMap) + Cl
     }
 }
 
+/// One log line per request — method, path (never the query: the console's search holds names),
+/// status, milliseconds — under a request id the response carries as `X-Request-Id`, so a user's
+/// report or a proxy's log finds the server's lines. Lines logged while serving it carry the id
+/// too (the span). A caller's own id is kept when it is a plain token, else replaced.
+pub async fn request_log(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let given = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_string);
+    let id = given.unwrap_or_else(|| crate::random_id(8));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        req.headers_mut().insert(REQUEST_ID, v);
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let start = std::time::Instant::now();
+    let span = tracing::info_span!("request", id = %id);
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(target: "certrenew::request", %method, %path, status = res.status().as_u16(), ms = format!("{ms:.1}"), "request");
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    res
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
 /// No inline script anywhere (the pages load theirs from files); styles may be inline (the
 /// sandbox cashier's page); the app fetches only its own API.
 pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

@@ -12,8 +12,17 @@ use std::path::PathBuf;
     about = "Renew the CA certificate on a USB token: the CA-side server and its administration"
 )]
 struct Cli {
+    /// Log lines as text for people, or as JSON objects (one per line) for a log collector
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CERTRENEW_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -229,11 +238,26 @@ const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        // The server's own startup lines go to the log too, so stdout stays JSON only.
+        LogFormat::Json if matches!(cli.cmd, Cmd::Serve(_)) => {
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            logs.json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .init()
+        }
+        // The request's span (its id) rides along in every line logged while serving it.
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
     let result = match cli.cmd {
         Cmd::Serve(a) => serve(*a).await,
         Cmd::Admin {
@@ -258,27 +282,37 @@ fn fail(e: &str) -> ! {
     std::process::exit(1)
 }
 
+/// Set when the server logs JSON: then `say` logs instead of printing.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What the server tells whoever started it: a line on stdout, or a log record under JSON logs.
+fn say(line: &str) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::info!(target: "certrenew::startup", "{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
 async fn serve(a: Serve) -> Result<(), String> {
     let (state, notes) = AppState::open(config(&a)).await?;
     for n in notes {
-        println!("{n}");
+        say(&n);
     }
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .map_err(|e| format!("{}: {e}", a.listen))?;
-    println!(
+    say(&format!(
         "certrenew listening on {} (data in {}, database {})",
         state.config.public_url,
         state.config.data_dir.display(),
         redact(&state.config.database_url)
-    );
-    if state.config.sandbox_payments {
-        println!(
-            "payments: the sandbox provider (anyone can pay in its cashier; for demos and tests)"
-        );
+    ));
+    say(if state.config.sandbox_payments {
+        "payments: the sandbox provider (anyone can pay in its cashier; for demos and tests)"
     } else {
-        println!("payments: no provider set up — applications are taken but cannot be paid (--sandbox-payments for the sandbox)");
-    }
+        "payments: no provider set up — applications are taken but cannot be paid (--sandbox-payments for the sandbox)"
+    });
     certrenew_server::jobs::spawn(state.clone());
     let served = certrenew_server::edge::serve(
         listener,

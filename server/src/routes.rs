@@ -128,6 +128,7 @@ pub fn app(state: State) -> Router {
             state.clone(),
             edge_headers,
         ))
+        .layer(axum::middleware::from_fn(crate::edge::request_log))
         .with_state(state)
 }
 
