@@ -243,20 +243,17 @@ async fn main() {
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match cli.log_format {
         LogFormat::Text => logs.init(),
-        // The server's own startup lines go to the log too, so stdout stays JSON only.
-        LogFormat::Json if matches!(cli.cmd, Cmd::Serve(_)) => {
-            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+        LogFormat::Json => {
+            // The server's own startup lines go to the log too, so stdout stays JSON only.
+            if matches!(cli.cmd, Cmd::Serve(_)) {
+                JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            // The request's span (its id) rides along in every line logged while serving it.
             logs.json()
                 .with_current_span(true)
                 .with_span_list(false)
                 .init()
         }
-        // The request's span (its id) rides along in every line logged while serving it.
-        LogFormat::Json => logs
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
     }
     let result = match cli.cmd {
         Cmd::Serve(a) => serve(*a).await,

@@ -244,7 +244,6 @@ async fn apply(
     let der = B64
         .decode(&req.certificate)
         .map_err(|_| AppError::bad("certificate", "certificate is not base64"))?;
-    let not_ours = || AppError::Forbidden("this certificate was not issued by this CA");
     let cert = Certificate::from_der(&der).map_err(|_| not_ours())?;
     if cert.tbs_certificate().issuer() != s.ca.name() {
         return Err(not_ours());
@@ -394,6 +393,12 @@ async fn apply(
         Json(view),
     )
         .into_response())
+}
+
+/// The answer to a certificate presented as a credential that is not one this CA issued (or not
+/// a certificate at all): the same for every such case, so a caller learns nothing more.
+fn not_ours() -> AppError {
+    AppError::Forbidden("this certificate was not issued by this CA")
 }
 
 /// Loads an order for its holder: the `X-Order-Token` handed out with the application.
@@ -1380,7 +1385,6 @@ async fn demo_management_key(
         .decode(&req.certificate)
         .map_err(|_| AppError::bad("certificate", "not base64"))?;
     // The certificate says whose key this is: anything but one this CA issued is refused alike.
-    let not_ours = || AppError::Forbidden("this certificate was not issued by this CA");
     let cert = Certificate::from_der(&der).map_err(|_| not_ours())?;
     if !s.ca.issued(&cert) {
         return Err(not_ours());
@@ -1453,7 +1457,6 @@ async fn prefill(
         .map_err(|_| AppError::bad("certificate", "certificate is not base64"))?;
     // The certificate is the caller's credential: anything but one this CA recorded is refused
     // alike.
-    let not_ours = || AppError::Forbidden("this certificate was not issued by this CA");
     let cert = Certificate::from_der(&der).map_err(|_| not_ours())?;
     let summary = ccid::cert::summarize(&der, t).map_err(|_| not_ours())?;
     // Only a certificate this CA recorded, byte for byte (which also proves it issued it).
