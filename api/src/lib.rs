@@ -40,6 +40,10 @@ pub struct PriceList {
     pub options: Vec<PriceOption>,
     /// Online renewal opens this many days before the certificate expires.
     pub renewal_window_days: i64,
+    /// What the cashier offers: exactly the methods of the providers this server is set up
+    /// with (none: applications are taken but cannot be paid yet).
+    #[serde(default)]
+    pub payment_methods: Vec<PaymentMethod>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -408,8 +412,12 @@ pub struct OrderView {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
-    Online,
-    UnionPay,
+    /// Alipay QR code (`alipay.trade.precreate`): scanned with the phone, for kiosks and desks.
+    AlipayQr,
+    /// Alipay's own payment page (`alipay.trade.page.pay`), opened in the browser.
+    AlipayPage,
+    /// WeChat Pay Native (`code_url` QR).
+    WechatNative,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,8 +433,9 @@ pub struct PaymentView {
     pub method: PaymentMethod,
     pub amount_fen: i64,
     pub paid: bool,
+    /// The page to pay on (the provider's cashier, or the QR code's own address).
     pub cashier_url: String,
-    /// What the kiosk shows as a QR code for paying from a phone.
+    /// What is shown as a QR code for paying from a phone; empty for a page-only method.
     pub qr_payload: String,
     pub expires_at: i64,
 }

@@ -154,7 +154,7 @@ async fn renew(
     let order: api::OrderView = r.json().await.map_err(|e| e.to_string())?;
     let n = order.number;
     let p: api::PaymentView = timed(lat, "POST /orders/{n}/payments", async {
-        http.post(api(&format!("/orders/{n}/payments"))).header("x-order-token", &token).json(&serde_json::json!({"method": "online", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"})).send().await?.json().await
+        http.post(api(&format!("/orders/{n}/payments"))).header("x-order-token", &token).json(&serde_json::json!({"method": "alipay_qr", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"})).send().await?.json().await
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -163,8 +163,8 @@ async fn renew(
         let (sandbox, id, fen) = (sandbox.clone(), p.id.clone(), p.amount_fen);
         off_loop(move || sandbox.notice(&id, "SBXLOAD", fen, certrenew_server::now())).await
     };
-    let ack = timed(lat, "POST /payments/notify", async {
-        http.post(api("/payments/notify"))
+    let ack = timed(lat, "POST /payments/alipay/notify", async {
+        http.post(api("/payments/alipay/notify"))
             .form(&notice)
             .send()
             .await?

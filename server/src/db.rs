@@ -58,6 +58,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0010_hardening",
         include_str!("../migrations/sqlite/0010_hardening.sql"),
     ),
+    (
+        "0011_providers",
+        include_str!("../migrations/sqlite/0011_providers.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -99,6 +103,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0010_hardening",
         include_str!("../migrations/postgres/0010_hardening.sql"),
+    ),
+    (
+        "0011_providers",
+        include_str!("../migrations/postgres/0011_providers.sql"),
     ),
 ];
 
@@ -344,15 +352,18 @@ pub enum PaymentStatus {
     Closed,
     /// The payment time limit passed.
     Expired,
+    /// Money taken and being returned: a refund is asked of the provider until it confirms.
+    Refunding,
     Refunded,
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 5] = [
+    pub const ALL: [PaymentStatus; 6] = [
         Self::Pending,
         Self::Paid,
         Self::Closed,
         Self::Expired,
+        Self::Refunding,
         Self::Refunded,
     ];
 
@@ -363,6 +374,7 @@ impl PaymentStatus {
             Self::Paid => "paid",
             Self::Closed => "closed",
             Self::Expired => "expired",
+            Self::Refunding => "refunding",
             Self::Refunded => "refunded",
         }
     }
@@ -384,6 +396,9 @@ pub struct Payment {
     pub created_at: i64,
     pub expires_at: i64,
     pub paid_at: Option<i64>,
+    /// What the provider gave to pay with (kept to show again).
+    pub qr_payload: Option<String>,
+    pub pay_url: Option<String>,
 }
 
 impl Payment {
@@ -403,6 +418,8 @@ impl Payment {
             created_at: r.try_get("created_at")?,
             expires_at: r.try_get("expires_at")?,
             paid_at: r.try_get("paid_at")?,
+            qr_payload: r.try_get("qr_payload")?,
+            pay_url: r.try_get("pay_url")?,
         })
     }
 }

@@ -7,7 +7,9 @@ use api::{Event, OrderStatus};
 // The jobs' queries run on every tick against tables that only grow; each is served by an index
 // (migration 0008, tested below).
 const UNPAID: &str = "SELECT number FROM orders WHERE status = $1 AND applied_at < $2 LIMIT 500";
-const UNRECONCILED: &str = "SELECT id FROM payments WHERE status = 'pending' AND created_at <= $1 ORDER BY created_at LIMIT 100";
+/// Payments to ask the provider about: pending ones past the wait, and for a few hours those
+/// closed before any money was seen (paid just before the close, the notice lost).
+const UNRECONCILED: &str = "SELECT id, method, created_at FROM payments WHERE status = 'pending' AND created_at <= $1 UNION ALL SELECT id, method, created_at FROM payments WHERE status IN ('closed', 'expired') AND trade_no IS NULL AND created_at > $2 AND created_at <= $1 ORDER BY created_at LIMIT 100";
 /// Claims up to $3 pending notices that no server holds, until $1 ($2 is now). The outer
 /// condition is checked again on rows another server changed meanwhile; on PostgreSQL rows being
 /// claimed by another server are skipped instead of waited for. SQLite has one writer, so its
@@ -51,8 +53,15 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::sql::Error> {
         .note("payment time limit passed");
         match transition(&mut tx, step).await {
             Ok(_) => {
-                crate::sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending'").bind(&number).execute(&mut tx).await?;
+                let rows = crate::sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending' RETURNING id, method").bind(&number).fetch_all(&mut tx).await?;
+                let ended = rows
+                    .iter()
+                    .map(|r| Ok((r.try_get("id")?, r.try_get("method")?)))
+                    .collect::<Result<Vec<_>, crate::sql::Error>>()?;
+                tx.commit().await?;
+                crate::routes::close_at_provider(s, ended);
                 n += 1;
+                continue;
             }
             // Paid or cancelled meanwhile: nothing to expire.
             Err(TransitionError::Moved { .. }) => {}
@@ -73,62 +82,30 @@ pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
     let t = now();
     let rows = crate::sql::query(UNRECONCILED)
         .bind(t - s.config.reconcile_after_secs)
+        .bind(t - s.config.payment_ttl_secs - 3600)
         .fetch_all(&s.db.pool)
         .await
         .map_err(|e| e.to_string())?;
-    let url = s
-        .config
-        .provider_query_url
-        .clone()
-        .unwrap_or_else(|| format!("{}/sandbox/gateway/query", s.config.public_url));
     let mut n = 0;
     for r in rows {
         let id: String = r.try_get("id").map_err(|e| e.to_string())?;
-        let mut query = reqwest::Url::parse(&url).map_err(|e| format!("{url}: {e}"))?;
-        query.query_pairs_mut().append_pair("out_trade_no", &id);
-        let answer = s
-            .http
-            .get(query)
-            .timeout(std::time::Duration::from_secs(10))
-            .send()
-            .await
-            .and_then(|r| r.error_for_status());
-        let params: crate::payment::Params = match answer {
-            Ok(r) => match r
-                .bytes()
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(payment = %id, error = %e, "reconciliation: unreadable answer");
-                    continue;
-                }
-            },
+        let method: String = r.try_get("method").map_err(|e| e.to_string())?;
+        let method = crate::payment::parse_method(&method).unwrap_or(api::PaymentMethod::AlipayQr);
+        let Some(provider) = s.payments.for_method(method) else {
+            continue;
+        };
+        let paid = match provider.query(&id).await {
+            Ok(crate::payment::TradeState::Paid(p)) if p.payment_id == id => p,
+            Ok(_) => continue,
             Err(e) => {
-                tracing::warn!(payment = %id, error = %e, "reconciliation: provider unreachable");
+                tracing::warn!(payment = %id, error = %e, "reconciliation: no answer");
                 continue;
             }
         };
-        if params.get("trade_status").map(String::as_str) != Some("TRADE_SUCCESS") {
-            continue;
-        }
-        match crate::routes::handle_notice(s, &params).await {
+        match crate::routes::take_payment(s, &paid).await {
             Ok(()) => {
-                let paid = crate::sql::query("SELECT status FROM payments WHERE id = $1")
-                    .bind(&id)
-                    .fetch_one(&s.db.pool)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if paid
-                    .try_get::<String>("status")
-                    .map_err(|e| e.to_string())?
-                    != "pending"
-                {
-                    tracing::info!(payment = %id, "reconciliation: payment found at the provider");
-                    n += 1;
-                }
+                tracing::info!(payment = %id, "reconciliation: payment found at the provider");
+                n += 1;
             }
             Err(e) => tracing::warn!(payment = %id, error = %e, "reconciliation: answer refused"),
         }
@@ -139,6 +116,7 @@ pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
 /// Runs the periodic jobs until the process ends.
 pub fn spawn(s: State) {
     spawn_outbox(s.clone());
+    crate::refund::spawn(s.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -380,6 +358,7 @@ mod tests {
         for q in [
             super::UNPAID,
             super::UNRECONCILED,
+            crate::refund::DUE,
             super::CLAIM_NOTICES,
             super::EXPIRING,
             super::NEWER,

@@ -54,6 +54,7 @@ pub fn management_keys_from_csv(
     Ok(out)
 }
 pub mod payment;
+pub mod refund;
 pub mod routes;
 pub mod sig;
 pub mod sql;
@@ -174,8 +175,9 @@ pub struct Config {
     /// A payment still pending this long after it was created is queried at the provider, in
     /// case its notice was lost (reconciliation).
     pub reconcile_after_secs: i64,
-    /// Where to query the provider about a trade; the sandbox's own endpoint by default.
-    pub provider_query_url: Option<String>,
+    /// An Alipay merchant account; without one (and with the sandbox on) the sandbox is the
+    /// Alipay the server pays through.
+    pub alipay: Option<payment::alipay::Settings>,
     /// Fault injection for tests and drills: the sandbox cashier records payments but sends no
     /// notice, so only reconciliation can find them.
     pub sandbox_drop_notices: bool,
@@ -224,7 +226,7 @@ impl Config {
             sandbox_payments: false,
             reminder_days: 30,
             reconcile_after_secs: 120,
-            provider_query_url: None,
+            alipay: None,
             sandbox_drop_notices: false,
             smtp_url: None,
             smtp_password: None,
@@ -249,6 +251,7 @@ impl Config {
                 })
                 .collect(),
             renewal_window_days: self.renewal_window_days,
+            payment_methods: vec![],
         }
     }
 }
@@ -258,7 +261,10 @@ pub struct AppState {
     pub db: db::Store,
     pub ca: ca::Ca,
     pub sandbox: payment::Sandbox,
-    pub merchant: payment::Merchant,
+    /// The payment providers set up (empty: payments are refused as unavailable).
+    pub payments: payment::Providers,
+    /// Wakes the refund job (refund::spawn) when a refund is queued.
+    pub refunds_ready: tokio::sync::Notify,
     pub http: reqwest::Client,
     pub limiter: limit::RateLimiter,
     pub login_limiter: limit::RateLimiter,
@@ -325,7 +331,6 @@ impl AppState {
             ));
         }
         let sandbox = payment::Sandbox::load_or_create(&config.data_dir)?;
-        let merchant = sandbox.merchant.clone();
         let (kek, created) = keywrap::Kek::load_or_create(&config.data_dir)?;
         if created {
             notes.push(format!(
@@ -341,6 +346,36 @@ impl AppState {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .map_err(|e| e.to_string())?;
+        let mut providers: Vec<Arc<dyn payment::PaymentProvider>> = vec![];
+        if let Some(a) = &config.alipay {
+            let account = a.load()?;
+            notes.push(format!(
+                "payments: Alipay, app {} at {} ({})",
+                account.app_id,
+                account.gateway,
+                match account.mode {
+                    payment::alipay::KeyMode::PublicKey(_) => "public-key mode",
+                    payment::alipay::KeyMode::Certificates { .. } => "public-key certificate mode",
+                }
+            ));
+            providers.push(Arc::new(payment::alipay::Alipay::new(
+                account,
+                &config.public_url,
+                http.clone(),
+            )?));
+        } else if config.sandbox_payments {
+            notes.push("payments: the sandbox, a local Alipay (anyone can pay in its cashier; for demos and tests)".into());
+            let account = sandbox.account(&config.public_url)?;
+            providers.push(Arc::new(payment::alipay::Alipay::new(
+                account,
+                &config.public_url,
+                http.clone(),
+            )?));
+        }
+        if providers.is_empty() {
+            notes.push("payments: no provider set up — applications are taken but cannot be paid (--alipay-… flags, or --sandbox-payments for the sandbox)".into());
+        }
+        let payments = payment::Providers::new(providers);
         // A wrong relay URL, password or CA file is said now, not at the first notice.
         let notifier = notify::Notifier::from_config(&config, http.clone())?;
         let limiter = limit::RateLimiter::new(config.rate_per_minute, config.rate_burst);
@@ -365,7 +400,8 @@ impl AppState {
                 db,
                 ca,
                 sandbox,
-                merchant,
+                payments,
+                refunds_ready: tokio::sync::Notify::new(),
                 http,
                 limiter,
                 login_limiter,

@@ -142,9 +142,8 @@ struct Serve {
     /// Payments still pending this many seconds after creation are queried at the provider
     #[arg(long, env = "CERTRENEW_RECONCILE_AFTER")]
     reconcile_after: Option<i64>,
-    /// Where to query the provider about a trade (the sandbox's own by default)
-    #[arg(long, env = "CERTRENEW_PROVIDER_QUERY_URL")]
-    provider_query_url: Option<String>,
+    #[command(flatten)]
+    alipay: AlipayFlags,
     /// Fault injection: the sandbox records payments but sends no notice
     #[arg(long = "sandbox-drop-notices", env = "CERTRENEW_SANDBOX_DROP_NOTICES")]
     drop_notices: bool,
@@ -161,6 +160,125 @@ struct Serve {
     /// SMS gateway URL (POST JSON {to, text}); files in the data directory without
     #[arg(long, env = "CERTRENEW_SMS_GATEWAY")]
     sms_gateway: Option<String>,
+}
+
+/// An Alipay merchant account (open platform application). All of app id, private key, seller
+/// id and one key mode, or none.
+#[derive(Args)]
+struct AlipayFlags {
+    /// The application's APPID on Alipay's open platform
+    #[arg(long = "alipay-app-id", env = "CERTRENEW_ALIPAY_APP_ID")]
+    app_id: Option<String>,
+    /// The application's private key (PEM or the base64 Alipay's key tool prints)
+    #[arg(
+        long = "alipay-private-key",
+        env = "CERTRENEW_ALIPAY_PRIVATE_KEY",
+        value_name = "FILE"
+    )]
+    private_key: Option<PathBuf>,
+    /// Public-key mode: the Alipay public key
+    #[arg(
+        long = "alipay-public-key",
+        env = "CERTRENEW_ALIPAY_PUBLIC_KEY",
+        value_name = "FILE"
+    )]
+    public_key: Option<PathBuf>,
+    /// Certificate mode: the application's public-key certificate (appCertPublicKey_….crt)
+    #[arg(
+        long = "alipay-app-cert",
+        env = "CERTRENEW_ALIPAY_APP_CERT",
+        value_name = "FILE"
+    )]
+    app_cert: Option<PathBuf>,
+    /// Certificate mode: Alipay's public-key certificate (alipayCertPublicKey_RSA2.crt)
+    #[arg(
+        long = "alipay-public-cert",
+        env = "CERTRENEW_ALIPAY_PUBLIC_CERT",
+        value_name = "FILE"
+    )]
+    public_cert: Option<PathBuf>,
+    /// Certificate mode: Alipay's root certificate (alipayRootCert.crt)
+    #[arg(
+        long = "alipay-root-cert",
+        env = "CERTRENEW_ALIPAY_ROOT_CERT",
+        value_name = "FILE"
+    )]
+    root_cert: Option<PathBuf>,
+    /// The merchant's Alipay user id (2088…), checked in every notice
+    #[arg(long = "alipay-seller-id", env = "CERTRENEW_ALIPAY_SELLER_ID")]
+    seller_id: Option<String>,
+    /// The gateway (Alipay's production gateway by default)
+    #[arg(
+        long = "alipay-gateway",
+        env = "CERTRENEW_ALIPAY_GATEWAY",
+        value_name = "URL"
+    )]
+    gateway: Option<String>,
+}
+
+impl AlipayFlags {
+    /// None when no Alipay flag is given; an error naming what is missing when some are.
+    fn settings(&self) -> Result<Option<certrenew_server::payment::alipay::Settings>, String> {
+        use certrenew_server::payment::alipay::{KeyFiles, Settings, GATEWAY};
+        let certs = [&self.app_cert, &self.public_cert, &self.root_cert];
+        let any = self.app_id.is_some()
+            || self.private_key.is_some()
+            || self.public_key.is_some()
+            || self.seller_id.is_some()
+            || self.gateway.is_some()
+            || certs.iter().any(|c| c.is_some());
+        if !any {
+            return Ok(None);
+        }
+        let mut missing = vec![];
+        let keys = match (
+            &self.public_key,
+            &self.app_cert,
+            &self.public_cert,
+            &self.root_cert,
+        ) {
+            (Some(k), None, None, None) => Some(KeyFiles::PublicKey(k.clone())),
+            (None, Some(a), Some(p), Some(r)) => Some(KeyFiles::Certificates {
+                app_cert: a.clone(),
+                public_cert: p.clone(),
+                root_cert: r.clone(),
+            }),
+            (Some(_), ..) => {
+                return Err(
+                    "Alipay: --alipay-public-key or the three --alipay-…-cert files, not both"
+                        .into(),
+                )
+            }
+            _ => {
+                missing.push("--alipay-public-key (or --alipay-app-cert, --alipay-public-cert and --alipay-root-cert)");
+                None
+            }
+        };
+        if self.app_id.is_none() {
+            missing.push("--alipay-app-id");
+        }
+        if self.private_key.is_none() {
+            missing.push("--alipay-private-key");
+        }
+        if self.seller_id.is_none() {
+            missing.push("--alipay-seller-id");
+        }
+        match (&self.app_id, &self.private_key, &self.seller_id, keys) {
+            (Some(app_id), Some(key), Some(seller), Some(keys)) if missing.is_empty() => {
+                Ok(Some(Settings {
+                    app_id: app_id.clone(),
+                    seller_id: seller.clone(),
+                    private_key: key.clone(),
+                    keys,
+                    gateway: self.gateway.clone().unwrap_or_else(|| GATEWAY.into()),
+                }))
+            }
+            _ => Err(format!(
+                "Alipay is half set up; missing {}",
+                missing.join(", ")
+            )),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -194,7 +312,7 @@ fn store_config(st: &Store, public_url: String) -> Config {
     c
 }
 
-fn config(a: &Serve) -> Config {
+fn config(a: &Serve) -> Result<Config, String> {
     // The certificates name the OCSP/CRL URLs: by default the address actually listened on.
     let public_url = a
         .public_url
@@ -220,7 +338,7 @@ fn config(a: &Serve) -> Config {
     if let Some(r) = a.reconcile_after {
         c.reconcile_after_secs = r;
     }
-    c.provider_query_url = a.provider_query_url.clone();
+    c.alipay = a.alipay.settings()?;
     c.sandbox_drop_notices = a.drop_notices;
     c.smtp_url = a.smtp.clone();
     c.smtp_ca = a.smtp_ca.clone();
@@ -229,7 +347,7 @@ fn config(a: &Serve) -> Config {
         c.smtp_from = f.clone();
     }
     c.sms_gateway = a.sms_gateway.clone();
-    c
+    Ok(c)
 }
 
 /// Commands other than `serve` name no public URL: the default one (as `serve` without flags).
@@ -292,7 +410,7 @@ fn say(line: &str) {
 }
 
 async fn serve(a: Serve) -> Result<(), String> {
-    let (state, notes) = AppState::open(config(&a)).await?;
+    let (state, notes) = AppState::open(config(&a)?).await?;
     for n in notes {
         say(&n);
     }
@@ -305,11 +423,6 @@ async fn serve(a: Serve) -> Result<(), String> {
         state.config.data_dir.display(),
         redact(&state.config.database_url)
     ));
-    say(if state.config.sandbox_payments {
-        "payments: the sandbox provider (anyone can pay in its cashier; for demos and tests)"
-    } else {
-        "payments: no provider set up — applications are taken but cannot be paid (--sandbox-payments for the sandbox)"
-    });
     certrenew_server::jobs::spawn(state.clone());
     let served = certrenew_server::edge::serve(
         listener,

@@ -5,9 +5,9 @@ use crate::error::{AppError, AppResult};
 use crate::{now, random_id, sha256_hex, State};
 use api::{Event, OrderStatus, OrderView};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Form, Path};
+use axum::extract::{ConnectInfo, Path};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
@@ -33,7 +33,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/orders/{number}/management-key"),
     ("POST", "/orders/{number}/management-key/check"),
     ("GET", "/orders/{number}/invoice"),
-    ("POST", "/payments/notify"),
+    ("POST", "/payments/alipay/notify"),
     ("POST", "/admin/login"),
     ("POST", "/admin/logout"),
     ("GET", "/admin/orders"),
@@ -69,7 +69,7 @@ pub fn app(state: State) -> Router {
         .route("/orders/{number}/certificate", post(issue))
         .route("/orders/{number}/confirm", post(confirm))
         .route("/orders/{number}/invoice", get(invoice))
-        .route("/payments/notify", post(notify))
+        .route("/payments/{provider}/notify", post(notify))
         .route("/demo/certificate", post(demo_certificate))
         .route("/crl", get(crl))
         .route("/ocsp", post(ocsp_post))
@@ -85,11 +85,12 @@ pub fn app(state: State) -> Router {
         .merge(crate::routes::admin::router());
     let mut router = Router::new()
         .nest("/api/v1", api)
-        .route("/sandbox/cashier/{id}", get(cashier_page))
-        .route("/sandbox/cashier/{id}/pay", post(cashier_pay))
-        .route("/sandbox/gateway/query", get(sandbox_query))
-        .merge(crate::health::router())
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
+        .merge(crate::health::router());
+    // The sandbox's pages exist only where it takes the payments.
+    if state.config.sandbox_payments {
+        router = router.merge(crate::payment::sandbox::router());
+    }
+    let mut router = router.layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024));
     if !state.config.trusted_proxies.is_empty() {
         router = router.layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -163,7 +164,9 @@ async fn agreement() -> Json<api::Agreement> {
 }
 
 async fn prices(axum::extract::State(s): axum::extract::State<State>) -> Json<api::PriceList> {
-    Json(s.config.prices())
+    let mut prices = s.config.prices();
+    prices.payment_methods = s.payments.methods();
+    Json(prices)
 }
 
 async fn ca_certificate(axum::extract::State(s): axum::extract::State<State>) -> Response {
@@ -439,7 +442,7 @@ async fn view_of(
     payment: Option<Payment>,
     invoice: Option<api::InvoiceView>,
 ) -> AppResult<OrderView> {
-    let payment = payment.map(|p| payment_view(s, &p));
+    let payment = payment.map(|p| payment_view(&p));
     Ok(OrderView {
         number: o.number.clone(),
         subject: o.subject.clone(),
@@ -467,19 +470,14 @@ async fn view_of(
     })
 }
 
-fn payment_view(s: &State, p: &Payment) -> api::PaymentView {
-    let url = format!("{}/sandbox/cashier/{}", s.config.public_url, p.id);
+fn payment_view(p: &Payment) -> api::PaymentView {
     api::PaymentView {
         id: p.id.clone(),
-        method: if p.method == "union_pay" {
-            api::PaymentMethod::UnionPay
-        } else {
-            api::PaymentMethod::Online
-        },
+        method: crate::payment::parse_method(&p.method).unwrap_or(api::PaymentMethod::AlipayQr),
         amount_fen: p.amount_fen,
         paid: p.status == PaymentStatus::Paid,
-        qr_payload: url.clone(),
-        cashier_url: url,
+        cashier_url: p.pay_url.clone().unwrap_or_default(),
+        qr_payload: p.qr_payload.clone().unwrap_or_default(),
         expires_at: p.expires_at,
     }
 }
@@ -537,42 +535,58 @@ async fn cancel(
     o.status
         .on(Event::Cancel)
         .map_err(|_| illegal(&o, "cancel"))?;
-    close_pending_payments(&mut tx, &number).await?;
+    let closed = close_pending_payments(&mut tx, &number).await?;
     let step = Step::new(&number, o.status, Event::Cancel, "applicant", t).note("cancelled");
     if transition(&mut tx, step).await? == OrderStatus::Refunding {
         refund(&mut tx, &number, "applicant", t).await?;
     }
     tx.commit().await?;
+    s.refunds_ready.notify_one();
+    close_at_provider(&s, closed);
     let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
     Ok(Json(view(&s, &o).await?))
 }
 
 /// Closes an order's pending payments (the order no longer takes money: a later notice for them
-/// is refunded).
+/// is refunded). Returns them (id, method), to be closed at the provider once committed.
 pub(crate) async fn close_pending_payments(
     tx: &mut crate::sql::Tx,
     number: &str,
-) -> Result<(), crate::sql::Error> {
-    crate::sql::query(
-        "UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending'",
+) -> Result<Vec<(String, String)>, crate::sql::Error> {
+    let rows = crate::sql::query(
+        "UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending' RETURNING id, method",
     )
     .bind(number)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(())
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("method")?)))
+        .collect()
 }
 
-/// Refunds the paid payment of an order in `Refunding` and completes the refund. The sandbox
-/// refunds at once; a real provider would finish this from its refund notice.
+/// Closes payments at their provider, in the background: their QR codes stop taking money. A
+/// close that fails is only logged — money that still comes is refunded when it is noticed.
+pub(crate) fn close_at_provider(s: &State, payments: Vec<(String, String)>) {
+    for (id, method) in payments {
+        let method = crate::payment::parse_method(&method).unwrap_or(api::PaymentMethod::AlipayQr);
+        if let Some(p) = s.payments.for_method(method).cloned() {
+            tokio::spawn(async move {
+                let _ = p.close(&id).await;
+            });
+        }
+    }
+}
+
+/// Refunds the paid payment of an order in `Refunding`: queued in the caller's transaction and
+/// asked of the provider by the refund job; the order becomes `Refunded` when the provider
+/// confirms (`refund::run`). Callers wake the job once they commit.
 pub(crate) async fn refund(
     tx: &mut crate::sql::Tx,
     number: &str,
     actor: &str,
     t: i64,
 ) -> Result<(), crate::db::TransitionError> {
-    crate::sql::query("UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE order_number = $2 AND status = 'paid'").bind(t).bind(number).execute(&mut *tx).await?;
-    let step = Step::new(number, OrderStatus::Refunding, Event::Refunded, actor, t);
-    transition(tx, step.note("refunded")).await?;
+    crate::refund::queue_order(tx, number, &format!("refund ({actor})"), t).await?;
     Ok(())
 }
 
@@ -589,12 +603,21 @@ async fn create_payment(
 ) -> AppResult<Json<api::PaymentView>> {
     limited(&s, addr)?;
     let o = authorized(&s, &number, &headers).await?;
-    if !s.config.sandbox_payments {
+    if s.payments.is_empty() {
         return Err(AppError::Unavailable(
             "payments_unavailable",
             "online payment is not set up on this server",
         ));
     }
+    // The cashier offers only the configured methods (GET /prices): another is a stale page.
+    let provider = s
+        .payments
+        .for_method(req.method)
+        .cloned()
+        .ok_or(AppError::Unavailable(
+            "method_unavailable",
+            "this server does not take payments this way",
+        ))?;
     let mut fields = vec![];
     let title = api::validate::text(&req.invoice_title, 100)
         .map_err(|e| fields.push(("invoice_title".to_string(), e)))
@@ -617,24 +640,23 @@ async fn create_payment(
             "the time to pay for this order has passed",
         ));
     }
+    let method = crate::payment::method_str(req.method);
     if let Some(p) = s.db.latest_payment(&number).await? {
         // An unexpired pending payment is reused, so a double click cannot pay twice.
         if p.status == PaymentStatus::Pending
             && p.expires_at > t
+            && p.method == method
+            && p.pay_url.is_some()
             && p.invoice_title == title
             && p.taxpayer_id == taxpayer
         {
-            return Ok(Json(payment_view(&s, &p)));
+            return Ok(Json(payment_view(&p)));
         }
     }
-    let method = match req.method {
-        api::PaymentMethod::Online => "online",
-        api::PaymentMethod::UnionPay => "union_pay",
-    };
     let id = format!("P{}", random_id(12));
     let mut tx = s.db.writer.begin().await?;
     // The new payment replaces the order's pending ones: money still sent to those is returned.
-    close_pending_payments(&mut tx, &number).await?;
+    let replaced = close_pending_payments(&mut tx, &number).await?;
     let made: i64 = crate::sql::query("SELECT COUNT(*) AS n FROM payments WHERE order_number = $1")
         .bind(&number)
         .fetch_one(&mut tx)
@@ -667,40 +689,75 @@ async fn create_payment(
         return Err(illegal(&o, "pay"));
     }
     tx.commit().await?;
+    close_at_provider(&s, replaced);
+    // The trade at the provider, after the row exists: a notice for it always finds its payment.
+    let subject = format!("数字证书续期 {number}");
+    let trade = crate::payment::NewTrade {
+        id: &id,
+        amount_fen: o.fee_fen,
+        subject: &subject,
+        expires_at,
+    };
+    let created = match provider.create(req.method, &trade).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(payment = %id, error = %e, "the provider did not create the trade");
+            crate::sql::query(
+                "UPDATE payments SET status = 'closed' WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(&id)
+            .execute(&s.db.writer)
+            .await?;
+            return Err(AppError::Unavailable(
+                "provider_unavailable",
+                "the payment provider did not answer; try again in a moment",
+            ));
+        }
+    };
+    crate::sql::query("UPDATE payments SET qr_payload = $1, pay_url = $2 WHERE id = $3")
+        .bind(created.qr_payload)
+        .bind(created.pay_url)
+        .bind(&id)
+        .execute(&s.db.writer)
+        .await?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
-    Ok(Json(payment_view(&s, &p)))
+    Ok(Json(payment_view(&p)))
 }
 
-/// The provider's asynchronous notice. Answers `success` once the payment is recorded (also for
-/// repeats), so the provider stops resending; anything it cannot trust is refused.
+/// A provider's asynchronous notice. Answers as the provider wants once the payment is recorded
+/// (also for repeats), so it stops resending; anything it cannot trust is refused.
 async fn notify(
     axum::extract::State(s): axum::extract::State<State>,
-    Form(params): Form<crate::payment::Params>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
-    match handle_notice(&s, &params).await {
-        Ok(()) => "success".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "payment notice refused");
-            // The provider reads only the body; the status says why to anyone else.
-            let status = match e {
-                AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            (status, "failure").into_response()
-        }
+    let Some(p) = s.payments.named(&provider).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let refused = |status| (status, "failure").into_response();
+    match p.verify_notice(&headers, &body) {
+        Err(crate::payment::NoticeError::Signature) => refused(StatusCode::FORBIDDEN),
+        Err(_) => refused(StatusCode::BAD_REQUEST),
+        Ok(crate::payment::Notice::Ignored(_)) => p.notice_taken(),
+        Ok(crate::payment::Notice::Paid(paid)) => match take_payment(&s, &paid).await {
+            Ok(()) => p.notice_taken(),
+            Err(e) => {
+                tracing::warn!(error = %e, "payment notice refused");
+                // The provider reads only the body; the status says why to anyone else.
+                refused(match e {
+                    AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::BAD_REQUEST,
+                })
+            }
+        },
     }
 }
 
-/// Records a payment the provider vouches for (a notice, or a reconciliation query's answer):
-/// signature and merchant are checked, then the money is taken by the order, returned, or kept
-/// for a person — never silently kept. Repeats change nothing.
-pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) -> AppResult<()> {
-    let notice = s.merchant.verify(params).map_err(|e| match e {
-        crate::payment::NoticeError::Signature => {
-            AppError::Forbidden("the notice's signature does not verify")
-        }
-        other => AppError::bad("notice", other.to_string()),
-    })?;
+/// Records money a provider vouches for (a verified notice, or a reconciliation query's answer):
+/// taken by the order, returned, or kept for a person — never silently kept. Repeats change
+/// nothing.
+pub(crate) async fn take_payment(s: &State, notice: &crate::payment::Paid) -> AppResult<()> {
     let p =
         s.db.payment(&notice.payment_id)
             .await?
@@ -734,7 +791,7 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
     if !taken {
         // Money for a payment that was closed (expired with its order, replaced by a newer one,
         // the order cancelled): recorded with its trade and returned.
-        let late = crate::sql::query("UPDATE payments SET status = 'refunded', paid_at = $1, trade_no = $2, refunded_at = $1 WHERE id = $3 AND status IN ('expired', 'closed')")
+        let late = crate::sql::query("UPDATE payments SET paid_at = $1, trade_no = $2 WHERE id = $3 AND status IN ('expired', 'closed')")
             .bind(t)
             .bind(&notice.trade_no)
             .bind(&p.id)
@@ -742,9 +799,26 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
             .await?
             .rows_affected()
             == 1;
+        if late {
+            crate::refund::queue(
+                &mut tx,
+                &p.id,
+                &p.order_number,
+                p.amount_fen,
+                "money for a closed payment",
+                t,
+            )
+            .await?;
+            let note = format!(
+                "money for closed payment {} ({}) to be refunded",
+                p.id, notice.trade_no
+            );
+            crate::refund::audit_note(&mut tx, &p.order_number, "payment", &note, t).await?;
+        }
         tx.commit().await?;
         if late {
-            tracing::warn!(payment = %p.id, order = %p.order_number, "money for a closed payment refunded");
+            s.refunds_ready.notify_one();
+            tracing::warn!(payment = %p.id, order = %p.order_number, "money for a closed payment: refund queued");
         }
         // Otherwise a repeat: already recorded, nothing changes.
         return Ok(());
@@ -761,15 +835,23 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
             return Err(e.into());
         }
         // Money arrived for an order that is no longer payable (cancelled, expired): give it back.
-        crate::sql::query(
-            "UPDATE payments SET status = 'refunded', refunded_at = $1 WHERE id = $2",
+        crate::refund::queue(
+            &mut tx,
+            &p.id,
+            &p.order_number,
+            p.amount_fen,
+            "money for a closed order",
+            t,
         )
-        .bind(t)
-        .bind(&p.id)
-        .execute(&mut tx)
         .await?;
+        let note = format!(
+            "money for payment {} ({}) after the order closed, to be refunded",
+            p.id, notice.trade_no
+        );
+        crate::refund::audit_note(&mut tx, &p.order_number, "payment", &note, t).await?;
         tx.commit().await?;
-        tracing::warn!(order = %p.order_number, "payment for a closed order refunded");
+        s.refunds_ready.notify_one();
+        tracing::warn!(order = %p.order_number, "payment for a closed order: refund queued");
         return Ok(());
     }
     // Read in the transaction: a second connection here could wait on a pool this notice's
@@ -814,119 +896,8 @@ pub(crate) async fn handle_notice(s: &State, params: &crate::payment::Params) ->
         }
     }
     tx.commit().await?;
+    s.refunds_ready.notify_one();
     Ok(())
-}
-
-/// The sandbox provider's pages exist only where it takes the payments.
-fn sandbox_on(s: &State) -> AppResult<()> {
-    if s.config.sandbox_payments {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
-}
-
-async fn cashier_page(
-    axum::extract::State(s): axum::extract::State<State>,
-    Path(id): Path<String>,
-) -> AppResult<Html<String>> {
-    sandbox_on(&s)?;
-    let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
-    let state = if p.status == PaymentStatus::Paid {
-        "已支付 Paid"
-    } else {
-        "未支付 Unpaid"
-    };
-    Ok(Html(format!(
-        include_str!("cashier.html"),
-        order = html_escape(&p.order_number),
-        id = html_escape(&p.id),
-        amount = api::yuan(p.amount_fen),
-        title = html_escape(&p.invoice_title),
-        taxpayer = html_escape(&p.taxpayer_id),
-        state = state,
-    )))
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-async fn sandbox_trade(s: &State, payment_id: &str) -> AppResult<Option<(String, i64)>> {
-    let row =
-        crate::sql::query("SELECT trade_no, amount_fen FROM sandbox_trades WHERE payment_id = $1")
-            .bind(payment_id)
-            .fetch_optional(&s.db.pool)
-            .await?;
-    Ok(match row {
-        Some(r) => Some((r.try_get("trade_no")?, r.try_get("amount_fen")?)),
-        None => None,
-    })
-}
-
-/// The sandbox provider's trade query (`alipay.trade.query` style): what its books say about a
-/// payment, signed. The merchant's reconciliation job asks this for payments whose notice never
-/// came.
-async fn sandbox_query(
-    axum::extract::State(s): axum::extract::State<State>,
-    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> AppResult<Json<crate::payment::Params>> {
-    sandbox_on(&s)?;
-    if !s.signing_limiter.allow(addr.ip()) {
-        return Err(AppError::RateLimited);
-    }
-    let id = q
-        .get("out_trade_no")
-        .filter(|v| !v.is_empty() && v.len() <= 64)
-        .ok_or_else(|| AppError::bad("out_trade_no", "missing"))?;
-    let trade = sandbox_trade(&s, id).await?;
-    Ok(Json(s.sandbox.query_answer(id, trade)))
-}
-
-/// A person presses "pay" in the sandbox: the provider then notifies the merchant, with retries.
-async fn cashier_pay(
-    axum::extract::State(s): axum::extract::State<State>,
-    Path(id): Path<String>,
-) -> AppResult<Html<String>> {
-    sandbox_on(&s)?;
-    let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
-    if (p.status == PaymentStatus::Pending && p.expires_at <= now())
-        || !matches!(p.status, PaymentStatus::Pending | PaymentStatus::Paid)
-    {
-        return Err(AppError::conflict(
-            "payment_expired",
-            "this payment is closed or expired",
-        ));
-    }
-    if p.status == PaymentStatus::Pending {
-        // The provider's books first (a repeat press keeps the first trade), then the notice.
-        let t = now();
-        crate::sql::query("INSERT INTO sandbox_trades (payment_id, trade_no, amount_fen, paid_at) VALUES ($1, $2, $3, $4) ON CONFLICT (payment_id) DO NOTHING")
-            .bind(&p.id)
-            .bind(format!("SBX{}", crate::random_id(10)))
-            .bind(p.amount_fen)
-            .bind(t)
-            .execute(&s.db.writer)
-            .await?;
-        let (trade_no, amount) = sandbox_trade(&s, &p.id)
-            .await?
-            .ok_or_else(|| AppError::Internal("sandbox trade not recorded".into()))?;
-        if s.config.sandbox_drop_notices {
-            tracing::warn!(payment = %p.id, "sandbox: notice dropped (fault injection)");
-        } else {
-            let params = s.sandbox.notice(&p.id, &trade_no, amount, t);
-            let url = format!("{}/api/v1/payments/notify", s.config.public_url);
-            tokio::spawn(crate::payment::deliver(s.http.clone(), url, params, 8));
-        }
-    }
-    Ok(Html(format!(
-        "<!doctype html><meta charset=utf-8><title>支付成功</title><p id=result>支付成功，请返回续期页面。Payment made; return to the renewal page.</p><p>{}</p>",
-        html_escape(&p.order_number)
-    )))
 }
 
 async fn issue(

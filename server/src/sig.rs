@@ -48,12 +48,105 @@ impl RsaSigner {
         Ok(Self(key))
     }
 
+    /// A key as the providers' tools write it: PEM (PKCS#8 or PKCS#1), the bare base64 body
+    /// Alipay's key tool prints, or DER.
+    pub fn from_key_file(bytes: &[u8]) -> Result<Self, String> {
+        let key = match key_file_der(bytes, "PRIVATE KEY")? {
+            KeyFile::Pem => openssl::pkey::PKey::private_key_from_pem(bytes),
+            KeyFile::Der(der) => openssl::pkey::PKey::private_key_from_der(&der),
+        }
+        .map_err(|_| "not a private key (PEM, base64 or DER)".to_string())?;
+        if key.id() != openssl::pkey::Id::RSA || key.bits() < 2048 {
+            return Err("not an RSA key of 2048 bits or more".into());
+        }
+        Ok(Self(key))
+    }
+
+    /// The public half, to hand to whoever verifies (the sandbox provider).
+    pub fn public_key(&self) -> RsaPublicKey {
+        let rsa = self.0.rsa().expect("checked RSA at load");
+        RsaPublicKey {
+            n: rsa.n().to_vec(),
+            e: rsa.e().to_vec(),
+        }
+    }
+
+    /// A fresh 2048-bit key and its PKCS#8 DER (to be stored owner-only).
+    pub fn generate() -> Result<(Self, zeroize::Zeroizing<Vec<u8>>), String> {
+        let rsa = openssl::rsa::Rsa::generate(2048).map_err(|e| e.to_string())?;
+        let key = openssl::pkey::PKey::from_rsa(rsa).map_err(|e| e.to_string())?;
+        let der = key.private_key_to_pkcs8().map_err(|e| e.to_string())?;
+        Ok((Self(key), zeroize::Zeroizing::new(der)))
+    }
+
     pub fn sign_sha256(&self, message: &[u8]) -> Vec<u8> {
         // Fails only when OpenSSL cannot allocate or its RNG (blinding) fails; neither yields a
         // signature, and an empty one is refused by every verifier.
         openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &self.0)
             .and_then(|mut s| s.sign_oneshot_to_vec(message))
             .unwrap_or_default()
+    }
+}
+
+/// An RSA public key (modulus and exponent, big-endian) for PKCS#1 v1.5 SHA-256 checks: a
+/// payment provider's, read from its PEM, base64 body, DER or certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RsaPublicKey {
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+impl RsaPublicKey {
+    pub fn from_key_file(bytes: &[u8]) -> Result<Self, String> {
+        let key = match key_file_der(bytes, "PUBLIC KEY")? {
+            KeyFile::Pem if bytes.windows(11).any(|w| w == b"CERTIFICATE") => {
+                openssl::x509::X509::from_pem(bytes).and_then(|c| c.public_key())
+            }
+            KeyFile::Pem => openssl::pkey::PKey::public_key_from_pem(bytes).or_else(|_| {
+                openssl::rsa::Rsa::public_key_from_pem_pkcs1(bytes)
+                    .and_then(openssl::pkey::PKey::from_rsa)
+            }),
+            KeyFile::Der(der) => openssl::pkey::PKey::public_key_from_der(&der),
+        }
+        .map_err(|_| "not a public key (PEM, base64, DER or certificate)".to_string())?;
+        Self::from_pkey(&key)
+    }
+
+    pub fn from_pkey(key: &openssl::pkey::PKeyRef<openssl::pkey::Public>) -> Result<Self, String> {
+        let rsa = key.rsa().map_err(|_| "not an RSA public key".to_string())?;
+        if rsa.size() < 256 {
+            return Err("an RSA key of fewer than 2048 bits".into());
+        }
+        Ok(Self {
+            n: rsa.n().to_vec(),
+            e: rsa.e().to_vec(),
+        })
+    }
+
+    pub fn verify_sha256(&self, message: &[u8], sig: &[u8]) -> bool {
+        rsa_verify_sha256(&self.n, &self.e, message, sig)
+    }
+}
+
+enum KeyFile {
+    Pem,
+    Der(zeroize::Zeroizing<Vec<u8>>),
+}
+
+/// Tells PEM from a bare base64 body (one line or many) from DER.
+fn key_file_der(bytes: &[u8], what: &str) -> Result<KeyFile, String> {
+    use base64::Engine;
+    let text = std::str::from_utf8(bytes).ok().map(str::trim);
+    match text {
+        Some(t) if t.starts_with("-----BEGIN") => Ok(KeyFile::Pem),
+        Some(t) if !t.is_empty() => {
+            let body: String = t.split_whitespace().collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map(|d| KeyFile::Der(zeroize::Zeroizing::new(d)))
+                .map_err(|_| format!("not a {what} file: neither PEM nor base64"))
+        }
+        _ => Ok(KeyFile::Der(zeroize::Zeroizing::new(bytes.to_vec()))),
     }
 }
 

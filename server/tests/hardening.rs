@@ -62,6 +62,12 @@ async fn revocation_stops_renewal_at_every_step() {
             "{backend}"
         );
         assert_eq!(payment_status(&s, &p_unpaid.id).await, "closed");
+        // Refunding until the provider confirms; then refunded, each once at the provider.
+        assert_eq!(
+            order(&s, &review, &t_review).await.status,
+            OrderStatus::Refunding
+        );
+        assert_eq!(settle_refunds(&s).await, 3, "{backend}");
         for (n, t) in [
             (&review, &t_review),
             (&approved, &t_approved),
@@ -70,6 +76,11 @@ async fn revocation_stops_renewal_at_every_step() {
             let v = order(&s, n, t).await;
             assert_eq!(v.status, OrderStatus::Refunded, "{backend} {n}");
         }
+        assert_eq!(
+            s.count("SELECT COUNT(*) AS n FROM sandbox_alipay_refunds")
+                .await,
+            3
+        );
         assert_eq!(
             s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'refunded'")
                 .await,
@@ -169,7 +180,9 @@ async fn a_revoked_certificate_is_refused_even_if_its_orders_were_not_moved() {
         .execute(&s.state.db.writer)
         .await
         .unwrap();
-    assert_eq!(pay(&s, &n4, &t4).await.status, OrderStatus::Refunded);
+    assert_eq!(pay(&s, &n4, &t4).await.status, OrderStatus::Refunding);
+    assert_eq!(settle_refunds(&s).await, 1);
+    assert_eq!(order(&s, &n4, &t4).await.status, OrderStatus::Refunded);
     no_violations(&s).await;
 }
 
@@ -227,7 +240,7 @@ async fn management_key_answers_are_few_and_only_for_an_issued_order() {
 /// The notice the sandbox would send for `p`, posted; the answer's text.
 async fn notice(s: &Server, payment: &str, trade: &str, amount: i64) -> String {
     s.http
-        .post(s.api("/payments/notify"))
+        .post(s.api("/payments/alipay/notify"))
         .form(&s.state.sandbox.notice(payment, trade, amount, 0))
         .send()
         .await
@@ -242,7 +255,7 @@ async fn post_payment(s: &Server, number: &str, token: &str, title: &str) -> req
     s.http
         .post(s.api(&format!("/orders/{number}/payments")))
         .header("x-order-token", token)
-        .json(&serde_json::json!({"method": "online", "invoice_title": title, "taxpayer_id": "91350100M000100Y43"}))
+        .json(&serde_json::json!({"method": "alipay_qr", "invoice_title": title, "taxpayer_id": "91350100M000100Y43"}))
         .send()
         .await
         .unwrap()
@@ -281,11 +294,19 @@ async fn a_replaced_payment_is_closed_and_its_money_returned() {
             v.applied_at + s.state.config.payment_ttl_secs
         );
         // The old QR code paid anyway: recorded and refunded, the order still awaits payment.
+        let trade = provider_paid(&s, &first.id).await;
         assert_eq!(
-            notice(&s, &first.id, "SBXOLD", first.amount_fen).await,
+            notice(&s, &first.id, &trade, first.amount_fen).await,
             "success"
         );
+        assert_eq!(
+            payment_status(&s, &first.id).await,
+            "refunding",
+            "{backend}"
+        );
+        assert_eq!(settle_refunds(&s).await, 1, "{backend}");
         assert_eq!(payment_status(&s, &first.id).await, "refunded", "{backend}");
+        assert_eq!(provider_refunds(&s, &first.id).await, (1, first.amount_fen));
         assert_eq!(
             order(&s, &number, &token).await.status,
             OrderStatus::AwaitingPayment
@@ -748,7 +769,7 @@ async fn credentials_are_checked_before_the_body() {
     // A notice that is not the provider's is forbidden, whatever it says.
     let r = s
         .http
-        .post(s.api("/payments/notify"))
+        .post(s.api("/payments/alipay/notify"))
         .form(&[
             ("sign_type", "RSA2"),
             ("sign", "AAAA"),

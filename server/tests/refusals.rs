@@ -155,7 +155,7 @@ async fn notices_refused_and_repeated() {
             let s = &s;
             async move {
                 s.http
-                    .post(s.api("/payments/notify"))
+                    .post(s.api("/payments/alipay/notify"))
                     .form(&params)
                     .send()
                     .await
@@ -226,7 +226,11 @@ async fn notices_refused_and_repeated() {
         let genuine = s.state.sandbox.notice(&p.id, "SBXT1", p.amount_fen, 0);
         let mut tasks = Vec::new();
         for _ in 0..100 {
-            let (http, url, params) = (s.http.clone(), s.api("/payments/notify"), genuine.clone());
+            let (http, url, params) = (
+                s.http.clone(),
+                s.api("/payments/alipay/notify"),
+                genuine.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 http.post(url)
                     .form(&params)
@@ -375,9 +379,17 @@ async fn cancel_before_and_after_payment() {
         .json()
         .await
         .unwrap();
-    assert_eq!(v.status, OrderStatus::Refunded);
+    // Refunding until the provider says the money is back; then refunded, once.
+    assert_eq!(v.status, OrderStatus::Refunding);
+    assert_eq!(settle_refunds(&s).await, 1);
+    assert_eq!(
+        order(&s, &number, &token).await.status,
+        OrderStatus::Refunded
+    );
     let p = s.state.db.latest_payment(&number).await.unwrap().unwrap();
     assert_eq!(p.status.as_str(), "refunded");
+    assert_eq!(provider_refunds(&s, &p.id).await, (1, p.amount_fen));
+    assert_eq!(settle_refunds(&s).await, 0, "nothing left to refund");
     assert_eq!(
         certrenew_server::check::invariants(&s.state.db)
             .await
@@ -490,7 +502,7 @@ async fn without_a_provider_payments_are_refused_not_faked() {
             &number,
             &token,
             "/payments",
-            &serde_json::json!({"method": "online", "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}),
+            &serde_json::json!({"method": "alipay_qr", "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}),
         )
         .await;
     assert_eq!(r.status(), 503);
@@ -510,7 +522,7 @@ async fn without_a_provider_payments_are_refused_not_faked() {
         .unwrap();
     for page in [
         "/sandbox/cashier/P1",
-        "/sandbox/gateway/query?out_trade_no=P1",
+        "/sandbox/alipay/gateway.do?method=alipay.trade.query",
     ] {
         let r = s.http.get(format!("{}{page}", s.url)).send().await.unwrap();
         assert_eq!(r.status(), 404, "{page}");
@@ -546,11 +558,13 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
         order(&s, &number, &token).await.status,
         OrderStatus::PaymentExpired
     );
-    // The notice still arrives (the user paid just too late): acknowledged, order untouched.
+    // The notice still arrives (the user paid just before the close reached the provider):
+    // acknowledged, order untouched.
+    let trade = provider_paid(&s, &p.id).await;
     let r = s
         .http
-        .post(s.api("/payments/notify"))
-        .form(&s.state.sandbox.notice(&p.id, "SBXT1", p.amount_fen, 0))
+        .post(s.api("/payments/alipay/notify"))
+        .form(&s.state.sandbox.notice(&p.id, &trade, p.amount_fen, 0))
         .send()
         .await
         .unwrap();
@@ -560,12 +574,20 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
         OrderStatus::PaymentExpired
     );
     // …and the money goes back, with its trade on record (before: kept, payment 'expired').
+    assert_eq!(payment_status(&s, &p.id).await, "refunding");
+    assert_eq!(settle_refunds(&s).await, 1);
     assert_eq!(payment_status(&s, &p.id).await, "refunded");
-    assert_eq!(
-        s.count("SELECT COUNT(*) AS n FROM payments WHERE trade_no = 'SBXT1' AND refunded_at IS NOT NULL")
-            .await,
-        1
-    );
+    assert_eq!(provider_refunds(&s, &p.id).await, (1, p.amount_fen));
+    let recorded: String = certrenew_server::sql::query(
+        "SELECT trade_no FROM payments WHERE id = $1 AND refunded_at IS NOT NULL",
+    )
+    .bind(&p.id)
+    .fetch_one(&s.state.db.pool)
+    .await
+    .unwrap()
+    .try_get("trade_no")
+    .unwrap();
+    assert_eq!(recorded, trade);
     // The sandbox cashier no longer says 支付成功 for it.
     let r = s
         .http
@@ -591,7 +613,7 @@ async fn invalid_taxpayer_id_is_refused_without_a_payment() {
         .http
         .post(s.api(&format!("/orders/{number}/payments")))
         .header("x-order-token", &token)
-        .json(&serde_json::json!({"method": "online", "invoice_title": " ", "taxpayer_id": "91350100M000100Y44"}))
+        .json(&serde_json::json!({"method": "alipay_qr", "invoice_title": " ", "taxpayer_id": "91350100M000100Y44"}))
         .send()
         .await
         .unwrap();

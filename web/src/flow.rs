@@ -263,6 +263,7 @@ mod tests {
     #[test]
     fn fee_follows_the_period() {
         let prices = api::PriceList {
+            payment_methods: vec![api::PaymentMethod::AlipayQr],
             renewal_window_days: 90,
             unit_fen_per_year: 20000,
             options: vec![

@@ -159,7 +159,10 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("cancel", "撤销申请", "Cancel application"),
     ("cancelled", "申请已撤销。", "The application was cancelled."),
     ("pay_method", "选择支付方式", "Payment method"),
-    ("online", "在线支付", "Online payment"),
+    ("alipay_qr", "支付宝扫码支付", "Alipay (scan the QR code)"),
+    ("alipay_page", "支付宝网页支付", "Alipay (payment page)"),
+    ("wechat_native", "微信扫码支付", "WeChat Pay (scan the QR code)"),
+    ("no_payment_methods", "本服务暂未开通在线支付，请联系 CA 客服。", "Online payment is not set up on this service yet; please contact the CA's service desk."),
     ("invoice_title", "发票抬头", "Invoice title"),
     ("taxpayer_id", "纳税人识别号", "Taxpayer ID"),
     ("invoice_warning", "请认真填写：电子发票一经开具不予重开。", "Fill in carefully: an issued e-invoice is never re-issued."),
@@ -223,9 +226,33 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
     }
 }
 
+/// The message key naming a payment method in the cashier.
+pub fn payment_method_key(m: api::PaymentMethod) -> &'static str {
+    match m {
+        api::PaymentMethod::AlipayQr => "alipay_qr",
+        api::PaymentMethod::AlipayPage => "alipay_page",
+        api::PaymentMethod::WechatNative => "wechat_native",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_payment_method_has_its_name_in_both_languages() {
+        for m in [
+            api::PaymentMethod::AlipayQr,
+            api::PaymentMethod::AlipayPage,
+            api::PaymentMethod::WechatNative,
+        ] {
+            let key = payment_method_key(m);
+            assert_ne!(t(Lang::Zh, key), "?", "{key}");
+            assert_ne!(t(Lang::Zh, key), t(Lang::En, key), "{key}");
+            // The key is the method's wire name, so the two cannot drift apart.
+            assert_eq!(serde_json::to_value(m).unwrap(), key);
+        }
+    }
 
     #[test]
     fn every_key_once() {

@@ -284,7 +284,7 @@ pub async fn new_payment(s: &Server, number: &str, token: &str) -> api::PaymentV
     s.http
         .post(s.api(&format!("/orders/{number}/payments")))
         .header("x-order-token", token)
-        .json(&serde_json::json!({"method": "online", "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}))
+        .json(&serde_json::json!({"method": "alipay_qr", "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}))
         .send()
         .await
         .unwrap()
@@ -512,4 +512,53 @@ pub async fn ask_management_key(s: &Server, number: &str, token: &str) -> reqwes
         },
     )
     .await
+}
+
+/// Runs the refund job until no refund is pending (bounded; retries are made due at once, the
+/// backoff is not what is tested); how many the provider confirmed.
+pub async fn settle_refunds(s: &Server) -> usize {
+    let mut confirmed = 0;
+    for _ in 0..20 {
+        if s.count("SELECT COUNT(*) AS n FROM refunds WHERE status = 'pending'")
+            .await
+            == 0
+        {
+            break;
+        }
+        certrenew_server::sql::query("UPDATE refunds SET next_at = 0 WHERE status = 'pending'")
+            .execute(&s.state.db.writer)
+            .await
+            .unwrap();
+        confirmed += certrenew_server::refund::run(&s.state).await.unwrap();
+    }
+    confirmed
+}
+
+/// The refunds the provider (the sandbox's books) made for a payment, and their sum in fen.
+pub async fn provider_refunds(s: &Server, payment_id: &str) -> (i64, i64) {
+    let r = certrenew_server::sql::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
+        .bind(payment_id)
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap();
+    (r.try_get("n").unwrap(), r.try_get("fen").unwrap())
+}
+
+/// The payer paid at the provider just before the close reached it (the race a late notice
+/// comes from): the sandbox's books mark the trade paid. Its trade number.
+pub async fn provider_paid(s: &Server, payment_id: &str) -> String {
+    certrenew_server::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_SUCCESS', paid_at = 1 WHERE out_trade_no = $1")
+        .bind(payment_id)
+        .execute(&s.state.db.writer)
+        .await
+        .unwrap();
+    certrenew_server::sql::query(
+        "SELECT trade_no FROM sandbox_alipay_trades WHERE out_trade_no = $1",
+    )
+    .bind(payment_id)
+    .fetch_one(&s.state.db.pool)
+    .await
+    .unwrap()
+    .try_get("trade_no")
+    .unwrap()
 }

@@ -48,6 +48,18 @@ pub fn Order() -> Html {
     let title = use_state(|| prefill.0.clone());
     let taxpayer = use_state(|| prefill.1.clone());
     let pin = use_state(String::new);
+    // The methods this server takes; a kiosk pays by phone only (no page to leave the flow to).
+    let kiosk = crate::kiosk::enabled();
+    let methods: Vec<api::PaymentMethod> = ctx
+        .flow
+        .prices
+        .as_ref()
+        .map(|p| p.payment_methods.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| !kiosk || *m != api::PaymentMethod::AlipayPage)
+        .collect();
+    let method = use_state(|| methods.first().copied());
     // Follow the status while something outside this page moves it (payment, review).
     {
         let ctx = ctx.clone();
@@ -65,7 +77,6 @@ pub fn Order() -> Html {
             move || drop(interval)
         });
     }
-    let kiosk = crate::kiosk::enabled();
     let step = usize::from(order.progress_step);
     let bar = html! {
         <ol class="progress" id="progress">
@@ -100,11 +111,14 @@ pub fn Order() -> Html {
     let pay = {
         let ctx = ctx.clone();
         let (n, t) = (order.number.clone(), token_hdr.clone());
-        let (title, taxpayer) = (title.clone(), taxpayer.clone());
+        let (title, taxpayer, method) = (title.clone(), taxpayer.clone(), method.clone());
         Callback::from(move |_| {
             let (ctx, n, t) = (ctx.clone(), n.clone(), t.clone());
+            let Some(method) = *method else {
+                return;
+            };
             let body = api::PaymentRequest {
-                method: api::PaymentMethod::Online,
+                method,
                 invoice_title: (*title).clone(),
                 taxpayer_id: (*taxpayer).clone(),
             };
@@ -142,7 +156,9 @@ pub fn Order() -> Html {
     let taxpayer_error = (!taxpayer.is_empty())
         .then(|| api::validate::social_credit_code(&taxpayer).err())
         .flatten();
-    let can_pay = !title.trim().is_empty() && api::validate::social_credit_code(&taxpayer).is_ok();
+    let can_pay = method.is_some()
+        && !title.trim().is_empty()
+        && api::validate::social_credit_code(&taxpayer).is_ok();
     html! {
         <section class="card" id="order">
             <h2>{ ctx.t("order_title") }</h2>
@@ -161,8 +177,10 @@ pub fn Order() -> Html {
                     Some(p) => html! {
                         <div class="pay" id="cashier">
                             // Kiosks pay by phone only: a link would lead out of the flow.
-                            <p class="scan">{ ctx.t("scan_to_pay") }</p>
-                            <crate::components::qr::Qr payload={p.qr_payload.clone()} />
+                            if !p.qr_payload.is_empty() {
+                                <p class="scan">{ ctx.t("scan_to_pay") }</p>
+                                <crate::components::qr::Qr payload={p.qr_payload.clone()} />
+                            }
                             if !kiosk {
                                 <a id="cashier-link" class="button primary" href={p.cashier_url.clone()} target="_blank" rel="noopener">{ ctx.t("to_cashier") }</a>
                             }
@@ -173,7 +191,18 @@ pub fn Order() -> Html {
                     None if *paying => html! {
                         <div class="pay" id="payment-form">
                             <h3>{ ctx.t("pay_method") }</h3>
-                            <label class="check"><input type="radio" checked=true />{ ctx.t("online") }</label>
+                            if methods.is_empty() {
+                                <p class="notice" id="no-payment-methods">{ ctx.t("no_payment_methods") }</p>
+                            }
+                            { for methods.iter().map(|m| {
+                                let key = crate::i18n::payment_method_key(*m);
+                                let chosen = *method == Some(*m);
+                                let (state, m) = (method.clone(), *m);
+                                html! {
+                                    <label class="check"><input type="radio" name="method" id={format!("method-{key}")} checked={chosen}
+                                        onchange={Callback::from(move |_| state.set(Some(m)))} />{ ctx.t(key) }</label>
+                                }
+                            }) }
                             <label class="field"><span>{ ctx.t("invoice_title") }<b class="req">{"*"}</b></span>
                                 <input id="invoice-title" value={(*title).clone()} oninput={let s = title.clone(); Callback::from(move |e: InputEvent| s.set(input_value(&e)))} /></label>
                             <label class={classes!("field", taxpayer_error.map(|_| "invalid"))}><span>{ ctx.t("taxpayer_id") }<b class="req">{"*"}</b></span>
