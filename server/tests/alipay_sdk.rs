@@ -1,0 +1,341 @@
+#![allow(clippy::unwrap_used)]
+//! The Alipay adapter against Alipay's own Node SDK (tests/e2e/alipay-mock.mjs, npm
+//! `alipay-sdk`): the SDK verifies every request we sign, we verify the answers and notices it
+//! checked, and the mock's books show what happened to the money. Keys are made here.
+
+mod common;
+
+use api::OrderStatus;
+use certrenew_server::payment::alipay::{KeyFiles, Settings};
+use common::*;
+use std::io::BufRead;
+
+struct Mock {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn pem_pair(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let (private, public) = (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    );
+    std::fs::write(&private, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(&public, key.public_key_to_pem().unwrap()).unwrap();
+    (private, public)
+}
+
+fn start_mock(dir: &std::path::Path, app_public: &std::path::Path) -> (Mock, std::path::PathBuf) {
+    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e");
+    assert!(
+        e2e.join("node_modules/alipay-sdk").exists(),
+        "the Alipay SDK is not installed: scripts/setup e2e"
+    );
+    let (alipay_private, alipay_public) = pem_pair(dir, "alipay");
+    let mut child = std::process::Command::new("node")
+        .arg("alipay-mock.mjs")
+        .current_dir(&e2e)
+        .env("MOCK_APP_ID", "2021009900000001")
+        .env("MOCK_SELLER_ID", "2088009900000001")
+        .env("MOCK_APP_PUBLIC_KEY", app_public)
+        .env("MOCK_ALIPAY_PRIVATE_KEY", &alipay_private)
+        .env("MOCK_ALIPAY_PUBLIC_KEY", &alipay_public)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("listening ")
+        .expect("the mock listens")
+        .to_string();
+    (
+        Mock {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        },
+        alipay_public,
+    )
+}
+
+impl Mock {
+    async fn get(&self, path: &str) -> serde_json::Value {
+        reqwest::get(format!("{}{path}", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+    async fn post(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+async fn post_notice(s: &Server, n: &serde_json::Value) -> (u16, String) {
+    let form: Vec<(String, String)> = n
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let r = s
+        .http
+        .post(s.api("/payments/alipay/notify"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn payment(s: &Server, number: &str, token: &str, method: &str) -> api::PaymentView {
+    let r = s
+        .order_post(
+            number,
+            token,
+            "/payments",
+            &serde_json::json!({"method": method, "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notices() {
+    let keys = std::env::temp_dir().join(format!("alipay-sdk-{}", certrenew_server::random_id(6)));
+    std::fs::create_dir_all(&keys).unwrap();
+    let _cleanup = TempDir(keys.clone());
+    let (app_private, app_public) = pem_pair(&keys, "app");
+    let (mock, alipay_public) = start_mock(&keys, &app_public);
+    let gateway = format!("{}/gateway.do", mock.url);
+    let s = Server::start("sqlite", |c| {
+        c.sandbox_payments = false;
+        c.alipay = Some(Settings {
+            app_id: "2021009900000001".into(),
+            seller_id: "2088009900000001".into(),
+            private_key: app_private.clone(),
+            keys: KeyFiles::PublicKey(alipay_public.clone()),
+            gateway: gateway.clone(),
+        });
+    })
+    .await;
+    let prices: api::PriceList = s
+        .http
+        .get(s.api("/prices"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        prices.payment_methods,
+        [api::PaymentMethod::AlipayQr, api::PaymentMethod::AlipayPage]
+    );
+
+    // A QR payment: precreate verified by the SDK, its qr_code is what the cashier shows.
+    let (mut a1, c1) = s.token(30).await;
+    let (n1, t1) = apply(&s, &mut a1, &c1).await;
+    let p1 = payment(&s, &n1, &t1, "alipay_qr").await;
+    assert_eq!(
+        p1.qr_payload,
+        format!("https://qr.alipay.com/mock{}", p1.id)
+    );
+    // The phone pays: the mock's notice (checked by the SDK) is taken.
+    let paid = mock
+        .post(&format!("/_test/pay?out_trade_no={}", p1.id))
+        .await;
+    assert_eq!(paid["delivered"]["text"], "success");
+    assert_eq!(order(&s, &n1, &t1).await.status, OrderStatus::UnderReview);
+    // The same notice 100 times, concurrently: one payment, one audit step.
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (http, url, n) = (
+                s.http.clone(),
+                s.api("/payments/alipay/notify"),
+                paid["notice"].clone(),
+            );
+            tokio::spawn(async move {
+                let form: Vec<(String, String)> = n
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                    .collect();
+                http.post(url)
+                    .form(&form)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), "success");
+    }
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'paid'")
+            .await,
+        1
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM audit WHERE to_status = 'paid'")
+            .await,
+        1
+    );
+
+    // Notices changed in a byte, or genuine but for another account or amount, are refused.
+    let (mut a2, c2) = s.token(30).await;
+    let (n2, t2) = apply(&s, &mut a2, &c2).await;
+    let p2 = payment(&s, &n2, &t2, "alipay_qr").await;
+    let genuine = mock
+        .get(&format!("/_test/notice?out_trade_no={}", p2.id))
+        .await;
+    let mut bent = genuine.clone();
+    bent["total_amount"] = "0.01".into();
+    assert_eq!(post_notice(&s, &bent).await, (403, "failure".into()));
+    let mut bent = genuine.clone();
+    let sig = bent["sign"].as_str().unwrap().to_string();
+    bent["sign"] = format!(
+        "{}{}",
+        if sig.starts_with('A') { "B" } else { "A" },
+        &sig[1..]
+    )
+    .into();
+    assert_eq!(post_notice(&s, &bent).await.0, 403);
+    for field in ["app_id=2021000000000999", "seller_id=2088000000000999"] {
+        let other = mock
+            .get(&format!("/_test/notice?out_trade_no={}&{field}", p2.id))
+            .await;
+        assert_eq!(post_notice(&s, &other).await.0, 400, "{field}");
+    }
+    let short = mock
+        .get(&format!(
+            "/_test/notice?out_trade_no={}&total_amount=1.00",
+            p2.id
+        ))
+        .await;
+    assert_eq!(
+        post_notice(&s, &short).await.1,
+        "success",
+        "acknowledged, kept for a person"
+    );
+    assert_eq!(
+        order(&s, &n2, &t2).await.status,
+        OrderStatus::AwaitingPayment
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM payment_discrepancies")
+            .await,
+        1
+    );
+
+    // Paid, then cancelled: the refund fails once at the provider, is retried, and the order
+    // is refunded only once the provider has the money back — once.
+    let paid2 = mock
+        .post(&format!("/_test/pay?out_trade_no={}", p2.id))
+        .await;
+    assert_eq!(paid2["delivered"]["text"], "success");
+    mock.post("/_test/fail-refunds?n=1").await;
+    let r = s.order_post(&n2, &t2, "/cancel", &()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(certrenew_server::refund::run(&s.state).await.unwrap(), 0);
+    assert_eq!(order(&s, &n2, &t2).await.status, OrderStatus::Refunding);
+    assert_eq!(settle_refunds(&s).await, 1);
+    assert_eq!(order(&s, &n2, &t2).await.status, OrderStatus::Refunded);
+    let books = mock.get("/_test/books").await;
+    let refunds = books["trades"][&p2.id]["refunds"]
+        .as_object()
+        .unwrap()
+        .clone();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(
+        refunds.values().next().unwrap(),
+        &serde_json::json!(p2.amount_fen)
+    );
+
+    // A notice lost on the way: reconciliation finds the trade paid at the provider.
+    let (mut a3, c3) = s.token(30).await;
+    let (n3, t3) = apply(&s, &mut a3, &c3).await;
+    let p3 = payment(&s, &n3, &t3, "alipay_qr").await;
+    mock.post(&format!("/_test/pay?out_trade_no={}&drop=1", p3.id))
+        .await;
+    certrenew_server::sql::query(
+        "UPDATE payments SET created_at = created_at - 1000 WHERE id = $1",
+    )
+    .bind(&p3.id)
+    .execute(&s.state.db.writer)
+    .await
+    .unwrap();
+    assert_eq!(
+        certrenew_server::jobs::reconcile_payments(&s.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(order(&s, &n3, &t3).await.status, OrderStatus::UnderReview);
+
+    // The payment page: a signed page.pay URL the SDK accepts; replaced, it is closed there.
+    let (mut a4, c4) = s.token(30).await;
+    let (n4, t4) = apply(&s, &mut a4, &c4).await;
+    let p4 = payment(&s, &n4, &t4, "alipay_page").await;
+    assert!(p4.cashier_url.starts_with(&gateway), "{}", p4.cashier_url);
+    assert!(p4.qr_payload.is_empty());
+    let page = reqwest::get(&p4.cashier_url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let _ = payment(&s, &n4, &t4, "alipay_qr").await;
+    let mut closed = false;
+    for _ in 0..50 {
+        if mock.get("/_test/books").await["trades"][&p4.id]["status"] == "TRADE_CLOSED" {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(closed, "the replaced payment was closed at the provider");
+
+    // Every request the SDK saw verified, every method of the adapter among them.
+    let books = mock.get("/_test/books").await;
+    assert_eq!(books["refused"], serde_json::json!({}), "{books}");
+    for m in [
+        "alipay.trade.precreate",
+        "alipay.trade.page.pay",
+        "alipay.trade.query",
+        "alipay.trade.close",
+        "alipay.trade.refund",
+        "alipay.trade.fastpay.refund.query",
+    ] {
+        assert!(
+            books["verified"][m].as_u64().unwrap_or(0) >= 1,
+            "{m}: {books}"
+        );
+    }
+    assert_eq!(
+        certrenew_server::check::invariants(&s.state.db)
+            .await
+            .unwrap(),
+        Vec::<String>::new()
+    );
+}
