@@ -59,7 +59,11 @@ pub fn Order() -> Html {
         .into_iter()
         .filter(|m| !kiosk || *m != api::PaymentMethod::AlipayPage)
         .collect();
-    let method = use_state(|| methods.first().copied());
+    // The choice, else the first method offered (the price list may arrive after this page).
+    let chosen = use_state(|| None::<api::PaymentMethod>);
+    let method = (*chosen)
+        .filter(|m| methods.contains(m))
+        .or(methods.first().copied());
     // Follow the status while something outside this page moves it (payment, review).
     {
         let ctx = ctx.clone();
@@ -111,10 +115,10 @@ pub fn Order() -> Html {
     let pay = {
         let ctx = ctx.clone();
         let (n, t) = (order.number.clone(), token_hdr.clone());
-        let (title, taxpayer, method) = (title.clone(), taxpayer.clone(), method.clone());
+        let (title, taxpayer) = (title.clone(), taxpayer.clone());
         Callback::from(move |_| {
             let (ctx, n, t) = (ctx.clone(), n.clone(), t.clone());
-            let Some(method) = *method else {
+            let Some(method) = method else {
                 return;
             };
             let body = api::PaymentRequest {
@@ -196,10 +200,10 @@ pub fn Order() -> Html {
                             }
                             { for methods.iter().map(|m| {
                                 let key = crate::i18n::payment_method_key(*m);
-                                let chosen = *method == Some(*m);
-                                let (state, m) = (method.clone(), *m);
+                                let on = method == Some(*m);
+                                let (state, m) = (chosen.clone(), *m);
                                 html! {
-                                    <label class="check"><input type="radio" name="method" id={format!("method-{key}")} checked={chosen}
+                                    <label class="check"><input type="radio" name="method" id={format!("method-{key}")} checked={on}
                                         onchange={Callback::from(move |_| state.set(Some(m)))} />{ ctx.t(key) }</label>
                                 }
                             }) }
