@@ -339,3 +339,96 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
         Vec::<String>::new()
     );
 }
+
+/// Certificate mode: the SNs we send (`app_cert_sn`, `alipay_root_cert_sn`) are the ones the
+/// SDK computes for the same certificates (a root file with an RSA- and an EC-signed one).
+#[test]
+fn certificate_sns_are_the_sdks() {
+    use openssl::{asn1, bn, ec, hash, nid, pkey, rsa, x509};
+    fn cert(key: &pkey::PKey<pkey::Private>, serial: &str, cn: &str) -> x509::X509 {
+        let mut name = x509::X509NameBuilder::new().unwrap();
+        for (k, v) in [
+            ("C", "CN"),
+            ("O", "Ant Financial"),
+            ("OU", "Certification Authority"),
+            ("CN", cn),
+        ] {
+            name.append_entry_by_text(k, v).unwrap();
+        }
+        let name = name.build();
+        let mut b = x509::X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        let serial = bn::BigNum::from_hex_str(serial).unwrap();
+        b.set_serial_number(&serial.to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(key).unwrap();
+        b.set_not_before(&asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&asn1::Asn1Time::days_from_now(3).unwrap())
+            .unwrap();
+        b.sign(key, hash::MessageDigest::sha256()).unwrap();
+        b.build()
+    }
+    let rsa_key = pkey::PKey::from_rsa(rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let group = ec::EcGroup::from_curve_name(nid::Nid::X9_62_PRIME256V1).unwrap();
+    let ec_key = pkey::PKey::from_ec_key(ec::EcKey::generate(&group).unwrap()).unwrap();
+    let app = cert(
+        &rsa_key,
+        "4F1A2B3C9D",
+        "Ant Financial Certification Authority Class 2 R1",
+    );
+    let root = [
+        cert(
+            &rsa_key,
+            "0123456789ABCDEF01",
+            "Ant Financial Certification Authority R1",
+        )
+        .to_pem()
+        .unwrap(),
+        cert(&ec_key, "77", "Ant Financial Certification Authority E1")
+            .to_pem()
+            .unwrap(),
+    ]
+    .concat();
+    let dir = std::env::temp_dir().join(format!("alipay-sn-{}", certrenew_server::random_id(6)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = TempDir(dir.clone());
+    std::fs::write(dir.join("app.pem"), app.to_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("root.pem"), &root).unwrap();
+    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/e2e/node_modules/alipay-sdk/dist/esm/antcertutil.js");
+    assert!(
+        sdk.exists(),
+        "the Alipay SDK is not installed: scripts/setup e2e"
+    );
+    let script = format!(
+        "import {{ getSNFromPath }} from '{}'; console.log(getSNFromPath('{}', false)); console.log(getSNFromPath('{}', true));",
+        sdk.display(),
+        dir.join("app.pem").display(),
+        dir.join("root.pem").display()
+    );
+    let out = std::process::Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let (theirs_app, theirs_root) = (lines.next().unwrap(), lines.next().unwrap());
+    assert_eq!(
+        certrenew_server::payment::alipay::cert_sn(&app).unwrap(),
+        theirs_app
+    );
+    let ours_root = certrenew_server::payment::alipay::root_cert_sn(&root).unwrap();
+    assert_eq!(ours_root, theirs_root);
+    assert!(
+        !ours_root.contains('_'),
+        "the EC-signed root is left out: {ours_root}"
+    );
+}
