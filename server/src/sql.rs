@@ -829,10 +829,11 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         // Started over every period, it holds a few periods' writes (≈ 3 MB here); a busy machine
-        // stretches that. Growing, it would hold everything written.
+        // stretches that (11 MB seen in CI beside other test binaries, which failed a bound of
+        // an eighth). Growing, it would hold everything written.
         let written = i as u64 * 16 * 1024;
         assert!(
-            most < written / 8,
+            most < written / 3,
             "WAL reached {most} bytes while {} MB were written",
             written >> 20
         );
