@@ -22,11 +22,14 @@ login=$(curl -fs -c "$data/cookies" -H 'content-type: application/json' \
 csrf=$(printf '%s' "$login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf"])')
 cookie=$(awk '$6 == "certrenew_admin" {print $6 "=" $7}' "$data/cookies")
 # POST /ocsp takes DER (application/ocsp-request), which schemathesis cannot generate (the OCSP
-# tests drive it with OpenSSL); logging out would end the session the run is using.
+# tests drive it with OpenSSL); logging out would end the session the run is using. The demo
+# server has no WeChat Pay account, so its notice routes only answer 404 (server/tests/wechat_sdk.rs
+# drives them with notices WeChat Pay's SDK signs and encrypts).
 st run "$base/api/v1/openapi.json" --url "$base/api/v1" \
   --checks not_a_server_error --phases examples,coverage,fuzzing,stateful \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --workers 2 --seed 1 \
   --exclude-name 'POST /ocsp' --exclude-name 'POST /admin/logout' \
+  --exclude-path-regex '^/payments/wechat/' \
   -H "Cookie: $cookie" -H "X-CSRF-Token: $csrf" | tee "$data/st.log" | tail -80
 # The document states what the server enforces, so generated data is mostly served (or refused
 # for want of a credential or of test data, not for its shape). One operation must reject it:

@@ -90,8 +90,7 @@ pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
     for r in rows {
         let id: String = r.try_get("id").map_err(|e| e.to_string())?;
         let method: String = r.try_get("method").map_err(|e| e.to_string())?;
-        let method = crate::payment::parse_method(&method).unwrap_or(api::PaymentMethod::AlipayQr);
-        let Some(provider) = s.payments.for_method(method) else {
+        let Some(provider) = s.payments.for_stored(&method) else {
             continue;
         };
         let paid = match provider.query(&id).await {

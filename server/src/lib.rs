@@ -178,6 +178,8 @@ pub struct Config {
     /// An Alipay merchant account; without one (and with the sandbox on) the sandbox is the
     /// Alipay the server pays through.
     pub alipay: Option<payment::alipay::Settings>,
+    /// A WeChat Pay merchant account (APIv3, Native QR payments).
+    pub wechat: Option<payment::wechat::Settings>,
     /// Fault injection for tests and drills: the sandbox cashier records payments but sends no
     /// notice, so only reconciliation can find them.
     pub sandbox_drop_notices: bool,
@@ -227,6 +229,7 @@ impl Config {
             reminder_days: 30,
             reconcile_after_secs: 120,
             alipay: None,
+            wechat: None,
             sandbox_drop_notices: false,
             smtp_url: None,
             smtp_password: None,
@@ -372,8 +375,23 @@ impl AppState {
                 http.clone(),
             )?));
         }
+        if let Some(w) = &config.wechat {
+            let account = w.load()?;
+            notes.push(format!(
+                "payments: WeChat Pay, merchant {} (app {}) at {}, answers checked under {}",
+                account.mchid,
+                account.appid,
+                account.base_url,
+                account.platform.serials().join(", ")
+            ));
+            providers.push(Arc::new(payment::wechat::Wechat::new(
+                account,
+                &config.public_url,
+                http.clone(),
+            )?));
+        }
         if providers.is_empty() {
-            notes.push("payments: no provider set up — applications are taken but cannot be paid (--alipay-… flags, or --sandbox-payments for the sandbox)".into());
+            notes.push("payments: no provider set up — applications are taken but cannot be paid (--alipay-… or --wechat-… flags, or --sandbox-payments for the sandbox)".into());
         }
         let payments = payment::Providers::new(providers);
         // A wrong relay URL, password or CA file is said now, not at the first notice.

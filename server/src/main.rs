@@ -144,6 +144,8 @@ struct Serve {
     reconcile_after: Option<i64>,
     #[command(flatten)]
     alipay: AlipayFlags,
+    #[command(flatten)]
+    wechat: WechatFlags,
     /// Fault injection: the sandbox records payments but sends no notice
     #[arg(long = "sandbox-drop-notices", env = "CERTRENEW_SANDBOX_DROP_NOTICES")]
     drop_notices: bool,
@@ -281,6 +283,133 @@ impl AlipayFlags {
     }
 }
 
+/// A WeChat Pay merchant account (APIv3). All of merchant id, app id, serial, private key,
+/// APIv3 key and a platform key (public key + id, or platform certificates), or none.
+#[derive(Args)]
+struct WechatFlags {
+    /// The merchant id (mchid)
+    #[arg(long = "wechat-mchid", env = "CERTRENEW_WECHAT_MCHID")]
+    wechat_mchid: Option<String>,
+    /// The app id bound to the merchant (appid)
+    #[arg(long = "wechat-appid", env = "CERTRENEW_WECHAT_APPID")]
+    wechat_appid: Option<String>,
+    /// The serial number of the merchant's API certificate
+    #[arg(long = "wechat-serial", env = "CERTRENEW_WECHAT_SERIAL")]
+    wechat_serial: Option<String>,
+    /// The merchant's API private key (apiclient_key.pem)
+    #[arg(
+        long = "wechat-private-key",
+        env = "CERTRENEW_WECHAT_PRIVATE_KEY",
+        value_name = "FILE"
+    )]
+    wechat_private_key: Option<PathBuf>,
+    /// A file holding the APIv3 key (32 characters), which opens notices
+    #[arg(
+        long = "wechat-apiv3-key",
+        env = "CERTRENEW_WECHAT_APIV3_KEY",
+        value_name = "FILE"
+    )]
+    wechat_apiv3_key: Option<PathBuf>,
+    /// Public-key mode: WeChat Pay's public key (pub_key.pem)
+    #[arg(
+        long = "wechat-public-key",
+        env = "CERTRENEW_WECHAT_PUBLIC_KEY",
+        value_name = "FILE"
+    )]
+    wechat_public_key: Option<PathBuf>,
+    /// Public-key mode: the public key's id (PUB_KEY_ID_…)
+    #[arg(
+        long = "wechat-public-key-id",
+        env = "CERTRENEW_WECHAT_PUBLIC_KEY_ID",
+        value_name = "ID"
+    )]
+    wechat_public_key_id: Option<String>,
+    /// Platform-certificate mode: a WeChat Pay platform certificate (repeatable; with the
+    /// public key too while WeChat Pay moves an account from one to the other)
+    #[arg(
+        long = "wechat-platform-cert",
+        env = "CERTRENEW_WECHAT_PLATFORM_CERTS",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    wechat_platform_certs: Vec<PathBuf>,
+    /// The API's base URL (WeChat Pay's by default)
+    #[arg(
+        long = "wechat-base-url",
+        env = "CERTRENEW_WECHAT_BASE_URL",
+        value_name = "URL"
+    )]
+    wechat_base_url: Option<String>,
+}
+
+impl WechatFlags {
+    /// None when no WeChat Pay flag is given; an error naming what is missing when some are.
+    fn settings(&self) -> Result<Option<certrenew_server::payment::wechat::Settings>, String> {
+        use certrenew_server::payment::wechat::{Settings, BASE_URL};
+        let named = [
+            (&self.wechat_mchid, "--wechat-mchid"),
+            (&self.wechat_appid, "--wechat-appid"),
+            (&self.wechat_serial, "--wechat-serial"),
+        ];
+        let files = [
+            (&self.wechat_private_key, "--wechat-private-key"),
+            (&self.wechat_apiv3_key, "--wechat-apiv3-key"),
+        ];
+        let any = named.iter().any(|(v, _)| v.is_some())
+            || files.iter().any(|(v, _)| v.is_some())
+            || self.wechat_public_key.is_some()
+            || self.wechat_public_key_id.is_some()
+            || !self.wechat_platform_certs.is_empty()
+            || self.wechat_base_url.is_some();
+        if !any {
+            return Ok(None);
+        }
+        let mut missing: Vec<&str> = named
+            .iter()
+            .filter(|(v, _)| v.is_none())
+            .map(|(_, n)| *n)
+            .chain(files.iter().filter(|(v, _)| v.is_none()).map(|(_, n)| *n))
+            .collect();
+        let public_key = match (&self.wechat_public_key, &self.wechat_public_key_id) {
+            (Some(k), Some(id)) => Some((k.clone(), id.clone())),
+            (Some(_), None) => {
+                missing.push("--wechat-public-key-id");
+                None
+            }
+            (None, Some(_)) => {
+                missing.push("--wechat-public-key");
+                None
+            }
+            (None, None) => {
+                if self.wechat_platform_certs.is_empty() {
+                    missing.push("--wechat-public-key and --wechat-public-key-id (or --wechat-platform-cert)");
+                }
+                None
+            }
+        };
+        if !missing.is_empty() {
+            return Err(format!(
+                "WeChat Pay is half set up; missing {}",
+                missing.join(", ")
+            ));
+        }
+        let some = |v: &Option<String>| v.clone().unwrap_or_default();
+        Ok(Some(Settings {
+            mchid: some(&self.wechat_mchid),
+            appid: some(&self.wechat_appid),
+            serial: some(&self.wechat_serial),
+            private_key: self.wechat_private_key.clone().unwrap_or_default(),
+            apiv3_key: self.wechat_apiv3_key.clone().unwrap_or_default(),
+            public_key,
+            platform_certs: self.wechat_platform_certs.clone(),
+            base_url: self
+                .wechat_base_url
+                .clone()
+                .unwrap_or_else(|| BASE_URL.into()),
+        }))
+    }
+}
+
 #[derive(Args)]
 struct IssueDemo {
     #[command(flatten)]
@@ -339,6 +468,7 @@ fn config(a: &Serve) -> Result<Config, String> {
         c.reconcile_after_secs = r;
     }
     c.alipay = a.alipay.settings()?;
+    c.wechat = a.wechat.settings()?;
     c.sandbox_drop_notices = a.drop_notices;
     c.smtp_url = a.smtp.clone();
     c.smtp_ca = a.smtp_ca.clone();

@@ -128,8 +128,7 @@ pub async fn run(s: &State) -> Result<usize, sql::Error> {
 
 /// One try at one refund; true when the provider confirmed it.
 async fn attempt(s: &State, d: &Due) -> Result<bool, sql::Error> {
-    let method = crate::payment::parse_method(&d.method).unwrap_or(api::PaymentMethod::AlipayQr);
-    let Some(provider) = s.payments.for_method(method) else {
+    let Some(provider) = s.payments.for_stored(&d.method) else {
         return retry(s, d, "no provider is set up for this payment's method")
             .await
             .map(|_| false);
@@ -240,6 +239,17 @@ async fn complete(s: &State, d: &Due) -> Result<(), sql::Error> {
     }
     tx.commit().await?;
     tracing::info!(refund = %d.id, order = %d.order_number, "refund confirmed by the provider");
+    Ok(())
+}
+
+/// A provider said a refund of ours changed state: it is asked about now, not at its backoff.
+pub async fn due_now(s: &State, id: &str) -> Result<(), sql::Error> {
+    sql::query("UPDATE refunds SET next_at = $1 WHERE id = $2 AND status = 'pending'")
+        .bind(now())
+        .bind(id)
+        .execute(&s.db.writer)
+        .await?;
+    s.refunds_ready.notify_one();
     Ok(())
 }
 

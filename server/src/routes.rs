@@ -34,6 +34,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/orders/{number}/management-key/check"),
     ("GET", "/orders/{number}/invoice"),
     ("POST", "/payments/alipay/notify"),
+    ("POST", "/payments/wechat/notify"),
+    ("POST", "/payments/wechat/refund-notify"),
     ("POST", "/admin/login"),
     ("POST", "/admin/logout"),
     ("GET", "/admin/orders"),
@@ -70,6 +72,7 @@ pub fn app(state: State) -> Router {
         .route("/orders/{number}/confirm", post(confirm))
         .route("/orders/{number}/invoice", get(invoice))
         .route("/payments/{provider}/notify", post(notify))
+        .route("/payments/{provider}/refund-notify", post(notify))
         .route("/demo/certificate", post(demo_certificate))
         .route("/crl", get(crl))
         .route("/ocsp", post(ocsp_post))
@@ -473,7 +476,7 @@ async fn view_of(
 fn payment_view(p: &Payment) -> api::PaymentView {
     api::PaymentView {
         id: p.id.clone(),
-        method: crate::payment::parse_method(&p.method).unwrap_or(api::PaymentMethod::AlipayQr),
+        method: crate::payment::stored_method(&p.method),
         amount_fen: p.amount_fen,
         paid: p.status == PaymentStatus::Paid,
         cashier_url: p.pay_url.clone().unwrap_or_default(),
@@ -568,8 +571,7 @@ pub(crate) async fn close_pending_payments(
 /// close that fails is only logged — money that still comes is refunded when it is noticed.
 pub(crate) fn close_at_provider(s: &State, payments: Vec<(String, String)>) {
     for (id, method) in payments {
-        let method = crate::payment::parse_method(&method).unwrap_or(api::PaymentMethod::AlipayQr);
-        if let Some(p) = s.payments.for_method(method).cloned() {
+        if let Some(p) = s.payments.for_stored(&method).cloned() {
             tokio::spawn(async move {
                 let _ = p.close(&id).await;
             });
@@ -646,7 +648,7 @@ async fn create_payment(
         if p.status == PaymentStatus::Pending
             && p.expires_at > t
             && p.method == method
-            && p.pay_url.is_some()
+            && (p.pay_url.is_some() || p.qr_payload.is_some())
             && p.invoice_title == title
             && p.taxpayer_id == taxpayer
         {
@@ -733,22 +735,31 @@ async fn notify(
     body: axum::body::Bytes,
 ) -> Response {
     let Some(p) = s.payments.named(&provider).cloned() else {
-        return StatusCode::NOT_FOUND.into_response();
+        // No such provider set up here: said in the API's own error form.
+        return AppError::NotFound.into_response();
     };
-    let refused = |status| (status, "failure").into_response();
+    use crate::payment::{Notice, NoticeError};
     match p.verify_notice(&headers, &body) {
-        Err(crate::payment::NoticeError::Signature) => refused(StatusCode::FORBIDDEN),
-        Err(_) => refused(StatusCode::BAD_REQUEST),
-        Ok(crate::payment::Notice::Ignored(_)) => p.notice_taken(),
-        Ok(crate::payment::Notice::Paid(paid)) => match take_payment(&s, &paid).await {
+        Err(e @ NoticeError::Signature) => p.notice_refused(StatusCode::FORBIDDEN, &e.to_string()),
+        Err(e) => p.notice_refused(StatusCode::BAD_REQUEST, &e.to_string()),
+        Ok(Notice::Ignored(_)) => p.notice_taken(),
+        Ok(Notice::Refund(id)) => match crate::refund::due_now(&s, &id).await {
+            Ok(()) => p.notice_taken(),
+            Err(e) => {
+                tracing::warn!(error = %e, "refund notice not taken");
+                p.notice_refused(StatusCode::INTERNAL_SERVER_ERROR, "try again")
+            }
+        },
+        Ok(Notice::Paid(paid)) => match take_payment(&s, &paid).await {
             Ok(()) => p.notice_taken(),
             Err(e) => {
                 tracing::warn!(error = %e, "payment notice refused");
                 // The provider reads only the body; the status says why to anyone else.
-                refused(match e {
+                let status = match e {
                     AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     _ => StatusCode::BAD_REQUEST,
-                })
+                };
+                p.notice_refused(status, "not taken")
             }
         },
     }

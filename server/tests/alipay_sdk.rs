@@ -7,95 +7,36 @@ mod common;
 
 use api::OrderStatus;
 use certrenew_server::payment::alipay::{KeyFiles, Settings};
+use common::mock::{pem_pair, Mock};
 use common::*;
-use std::io::BufRead;
-
-struct Mock {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn pem_pair(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
-    let (private, public) = (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.pub")),
-    );
-    std::fs::write(&private, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
-    std::fs::write(&public, key.public_key_to_pem().unwrap()).unwrap();
-    (private, public)
-}
 
 fn start_mock(dir: &std::path::Path, app_public: &std::path::Path) -> (Mock, std::path::PathBuf) {
-    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e");
-    assert!(
-        e2e.join("node_modules/alipay-sdk").exists(),
-        "the Alipay SDK is not installed: scripts/setup e2e"
-    );
     let (alipay_private, alipay_public) = pem_pair(dir, "alipay");
-    let mut child = std::process::Command::new("node")
-        .arg("alipay-mock.mjs")
-        .current_dir(&e2e)
-        .env("MOCK_APP_ID", "2021009900000001")
-        .env("MOCK_SELLER_ID", "2088009900000001")
-        .env("MOCK_APP_PUBLIC_KEY", app_public)
-        .env("MOCK_ALIPAY_PRIVATE_KEY", &alipay_private)
-        .env("MOCK_ALIPAY_PUBLIC_KEY", &alipay_public)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .expect("the mock listens")
-        .to_string();
-    (
-        Mock {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        },
-        alipay_public,
-    )
+    let mock = Mock::start(
+        "alipay-mock.mjs",
+        "alipay-sdk",
+        &[
+            ("MOCK_APP_ID", "2021009900000001".as_ref()),
+            ("MOCK_SELLER_ID", "2088009900000001".as_ref()),
+            ("MOCK_APP_PUBLIC_KEY", app_public.as_os_str()),
+            ("MOCK_ALIPAY_PRIVATE_KEY", alipay_private.as_os_str()),
+            ("MOCK_ALIPAY_PUBLIC_KEY", alipay_public.as_os_str()),
+        ],
+    );
+    (mock, alipay_public)
 }
 
-impl Mock {
-    async fn get(&self, path: &str) -> serde_json::Value {
-        reqwest::get(format!("{}{path}", self.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-    async fn post(&self, path: &str) -> serde_json::Value {
-        reqwest::Client::new()
-            .post(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-async fn post_notice(s: &Server, n: &serde_json::Value) -> (u16, String) {
-    let form: Vec<(String, String)> = n
-        .as_object()
+/// A notice as the mock wrote it (JSON) in the form Alipay posts it.
+fn notice_form(n: &serde_json::Value) -> Vec<(String, String)> {
+    n.as_object()
         .unwrap()
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect();
+        .collect()
+}
+
+async fn post_notice(s: &Server, n: &serde_json::Value) -> (u16, String) {
+    let form = notice_form(n);
     let r = s
         .http
         .post(s.api("/payments/alipay/notify"))
@@ -107,16 +48,7 @@ async fn post_notice(s: &Server, n: &serde_json::Value) -> (u16, String) {
 }
 
 async fn payment(s: &Server, number: &str, token: &str, method: &str) -> api::PaymentView {
-    let r = s
-        .order_post(
-            number,
-            token,
-            "/payments",
-            &serde_json::json!({"method": method, "invoice_title": "深圳市某医疗器械有限公司", "taxpayer_id": "91350100M000100Y43"}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    common::mock::payment(s, number, token, method, "深圳市某医疗器械有限公司").await
 }
 
 #[tokio::test]
@@ -175,14 +107,8 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
                 paid["notice"].clone(),
             );
             tokio::spawn(async move {
-                let form: Vec<(String, String)> = n
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                    .collect();
                 http.post(url)
-                    .form(&form)
+                    .form(&notice_form(&n))
                     .send()
                     .await
                     .unwrap()
@@ -258,44 +184,10 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
         .post(&format!("/_test/pay?out_trade_no={}", p2.id))
         .await;
     assert_eq!(paid2["delivered"]["text"], "success");
-    mock.post("/_test/fail-refunds?n=1").await;
-    let r = s.order_post(&n2, &t2, "/cancel", &()).await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(certrenew_server::refund::run(&s.state).await.unwrap(), 0);
-    assert_eq!(order(&s, &n2, &t2).await.status, OrderStatus::Refunding);
-    assert_eq!(settle_refunds(&s).await, 1);
-    assert_eq!(order(&s, &n2, &t2).await.status, OrderStatus::Refunded);
-    let books = mock.get("/_test/books").await;
-    let refunds = books["trades"][&p2.id]["refunds"]
-        .as_object()
-        .unwrap()
-        .clone();
-    assert_eq!(refunds.len(), 1);
-    assert_eq!(
-        refunds.values().next().unwrap(),
-        &serde_json::json!(p2.amount_fen)
-    );
+    common::mock::cancel_while_refunds_fail_once(&s, &mock, &n2, &t2, &p2).await;
 
     // A notice lost on the way: reconciliation finds the trade paid at the provider.
-    let (mut a3, c3) = s.token(30).await;
-    let (n3, t3) = apply(&s, &mut a3, &c3).await;
-    let p3 = payment(&s, &n3, &t3, "alipay_qr").await;
-    mock.post(&format!("/_test/pay?out_trade_no={}&drop=1", p3.id))
-        .await;
-    certrenew_server::sql::query(
-        "UPDATE payments SET created_at = created_at - 1000 WHERE id = $1",
-    )
-    .bind(&p3.id)
-    .execute(&s.state.db.writer)
-    .await
-    .unwrap();
-    assert_eq!(
-        certrenew_server::jobs::reconcile_payments(&s.state)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(order(&s, &n3, &t3).await.status, OrderStatus::UnderReview);
+    common::mock::lost_notice_is_reconciled(&s, &mock, "alipay_qr").await;
 
     // The payment page: a signed page.pay URL the SDK accepts; replaced, it is closed there.
     let (mut a4, c4) = s.token(30).await;
@@ -306,32 +198,21 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
     let page = reqwest::get(&p4.cashier_url).await.unwrap();
     assert_eq!(page.status(), 200);
     let _ = payment(&s, &n4, &t4, "alipay_qr").await;
-    let mut closed = false;
-    for _ in 0..50 {
-        if mock.get("/_test/books").await["trades"][&p4.id]["status"] == "TRADE_CLOSED" {
-            closed = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let closed = mock
+        .books_until(|b| b["trades"][&p4.id]["status"] == "TRADE_CLOSED")
+        .await;
     assert!(closed, "the replaced payment was closed at the provider");
 
     // Every request the SDK saw verified, every method of the adapter among them.
-    let books = mock.get("/_test/books").await;
-    assert_eq!(books["refused"], serde_json::json!({}), "{books}");
-    for m in [
+    mock.assert_every_request_verified(&[
         "alipay.trade.precreate",
         "alipay.trade.page.pay",
         "alipay.trade.query",
         "alipay.trade.close",
         "alipay.trade.refund",
         "alipay.trade.fastpay.refund.query",
-    ] {
-        assert!(
-            books["verified"][m].as_u64().unwrap_or(0) >= 1,
-            "{m}: {books}"
-        );
-    }
+    ])
+    .await;
     assert_eq!(
         certrenew_server::check::invariants(&s.state.db)
             .await

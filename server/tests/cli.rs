@@ -84,6 +84,48 @@ fn options_come_from_the_environment_too() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A payment account given in part is refused at startup, naming every flag still missing
+/// (before it could start, then fail each payment).
+#[test]
+fn a_half_set_up_payment_account_is_refused_naming_what_is_missing() {
+    let dir = std::env::temp_dir().join(format!("certrenew-half-{}", std::process::id()));
+    let data = dir.to_str().unwrap();
+    let (ok, out) = certrenew(
+        &["serve", "--data", data, "--wechat-mchid", "1900009191"],
+        &[("CERTRENEW_WECHAT_PUBLIC_KEY_ID", "PUB_KEY_ID_01")],
+    );
+    assert!(!ok, "{out}");
+    for flag in [
+        "--wechat-appid",
+        "--wechat-serial",
+        "--wechat-private-key",
+        "--wechat-apiv3-key",
+        "--wechat-public-key",
+    ] {
+        assert!(out.contains(flag), "{flag}: {out}");
+    }
+    assert!(!out.contains("--wechat-mchid,"), "given: {out}");
+    let (ok, out) = certrenew(
+        &[
+            "serve",
+            "--data",
+            data,
+            "--alipay-app-id",
+            "2021009900000001",
+        ],
+        &[],
+    );
+    assert!(!ok, "{out}");
+    for flag in [
+        "--alipay-private-key",
+        "--alipay-seller-id",
+        "--alipay-public-key",
+    ] {
+        assert!(out.contains(flag), "{flag}: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `--log-format json`: every line is a JSON object, and a request's line carries the id its
 /// response names in `X-Request-Id` (one a caller sends is kept when it is a plain token).
 #[test]

@@ -598,6 +598,9 @@ impl PaymentProvider for Alipay {
             Ok(Notice::Paid(p)) => {
                 tracing::info!(provider = "alipay", payment = %p.payment_id, "payment notice verified")
             }
+            Ok(Notice::Refund(id)) => {
+                tracing::info!(provider = "alipay", refund = %id, "refund notice verified")
+            }
             Ok(Notice::Ignored(why)) => tracing::info!(
                 provider = "alipay",
                 why,

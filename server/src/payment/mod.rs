@@ -1,9 +1,10 @@
 //! Payments: the `PaymentProvider` seam, one adapter per provider (Alipay's open platform
-//! gateway; the sandbox is a local Alipay speaking the same wire format), and what the rest of
+//! gateway, WeChat Pay APIv3; the sandbox is a local Alipay speaking the same wire format), and what the rest of
 //! the server sees of them — trades created, notices verified, queries, closes and refunds.
 
 pub mod alipay;
 pub mod sandbox;
+pub mod wechat;
 
 pub use alipay::{sign_params, signing_string, verify_params, Params};
 pub use sandbox::Sandbox;
@@ -54,6 +55,8 @@ pub struct Paid {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
     Paid(Paid),
+    /// A refund of ours (`out_refund_no`) changed state: ask the provider about it now.
+    Refund(String),
     Ignored(&'static str),
 }
 
@@ -101,6 +104,9 @@ pub enum NoticeError {
     Field(&'static str),
     #[error("stale notice")]
     Stale,
+    /// Signed, but its encrypted content does not open under our key.
+    #[error("the notice's content does not decrypt")]
+    Decrypt,
 }
 
 /// One payment provider account. Calls are logged by the adapters (method, our id, result,
@@ -123,6 +129,14 @@ pub trait PaymentProvider: Send + Sync {
     ) -> Result<Notice, NoticeError>;
     /// The body that tells the provider a notice was taken (it resends until it gets it).
     fn notice_taken(&self) -> axum::response::Response;
+    /// What a refused notice is answered with (the provider resends it).
+    fn notice_refused(
+        &self,
+        status: axum::http::StatusCode,
+        _why: &str,
+    ) -> axum::response::Response {
+        axum::response::IntoResponse::into_response((status, "failure"))
+    }
     async fn query(&self, payment_id: &str) -> Result<TradeState, ProviderError>;
     /// Closes an unpaid trade so it can no longer be paid; a trade the provider never saw is
     /// closed already.
@@ -156,6 +170,11 @@ impl Providers {
         self.0.iter().find(|p| p.methods().contains(&m))
     }
 
+    /// The provider of a stored payment's method; None for a method no provider now takes.
+    pub fn for_stored(&self, method: &str) -> Option<&Arc<dyn PaymentProvider>> {
+        self.for_method(stored_method(method))
+    }
+
     pub fn named(&self, name: &str) -> Option<&Arc<dyn PaymentProvider>> {
         self.0.iter().find(|p| p.name() == name)
     }
@@ -168,6 +187,12 @@ pub fn method_str(m: PaymentMethod) -> &'static str {
         PaymentMethod::AlipayPage => "alipay_page",
         PaymentMethod::WechatNative => "wechat_native",
     }
+}
+
+/// A stored payment's method. Rows from before the providers (`online`, the sandbox's) were
+/// paid in the sandbox, which is now a local Alipay.
+pub fn stored_method(s: &str) -> PaymentMethod {
+    parse_method(s).unwrap_or(PaymentMethod::AlipayQr)
 }
 
 pub fn parse_method(s: &str) -> Option<PaymentMethod> {

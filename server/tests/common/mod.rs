@@ -2,6 +2,8 @@
 //! and a virtual token holding a key and a certificate from that server's CA.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod mock;
+
 use base64::Engine;
 use ccid::piv::{Algorithm, Pin, Piv, Slot};
 use certrenew_server::{AppState, Config, State};

@@ -180,12 +180,13 @@ pub fn Order() -> Html {
                 OrderStatus::AwaitingPayment => match &order.payment {
                     Some(p) => html! {
                         <div class="pay" id="cashier">
-                            // Kiosks pay by phone only: a link would lead out of the flow.
+                            // Kiosks pay by phone only: a link would lead out of the flow. A WeChat
+                            // code opens only in the phone's WeChat: no page to link to.
                             if !p.qr_payload.is_empty() {
                                 <p class="scan">{ ctx.t("scan_to_pay") }</p>
                                 <crate::components::qr::Qr payload={p.qr_payload.clone()} />
                             }
-                            if !kiosk {
+                            if !kiosk && !p.cashier_url.is_empty() {
                                 <a id="cashier-link" class="button primary" href={p.cashier_url.clone()} target="_blank" rel="noopener">{ ctx.t("to_cashier") }</a>
                             }
                             <p class="note mono" id="qr-payload">{ &p.qr_payload }</p>

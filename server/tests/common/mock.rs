@@ -1,0 +1,189 @@
+//! A payment provider's SDK as a mock gateway on loopback (tests/e2e/*-mock.mjs, run by Node with
+//! the npm packages scripts/setup e2e installs), and keys made for it by the test.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+pub struct Mock {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// A fresh RSA-2048 key pair as PEM files `name.key` (PKCS#8) and `name.pub` (SPKI).
+pub fn pem_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let key = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let (private, public) = (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    );
+    std::fs::write(&private, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    std::fs::write(&public, key.public_key_to_pem().unwrap()).unwrap();
+    (private, public)
+}
+
+impl Mock {
+    /// Starts `tests/e2e/<script>` with `env`; `package` is the SDK it is built on.
+    pub fn start(script: &str, package: &str, env: &[(&str, &std::ffi::OsStr)]) -> Mock {
+        let e2e = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e");
+        assert!(
+            e2e.join("node_modules").join(package).exists(),
+            "{package} is not installed: scripts/setup e2e"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .current_dir(&e2e)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .expect("the mock listens")
+            .to_string();
+        Mock {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        reqwest::get(format!("{}{path}", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits (≤ 5 s) until the books say `what` of them.
+    pub async fn books_until(&self, what: impl Fn(&serde_json::Value) -> bool) -> bool {
+        for _ in 0..50 {
+            if what(&self.get("/_test/books").await) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    }
+}
+
+/// Pays `number` by `method` with valid e-invoice details; the payment the server made.
+pub async fn payment(
+    s: &super::Server,
+    number: &str,
+    token: &str,
+    method: &str,
+    title: &str,
+) -> api::PaymentView {
+    let r = s
+        .order_post(
+            number,
+            token,
+            "/payments",
+            &serde_json::json!({"method": method, "invoice_title": title, "taxpayer_id": "91350100M000100Y43"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// The paid order `number` is cancelled while the provider fails its first refund call: the
+/// refund is retried, and the order is refunded only once the provider's books show the money
+/// back — once, in full.
+pub async fn cancel_while_refunds_fail_once(
+    s: &super::Server,
+    mock: &Mock,
+    number: &str,
+    token: &str,
+    p: &api::PaymentView,
+) {
+    use api::OrderStatus;
+    mock.post("/_test/fail-refunds?n=1").await;
+    assert_eq!(
+        s.order_post(number, token, "/cancel", &()).await.status(),
+        200
+    );
+    assert_eq!(certrenew_server::refund::run(&s.state).await.unwrap(), 0);
+    assert_eq!(
+        super::order(s, number, token).await.status,
+        OrderStatus::Refunding
+    );
+    assert_eq!(super::settle_refunds(s).await, 1);
+    assert_eq!(
+        super::order(s, number, token).await.status,
+        OrderStatus::Refunded
+    );
+    let books = mock.get("/_test/books").await;
+    let refunds = books["trades"][&p.id]["refunds"]
+        .as_object()
+        .unwrap()
+        .clone();
+    assert_eq!(refunds.len(), 1, "{books}");
+    assert_eq!(
+        refunds.values().next().unwrap(),
+        &serde_json::json!(p.amount_fen)
+    );
+}
+
+/// A payment whose notice the provider never delivers: reconciliation finds it paid there.
+pub async fn lost_notice_is_reconciled(s: &super::Server, mock: &Mock, method: &str) {
+    let (mut applet, cert) = s.token(30).await;
+    let (number, token) = super::apply(s, &mut applet, &cert).await;
+    let p = payment(s, &number, &token, method, "深圳市某医疗器械有限公司").await;
+    mock.post(&format!("/_test/pay?out_trade_no={}&drop=1", p.id))
+        .await;
+    certrenew_server::sql::query(
+        "UPDATE payments SET created_at = created_at - 1000 WHERE id = $1",
+    )
+    .bind(&p.id)
+    .execute(&s.state.db.writer)
+    .await
+    .unwrap();
+    assert_eq!(
+        certrenew_server::jobs::reconcile_payments(&s.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        super::order(s, &number, &token).await.status,
+        api::OrderStatus::UnderReview
+    );
+}
+
+impl Mock {
+    /// Every request the SDK saw verified, and each of `calls` among them.
+    pub async fn assert_every_request_verified(&self, calls: &[&str]) {
+        let books = self.get("/_test/books").await;
+        assert_eq!(books["refused"], serde_json::json!({}), "{books}");
+        for m in calls {
+            assert!(
+                books["verified"][m].as_u64().unwrap_or(0) >= 1,
+                "{m}: {books}"
+            );
+        }
+    }
+}
