@@ -187,6 +187,7 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
     common::mock::cancel_while_refunds_fail_once(&s, &mock, &n2, &t2, &p2).await;
 
     // A notice lost on the way: reconciliation finds the trade paid at the provider.
+    common::mock::refunds_end_at_the_provider(&s, &mock, "alipay_qr").await;
     common::mock::lost_notice_is_reconciled(&s, &mock, "alipay_qr").await;
 
     // The payment page: a signed page.pay URL the SDK accepts; replaced, it is closed there.

@@ -263,6 +263,7 @@ async fn wechat_pays_through_its_sdk_and_its_notices_are_verified_and_decrypted(
     assert_eq!(order(&s, &n5, &t5).await.status, OrderStatus::Refunded);
 
     // A notice lost on the way: reconciliation finds the trade paid at WeChat Pay.
+    common::mock::refunds_end_at_the_provider(&s, mock, "wechat_native").await;
     common::mock::lost_notice_is_reconciled(&s, mock, "wechat_native").await;
 
     // A payment replaced (another invoice title) is closed at WeChat Pay.

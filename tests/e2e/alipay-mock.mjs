@@ -163,6 +163,13 @@ const server = createServer(async (req, res) => {
       books.notices.push({ out_trade_no: id, delivered });
       return json(res, { notice, delivered });
     }
+    if (url.pathname === '/_test/resend') {
+      // The paid trade's notice, (re)sent now: one that was held back, or a repeat.
+      if (!t || t.status !== 'TRADE_SUCCESS') return json(res, { error: 'not paid' }, 409);
+      const delivered = await send(t.notify_url, noticeFor(id, t));
+      books.notices.push({ out_trade_no: id, delivered });
+      return json(res, { delivered });
+    }
     if (url.pathname === '/_test/notice') {
       // A notice signed with the genuine key, fields overridden (app id, seller, amount…).
       if (!t) return json(res, { error: 'no trade' }, 404);

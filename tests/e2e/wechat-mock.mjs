@@ -246,6 +246,13 @@ const server = createServer(async (req, res) => {
       books.notices.push({ out_trade_no: id, delivered });
       return json(res, { notice: n, delivered });
     }
+    if (url.pathname === '/_test/resend') {
+      // The paid trade's notice, (re)sent now: one that was held back, or a repeat.
+      if (!t || !['SUCCESS', 'REFUND'].includes(t.trade_state)) return json(res, { error: 'not paid' }, 409);
+      const delivered = await send(t.notify_url, notice('TRANSACTION.SUCCESS', 'transaction', transaction(id, t, { trade_state: 'SUCCESS' })));
+      books.notices.push({ out_trade_no: id, delivered });
+      return json(res, { delivered });
+    }
     if (url.pathname === '/_test/notice') {
       if (!t) return json(res, { error: 'no trade' }, 404);
       const over = { ...q };

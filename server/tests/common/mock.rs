@@ -187,3 +187,105 @@ impl Mock {
         }
     }
 }
+
+/// The provider's books: the refunds of one trade (request number → fen).
+async fn refunds_at(mock: &Mock, payment_id: &str) -> serde_json::Map<String, serde_json::Value> {
+    let books = mock.get("/_test/books").await;
+    books["trades"][payment_id]["refunds"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Asserts the provider returned a payment's money once, in full.
+async fn refunded_once(mock: &Mock, p: &api::PaymentView) {
+    let refunds = refunds_at(mock, &p.id).await;
+    assert_eq!(refunds.len(), 1, "{}: {refunds:?}", p.id);
+    assert_eq!(
+        refunds.values().next().unwrap(),
+        &serde_json::json!(p.amount_fen)
+    );
+}
+
+/// Money the order no longer takes goes back to the payer at the provider, once: after a
+/// rejection, for a notice that arrives after the order expired, and for a second payment
+/// (one replaced after the payer had already paid it).
+pub async fn refunds_end_at_the_provider(s: &super::Server, mock: &Mock, method: &str) {
+    use api::OrderStatus;
+    const TITLE: &str = "深圳市某医疗器械有限公司";
+    let csrf = s.admin_login().await;
+
+    // Rejected after payment.
+    let (mut applet, cert) = s.token(30).await;
+    let (n, t) = super::apply(s, &mut applet, &cert).await;
+    let p = payment(s, &n, &t, method, TITLE).await;
+    mock.post(&format!("/_test/pay?out_trade_no={}", p.id))
+        .await;
+    assert_eq!(
+        super::order(s, &n, &t).await.status,
+        OrderStatus::UnderReview
+    );
+    s.reject(&n, &csrf, "营业执照信息不符").await;
+    assert_eq!(super::settle_refunds(s).await, 1);
+    assert_eq!(super::order(s, &n, &t).await.status, OrderStatus::Refunded);
+    refunded_once(mock, &p).await;
+
+    // Paid just before the order expired; the notice comes after.
+    let (mut applet, cert) = s.token(30).await;
+    let (n, t) = super::apply(s, &mut applet, &cert).await;
+    let p = payment(s, &n, &t, method, TITLE).await;
+    mock.post(&format!("/_test/pay?out_trade_no={}&drop=1", p.id))
+        .await;
+    certrenew_server::sql::query(
+        "UPDATE orders SET applied_at = applied_at - $1 WHERE number = $2",
+    )
+    .bind(s.state.config.payment_ttl_secs + 1)
+    .bind(&n)
+    .execute(&s.state.db.writer)
+    .await
+    .unwrap();
+    assert_eq!(
+        certrenew_server::jobs::expire_unpaid(&s.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let late = mock
+        .post(&format!("/_test/resend?out_trade_no={}", p.id))
+        .await;
+    assert!(
+        [200, 204].contains(&late["delivered"]["status"].as_u64().unwrap()),
+        "{late}"
+    );
+    assert_eq!(
+        super::order(s, &n, &t).await.status,
+        OrderStatus::PaymentExpired
+    );
+    assert_eq!(super::settle_refunds(s).await, 1);
+    refunded_once(mock, &p).await;
+
+    // Two payments paid: the first (replaced while its money was on the way) goes back, the
+    // second is the order's.
+    let (mut applet, cert) = s.token(30).await;
+    let (n, t) = super::apply(s, &mut applet, &cert).await;
+    let first = payment(s, &n, &t, method, TITLE).await;
+    mock.post(&format!("/_test/pay?out_trade_no={}&drop=1", first.id))
+        .await;
+    let second = payment(s, &n, &t, method, "深圳市另一家医疗器械有限公司").await;
+    assert_ne!(first.id, second.id);
+    mock.post(&format!("/_test/pay?out_trade_no={}", second.id))
+        .await;
+    mock.post(&format!("/_test/resend?out_trade_no={}", first.id))
+        .await;
+    assert_eq!(
+        super::order(s, &n, &t).await.status,
+        OrderStatus::UnderReview
+    );
+    assert_eq!(super::settle_refunds(s).await, 1);
+    refunded_once(mock, &first).await;
+    assert!(refunds_at(mock, &second.id).await.is_empty());
+    assert_eq!(
+        super::order(s, &n, &t).await.status,
+        OrderStatus::UnderReview
+    );
+}

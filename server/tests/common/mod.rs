@@ -168,6 +168,19 @@ impl Server {
         assert_eq!(r.status(), 200, "approve {number}");
     }
 
+    /// Rejects an order in the review console, with a reason.
+    pub async fn reject(&self, number: &str, csrf: &str, reason: &str) {
+        let r = self
+            .http
+            .post(self.api(&format!("/admin/orders/{number}/reject")))
+            .header("x-csrf-token", csrf)
+            .json(&serde_json::json!({ "reason": reason }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "reject {number}");
+    }
+
     pub async fn admin_login(&self) -> String {
         certrenew_server::routes::admin::create_admin(
             &self.state,
