@@ -20,10 +20,15 @@ const APIV3: &str = "a7cde1ef41acd95d3e6a63b4d1df5b9c";
 struct Setup {
     mock: Mock,
     settings: Settings,
-    _keys: TempDir,
+    keys: TempDir,
 }
 
 fn setup() -> Setup {
+    setup_as(KEY_ID)
+}
+
+/// The mock signs as `serial` (a public key id, or a platform certificate's serial).
+fn setup_as(serial: &str) -> Setup {
     let keys = std::env::temp_dir().join(format!("wechat-sdk-{}", certrenew_server::random_id(6)));
     std::fs::create_dir_all(&keys).unwrap();
     let (merchant_private, merchant_public) = pem_pair(&keys, "merchant");
@@ -40,7 +45,7 @@ fn setup() -> Setup {
             ("MOCK_MERCHANT_PUBLIC_KEY", merchant_public.as_os_str()),
             ("MOCK_PLATFORM_PRIVATE_KEY", platform_private.as_os_str()),
             ("MOCK_PLATFORM_PUBLIC_KEY", platform_public.as_os_str()),
-            ("MOCK_PUBLIC_KEY_ID", KEY_ID.as_ref()),
+            ("MOCK_PUBLIC_KEY_ID", serial.as_ref()),
             ("MOCK_APIV3_KEY", apiv3.as_os_str()),
         ],
     );
@@ -57,7 +62,7 @@ fn setup() -> Setup {
     Setup {
         mock,
         settings,
-        _keys: TempDir(keys),
+        keys: TempDir(keys),
     }
 }
 
@@ -301,15 +306,7 @@ async fn wechat_pays_through_its_sdk_and_its_notices_are_verified_and_decrypted(
 async fn answers_not_signed_by_the_configured_key_are_refused() {
     let (w, _s) = started().await;
     let mut other = w.settings.clone();
-    other.public_key = Some((
-        {
-            let dir = std::env::temp_dir()
-                .join(format!("wechat-other-{}", certrenew_server::random_id(6)));
-            std::fs::create_dir_all(&dir).unwrap();
-            pem_pair(&dir, "other").1
-        },
-        KEY_ID.into(),
-    ));
+    other.public_key = Some((pem_pair(&w.keys.0, "other").1, KEY_ID.into()));
     let s = Server::start("sqlite", |c| {
         c.sandbox_payments = false;
         c.wechat = Some(other);
@@ -333,4 +330,66 @@ async fn answers_not_signed_by_the_configured_key_are_refused() {
             .await,
         0
     );
+}
+
+/// Platform-certificate mode: the answers and notices name the certificate's serial, which we
+/// read from the certificate we were given (alone, or beside a public key while an account moves
+/// from one to the other).
+#[tokio::test]
+async fn platform_certificate_mode_checks_under_the_certificates_serial() {
+    use openssl::{asn1, bn, hash, pkey, x509};
+    const CERT_SERIAL: &str = "3775B6A45ACD588826FF6D64D3D8F7A8BE8A3C3E";
+    let w = setup_as(CERT_SERIAL);
+    let key =
+        pkey::PKey::private_key_from_pem(&std::fs::read(w.keys.0.join("platform.key")).unwrap())
+            .unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "Tenpay.com Root CA")
+        .unwrap();
+    let name = name.build();
+    let mut b = x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_serial_number(
+        &bn::BigNum::from_hex_str(CERT_SERIAL)
+            .unwrap()
+            .to_asn1_integer()
+            .unwrap(),
+    )
+    .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&asn1::Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    b.sign(&key, hash::MessageDigest::sha256()).unwrap();
+    let cert = b.build();
+    assert_eq!(
+        certrenew_server::payment::wechat::cert_serial(&cert).unwrap(),
+        CERT_SERIAL
+    );
+    let cert_file = w.keys.0.join("wechatpay_platform.pem");
+    std::fs::write(&cert_file, cert.to_pem().unwrap()).unwrap();
+    for with_public_key in [false, true] {
+        let mut settings = w.settings.clone();
+        settings.platform_certs = vec![cert_file.clone()];
+        if !with_public_key {
+            settings.public_key = None;
+        }
+        let s = Server::start("sqlite", |c| {
+            c.sandbox_payments = false;
+            c.wechat = Some(settings);
+        })
+        .await;
+        let (mut a, c) = s.token(30).await;
+        let (n, t) = apply(&s, &mut a, &c).await;
+        let p = pay(&s, &n, &t, TITLE).await;
+        let paid = w
+            .mock
+            .post(&format!("/_test/pay?out_trade_no={}", p.id))
+            .await;
+        assert_eq!(paid["delivered"]["status"], 204, "{paid}");
+        assert_eq!(order(&s, &n, &t).await.status, OrderStatus::UnderReview);
+    }
 }
