@@ -427,6 +427,27 @@ pub struct PaymentRequest {
     pub taxpayer_id: String,
 }
 
+/// A refund as the review console lists it: money owed back, on its way through the provider
+/// (`pending`: asked, retried with backoff) or left for a person (`failed`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundView {
+    /// Our idempotency key at the provider (`out_request_no` / `out_refund_no`).
+    pub id: String,
+    pub payment_id: String,
+    pub order_number: String,
+    pub method: PaymentMethod,
+    /// The provider's trade number, once the money was seen.
+    pub trade_no: String,
+    pub amount_fen: i64,
+    pub reason: String,
+    pub status: String,
+    pub attempts: i64,
+    /// What the provider (or the way to it) last said.
+    pub last_error: String,
+    pub created_at: i64,
+    pub next_at: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentView {
     pub id: String,

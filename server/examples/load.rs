@@ -110,10 +110,69 @@ async fn timed<T>(
     out
 }
 
+/// Who pays: the sandbox's notice signed here and posted, or a mock gateway (Alipay's SDK,
+/// tests/e2e/alipay-mock.mjs) that marks the trade paid and sends its own signed notice.
+#[derive(Clone)]
+enum Payer {
+    Sandbox(Arc<certrenew_server::payment::Sandbox>),
+    AlipayMock(String),
+}
+
+async fn pay(
+    http: &reqwest::Client,
+    url: &str,
+    payer: &Payer,
+    p: &api::PaymentView,
+    lat: &Latencies,
+) -> Result<(), String> {
+    let ack = match payer {
+        Payer::Sandbox(sandbox) => {
+            // The provider's notice, as the sandbox would send it.
+            let notice = {
+                let (sandbox, id, fen) = (sandbox.clone(), p.id.clone(), p.amount_fen);
+                off_loop(move || sandbox.notice(&id, "SBXLOAD", fen, certrenew_server::now())).await
+            };
+            timed(lat, "POST /payments/alipay/notify", async {
+                http.post(format!("{url}/api/v1/payments/alipay/notify"))
+                    .form(&notice)
+                    .send()
+                    .await?
+                    .text()
+                    .await
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        }
+        Payer::AlipayMock(mock) => {
+            let paid: serde_json::Value = timed(
+                lat,
+                "mock pays (its notice to /payments/alipay/notify)",
+                async {
+                    http.post(format!("{mock}/_test/pay?out_trade_no={}", p.id))
+                        .send()
+                        .await?
+                        .json()
+                        .await
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            paid["delivered"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    if ack != "success" {
+        return Err(format!("notice: {ack}"));
+    }
+    Ok(())
+}
+
 async fn renew(
     http: &reqwest::Client,
     url: &str,
-    sandbox: &Arc<certrenew_server::payment::Sandbox>,
+    payer: &Payer,
     applet: PivApplet,
     cert: Vec<u8>,
     i: usize,
@@ -158,24 +217,7 @@ async fn renew(
     })
     .await
     .map_err(|e| e.to_string())?;
-    // The provider's notice, as the sandbox would send it.
-    let notice = {
-        let (sandbox, id, fen) = (sandbox.clone(), p.id.clone(), p.amount_fen);
-        off_loop(move || sandbox.notice(&id, "SBXLOAD", fen, certrenew_server::now())).await
-    };
-    let ack = timed(lat, "POST /payments/alipay/notify", async {
-        http.post(api("/payments/alipay/notify"))
-            .form(&notice)
-            .send()
-            .await?
-            .text()
-            .await
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    if ack != "success" {
-        return Err(format!("notice: {ack}"));
-    }
+    pay(http, url, payer, &p, lat).await?;
     let old = ccid::cert::parse(&cert).map_err(|e| e.to_string())?;
     let key = ccid::cert::public_key(&old).map_err(|e| e.to_string())?;
     let subject = old.tbs_certificate().subject().clone();
@@ -248,6 +290,7 @@ async fn main() {
     let (mut url, mut data, mut clients, mut renewals, mut server_pid) =
         (String::new(), String::new(), 100usize, 2000usize, None);
     let mut legacy = false;
+    let mut alipay_mock = None;
     while let Some(a) = args.next() {
         if a == "--legacy" {
             legacy = true;
@@ -260,6 +303,7 @@ async fn main() {
             "--clients" => clients = v.parse().expect("number"),
             "--renewals" => renewals = v.parse().expect("number"),
             "--server-pid" => server_pid = Some(v),
+            "--alipay-mock" => alipay_mock = Some(v),
             _ => panic!("unknown {a}"),
         }
     }
@@ -284,8 +328,12 @@ async fn main() {
         ),
     }
     .expect("CA in the server's data dir");
-    let sandbox =
-        Arc::new(certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key"));
+    let payer = match alipay_mock {
+        Some(mock) => Payer::AlipayMock(mock),
+        None => Payer::Sandbox(Arc::new(
+            certrenew_server::payment::Sandbox::load_or_create(&dir).expect("sandbox key"),
+        )),
+    };
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
@@ -344,12 +392,12 @@ async fn main() {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (queue, lat, http, url, sandbox, errors) = (
+        let (queue, lat, http, url, payer, errors) = (
             queue.clone(),
             lat.clone(),
             http.clone(),
             url.clone(),
-            sandbox.clone(),
+            payer.clone(),
             errors.clone(),
         );
         tasks.push(tokio::spawn(async move {
@@ -357,7 +405,7 @@ async fn main() {
                 let Some((applet, cert, i)) = queue.lock().expect("lock").pop() else {
                     break;
                 };
-                if let Err(e) = renew(&http, &url, &sandbox, applet, cert, i, &lat).await {
+                if let Err(e) = renew(&http, &url, &payer, applet, cert, i, &lat).await {
                     errors.lock().expect("lock").push(e);
                 }
             }

@@ -253,19 +253,71 @@ pub async fn due_now(s: &State, id: &str) -> Result<(), sql::Error> {
     Ok(())
 }
 
-/// Sets a failed refund going again (the review console's retry).
-pub async fn retry_failed(s: &State, id: &str) -> Result<bool, sql::Error> {
-    let n = sql::query("UPDATE refunds SET status = 'pending', attempts = 0, next_at = $1 WHERE id = $2 AND status = 'failed'")
-        .bind(now())
-        .bind(id)
-        .execute(&s.db.writer)
-        .await?
-        .rows_affected();
-    s.refunds_ready.notify_one();
-    Ok(n == 1)
+/// The refunds in progress and the failed ones, oldest first (the review console's money page).
+pub async fn open(s: &State) -> Result<Vec<api::RefundView>, sql::Error> {
+    let rows = sql::query("SELECT r.id, r.payment_id, r.order_number, r.amount_fen, r.reason, r.status, r.attempts, r.last_error, r.created_at, r.next_at, p.method, p.trade_no FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.status IN ('pending', 'failed') ORDER BY r.created_at LIMIT 200")
+        .fetch_all(&s.db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(api::RefundView {
+                id: r.try_get("id")?,
+                payment_id: r.try_get("payment_id")?,
+                order_number: r.try_get("order_number")?,
+                method: crate::payment::stored_method(&r.try_get::<String>("method")?),
+                trade_no: r.try_get::<Option<String>>("trade_no")?.unwrap_or_default(),
+                amount_fen: r.try_get("amount_fen")?,
+                reason: r.try_get("reason")?,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                last_error: r
+                    .try_get::<Option<String>>("last_error")?
+                    .unwrap_or_default(),
+                created_at: r.try_get("created_at")?,
+                next_at: r.try_get("next_at")?,
+            })
+        })
+        .collect()
 }
 
-/// Runs refunds as they are queued (woken by `refunds_ready`) and at least every 30 s.
+/// Sets a failed refund going again (the review console's retry), with a note in its order's
+/// audit trail naming who; false when no failed refund has this id.
+pub async fn retry_failed(s: &State, id: &str, who: &str) -> Result<bool, sql::Error> {
+    let t = now();
+    let mut tx = s.db.writer.begin().await?;
+    let order: Option<String> = sql::query("UPDATE refunds SET status = 'pending', attempts = 0, next_at = $1 WHERE id = $2 AND status = 'failed' RETURNING order_number")
+        .bind(t)
+        .bind(id)
+        .fetch_optional(&mut tx)
+        .await?
+        .map(|r| r.try_get("order_number"))
+        .transpose()?;
+    let Some(order) = order else {
+        return Ok(false);
+    };
+    audit_note(
+        &mut tx,
+        &order,
+        who,
+        &format!("refund {id} asked of the provider again"),
+        t,
+    )
+    .await?;
+    tx.commit().await?;
+    s.refunds_ready.notify_one();
+    Ok(true)
+}
+
+/// When the next pending refund is due (None: none is pending).
+async fn next_due(s: &State) -> Result<Option<i64>, sql::Error> {
+    sql::query("SELECT MIN(next_at) AS next FROM refunds WHERE status = 'pending'")
+        .fetch_one(&s.db.pool)
+        .await?
+        .try_get("next")
+}
+
+/// Runs refunds as they are queued (woken by `refunds_ready`), as each falls due (the backoff's
+/// 2 s, 4 s, … are kept, not rounded up to the next poll), and at least every 30 s.
 pub fn spawn(s: State) {
     tokio::spawn(async move {
         loop {
@@ -274,8 +326,12 @@ pub fn spawn(s: State) {
                 Ok(n) => tracing::info!(refunded = n, "refunds confirmed"),
                 Err(e) => tracing::error!(error = %e, "refund job failed"),
             }
+            let wait = match next_due(&s).await {
+                Ok(Some(at)) => (at - now()).clamp(1, 30),
+                _ => 30,
+            };
             let _ = tokio::time::timeout(
-                std::time::Duration::from_secs(30),
+                std::time::Duration::from_secs(wait as u64),
                 s.refunds_ready.notified(),
             )
             .await;

@@ -50,6 +50,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/ocsp/{request}"),
     ("POST", "/admin/certificates/{serial}/revoke"),
     ("GET", "/admin/discrepancies"),
+    ("GET", "/admin/refunds"),
+    ("POST", "/admin/refunds/{id}/retry"),
 ];
 
 pub const OPENAPI: &str = include_str!("openapi.json");

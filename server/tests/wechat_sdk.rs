@@ -393,3 +393,78 @@ async fn platform_certificate_mode_checks_under_the_certificates_serial() {
         assert_eq!(order(&s, &n, &t).await.status, OrderStatus::UnderReview);
     }
 }
+
+/// The console lists refunds in progress with the provider's trade number and what the provider
+/// last said; one left `failed` after its last attempt is set going again by a person (audited),
+/// and then completes.
+#[tokio::test]
+async fn a_failed_refund_is_listed_and_retried_from_the_console() {
+    let (w, s) = started().await;
+    let (mut a, c) = s.token(30).await;
+    let (n, t) = apply(&s, &mut a, &c).await;
+    let p = pay(&s, &n, &t, TITLE).await;
+    w.mock
+        .post(&format!("/_test/pay?out_trade_no={}", p.id))
+        .await;
+    w.mock.post("/_test/fail-refunds?n=2").await;
+    assert_eq!(s.order_post(&n, &t, "/cancel", &()).await.status(), 200);
+    assert_eq!(certrenew_server::refund::run(&s.state).await.unwrap(), 0);
+    let list = |http: reqwest::Client| {
+        let url = s.api("/admin/refunds");
+        async move { http.get(url).send().await.unwrap() }
+    };
+    assert_eq!(list(reqwest::Client::new()).await.status(), 401);
+    let csrf = s.admin_login().await;
+    let open: Vec<api::RefundView> = list(s.http.clone()).await.json().await.unwrap();
+    assert_eq!(open.len(), 1);
+    let r = &open[0];
+    assert_eq!((r.status.as_str(), r.attempts), ("pending", 1));
+    assert_eq!(
+        (r.payment_id.as_str(), r.amount_fen),
+        (p.id.as_str(), p.amount_fen)
+    );
+    assert_eq!(r.method, api::PaymentMethod::WechatNative);
+    let books = w.mock.get("/_test/books").await;
+    assert_eq!(r.trade_no, books["trades"][&p.id]["transaction_id"]);
+    assert!(r.last_error.contains("500"), "{}", r.last_error);
+    // Its last attempt fails too: left for a person.
+    certrenew_server::sql::query("UPDATE refunds SET attempts = $1, next_at = 0")
+        .bind(certrenew_server::refund::MAX_ATTEMPTS - 1)
+        .execute(&s.state.db.writer)
+        .await
+        .unwrap();
+    assert_eq!(certrenew_server::refund::run(&s.state).await.unwrap(), 0);
+    let open: Vec<api::RefundView> = list(s.http.clone()).await.json().await.unwrap();
+    assert_eq!(open[0].status, "failed");
+    let retry = s.api(&format!("/admin/refunds/{}/retry", open[0].id));
+    assert_eq!(
+        s.http.post(&retry).send().await.unwrap().status(),
+        403,
+        "no CSRF token"
+    );
+    let r = s
+        .http
+        .post(&retry)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM audit WHERE actor = 'reviewer' AND note LIKE 'refund % asked of the provider again'")
+            .await,
+        1
+    );
+    assert_eq!(certrenew_server::refund::run(&s.state).await.unwrap(), 1);
+    assert_eq!(order(&s, &n, &t).await.status, OrderStatus::Refunded);
+    let open: Vec<api::RefundView> = list(s.http.clone()).await.json().await.unwrap();
+    assert!(open.is_empty());
+    let r = s
+        .http
+        .post(&retry)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "done, not failed");
+}

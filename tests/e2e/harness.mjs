@@ -15,6 +15,9 @@ const port = 18300 + Math.floor(Math.random() * 500);
 export const base = `http://127.0.0.1:${port}`;
 let server, browser;
 export let data;
+// A test file may start what the server talks to first and give it more flags: set
+// `setup.beforeServer` to an async function returning them (called in the harness's `before`).
+export const setup = { beforeServer: null };
 
 async function waitForServer() {
   for (let i = 0; i < 200; i++) {
@@ -27,7 +30,11 @@ async function waitForServer() {
 before(async () => {
   data = mkdtempSync(join(tmpdir(), 'certrenew-e2e-'));
   const bin = process.env.CERTRENEW_BIN || join(root, 'target/debug/certrenew');
-  server = spawn(bin, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--web', join(root, 'dist'), '--rate-limit', '0', '--renewal-window-days', '400'], { stdio: 'inherit' });
+  // Node runs a top-level `before` as soon as it is registered: yield once, so the importing
+  // file has set `setup` by now.
+  await new Promise((r) => setImmediate(r));
+  const extra = setup.beforeServer ? await setup.beforeServer() : [];
+  server = spawn(bin, ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--web', join(root, 'dist'), '--rate-limit', '0', '--renewal-window-days', '400', ...extra], { stdio: 'inherit' });
   await waitForServer();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

@@ -167,7 +167,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("taxpayer_id", "纳税人识别号", "Taxpayer ID"),
     ("invoice_warning", "请认真填写：电子发票一经开具不予重开。", "Fill in carefully: an issued e-invoice is never re-issued."),
     ("to_cashier", "前往收银台支付", "Go to the cashier"),
-    ("scan_to_pay", "用手机扫描二维码支付：", "Scan the code with your phone to pay:"),
+    ("scan_alipay", "请用手机支付宝“扫一扫”支付：", "Scan the code with Alipay on your phone to pay:"),
+    ("scan_wechat", "请用手机微信“扫一扫”支付：", "Scan the code with WeChat on your phone to pay:"),
     ("waiting_payment", "等待支付结果…（本页会自动刷新）", "Waiting for the payment… (this page follows it by itself)"),
     ("under_review", "已支付，等待管理员审核。", "Paid; waiting for the administrator's review."),
     ("refresh", "刷新", "Refresh"),
@@ -215,6 +216,15 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("trade_no", "交易号", "Trade number"),
     ("amount_paid", "实收（元）", "Received (CNY)"),
     ("amount_expected", "应收（元）", "Expected (CNY)"),
+    ("refunds", "退款（进行中与失败）", "Refunds (in progress and failed)"),
+    ("no_refunds", "没有进行中或失败的退款。", "No refunds in progress or failed."),
+    ("refund_amount", "退款（元）", "Refund (CNY)"),
+    ("refund_pending", "退款中", "In progress"),
+    ("refund_failed", "失败，待人工处理", "Failed; needs a person"),
+    ("attempts", "尝试次数", "Attempts"),
+    ("last_result", "支付机构最近答复", "Provider's last answer"),
+    ("retry_refund", "重新退款", "Retry refund"),
+    ("refund_not_failed", "该退款已不在失败状态（可能已在处理或已完成）。", "This refund is no longer failed (under way or done already)."),
 ];
 
 /// Looks a message up; unknown keys show themselves so a missing translation is visible.

@@ -378,7 +378,15 @@ impl Wechat {
             .header("Authorization", auth)
             .header("Accept", "application/json")
             // Public-key mode: which WeChat Pay key we expect answers under.
-            .header("Wechatpay-Serial", self.account.platform.serials()[0]);
+            .header(
+                "Wechatpay-Serial",
+                self.account
+                    .platform
+                    .serials()
+                    .first()
+                    .copied()
+                    .unwrap_or_default(),
+            );
         if method != reqwest::Method::GET {
             req = req.header("Content-Type", "application/json").body(text);
         }

@@ -8,7 +8,7 @@ use crate::{now, random_id, sha256_hex, State};
 use api::{Event, OrderStatus};
 use argon2::{PasswordHasher, PasswordVerifier};
 use axum::extract::{Path, Query};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,6 +26,8 @@ pub fn router() -> Router<State> {
         .route("/admin/orders/{number}/reject", post(reject))
         .route("/admin/certificates/{serial}/revoke", post(revoke))
         .route("/admin/discrepancies", get(discrepancies))
+        .route("/admin/refunds", get(refunds))
+        .route("/admin/refunds/{id}/retry", post(retry_refund))
 }
 
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -283,8 +285,11 @@ async fn revoke(
         .await?
         .rows_affected();
     if changed == 1 {
-        stop_renewals(&mut tx, &serial, &who, t).await?;
+        let unpaid = stop_renewals(&mut tx, &serial, &who, t).await?;
         tx.commit().await?;
+        // Their QR codes stop taking money; money already owed goes back now.
+        crate::routes::close_at_provider(&s, unpaid);
+        s.refunds_ready.notify_one();
     } else {
         drop(tx);
         let known = crate::sql::query("SELECT serial FROM certificates WHERE serial = $1")
@@ -306,13 +311,15 @@ async fn revoke(
 }
 
 /// The open renewal orders of a certificate just revoked stop, in the revocation's transaction:
-/// unpaid ones are cancelled, paid ones refunded — at whatever step they were.
+/// unpaid ones are cancelled, paid ones refunded — at whatever step they were. Gives the pending
+/// payments it closed (id, method), to be closed at their provider once committed.
 async fn stop_renewals(
     tx: &mut crate::sql::Tx,
     serial: &str,
     who: &str,
     t: i64,
-) -> Result<(), crate::db::TransitionError> {
+) -> Result<Vec<(String, String)>, crate::db::TransitionError> {
+    let mut unpaid = vec![];
     let open =
         crate::sql::query("SELECT number, status FROM orders WHERE cert_serial = $1 AND open = 1")
             .bind(serial)
@@ -326,7 +333,7 @@ async fn stop_renewals(
         };
         // Unpaid: closed (no money to return); paid, at any step: refunded.
         let event = if from == OrderStatus::AwaitingPayment {
-            crate::routes::close_pending_payments(tx, &number).await?;
+            unpaid.extend(crate::routes::close_pending_payments(tx, &number).await?);
             Event::Cancel
         } else {
             Event::Refund
@@ -339,7 +346,7 @@ async fn stop_renewals(
             crate::routes::refund(tx, &number, who, t).await?;
         }
     }
-    Ok(())
+    Ok(unpaid)
 }
 
 /// A payment notice the orders could not take as it came, for a person to settle.
@@ -378,6 +385,32 @@ async fn discrepancies(
         });
     }
     Ok(Json(out))
+}
+
+/// Refunds in progress and failed ones, with the provider's trade numbers.
+async fn refunds(
+    axum::extract::State(s): axum::extract::State<State>,
+    headers: HeaderMap,
+) -> AppResult<Json<Vec<api::RefundView>>> {
+    admin(&s, &headers, false).await?;
+    Ok(Json(crate::refund::open(&s).await?))
+}
+
+/// Asks the provider again for a refund that was left `failed`.
+async fn retry_refund(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<StatusCode> {
+    let who = admin(&s, &headers, true).await?;
+    if crate::refund::retry_failed(&s, &id, &who).await? {
+        tracing::info!(refund = %id, by = %loggable(&who), "failed refund set going again");
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    Err(AppError::conflict(
+        "refund_not_failed",
+        "no failed refund has this number (it may be under way or done already)",
+    ))
 }
 
 async fn approve(
@@ -462,6 +495,10 @@ async fn decide(
         crate::routes::refund(&mut tx, number, who, t).await?;
     }
     tx.commit().await?;
+    if to == OrderStatus::Rejected {
+        // The refund is asked of the provider now, not at the job's next poll (up to 30 s).
+        s.refunds_ready.notify_one();
+    }
     let o = s.db.order(number).await?.ok_or(AppError::NotFound)?;
     Ok(Json(crate::routes::view(s, &o).await?))
 }

@@ -53,8 +53,9 @@ pub fn AdminApp() -> Html {
             </header>
             <main>
                 if let Some(c) = (*csrf).clone() {
-                    <super::queue::Queue lang={*lang} csrf={c} />
+                    <super::queue::Queue lang={*lang} csrf={c.clone()} />
                     <super::discrepancies::Discrepancies lang={*lang} />
+                    <super::refunds::Refunds lang={*lang} csrf={c.clone()} />
                 } else {
                     <form class="card" id="login" onsubmit={login}>
                         <h2>{ t(*lang, "login") }</h2>

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod discrepancies;
 pub mod queue;
+pub mod refunds;
 
 use serde::de::DeserializeOwned;
 
@@ -36,6 +37,20 @@ pub async fn call<T: DeserializeOwned>(
         let e: api::ApiError = resp.json().await.map_err(|e| e.to_string())?;
         Err(e.code)
     }
+}
+
+/// A change that answers 204 (no body): Ok, or the API's error code.
+pub async fn call_empty(path: &str, csrf: &str) -> Result<(), String> {
+    let resp = gloo_net::http::Request::post(&format!("/api/v1/admin{path}"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.ok() {
+        return Ok(());
+    }
+    let e: api::ApiError = resp.json().await.map_err(|e| e.to_string())?;
+    Err(e.code)
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]

@@ -183,7 +183,10 @@ pub fn Order() -> Html {
                             // Kiosks pay by phone only: a link would lead out of the flow. A WeChat
                             // code opens only in the phone's WeChat: no page to link to.
                             if !p.qr_payload.is_empty() {
-                                <p class="scan">{ ctx.t("scan_to_pay") }</p>
+                                <p class="scan" id="scan-to-pay">{ ctx.t(match p.method {
+                                    api::PaymentMethod::AlipayQr | api::PaymentMethod::AlipayPage => "scan_alipay",
+                                    api::PaymentMethod::WechatNative => "scan_wechat",
+                                }) }</p>
                                 <crate::components::qr::Qr payload={p.qr_payload.clone()} />
                             }
                             if !kiosk && !p.cashier_url.is_empty() {
