@@ -12,18 +12,25 @@ use common::*;
 
 fn start_mock(dir: &std::path::Path, app_public: &std::path::Path) -> (Mock, std::path::PathBuf) {
     let (alipay_private, alipay_public) = pem_pair(dir, "alipay");
-    let mock = Mock::start(
-        "alipay-mock.mjs",
-        "alipay-sdk",
-        &[
-            ("MOCK_APP_ID", "2021009900000001".as_ref()),
-            ("MOCK_SELLER_ID", "2088009900000001".as_ref()),
-            ("MOCK_APP_PUBLIC_KEY", app_public.as_os_str()),
-            ("MOCK_ALIPAY_PRIVATE_KEY", alipay_private.as_os_str()),
-            ("MOCK_ALIPAY_PUBLIC_KEY", alipay_public.as_os_str()),
-        ],
-    );
+    let mock = start_mock_with(app_public, &alipay_private, &alipay_public, &[]);
     (mock, alipay_public)
+}
+
+fn start_mock_with(
+    app_public: &std::path::Path,
+    alipay_private: &std::path::Path,
+    alipay_public: &std::path::Path,
+    more: &[(&str, &std::ffi::OsStr)],
+) -> Mock {
+    let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("MOCK_APP_ID", "2021009900000001".as_ref()),
+        ("MOCK_SELLER_ID", "2088009900000001".as_ref()),
+        ("MOCK_APP_PUBLIC_KEY", app_public.as_os_str()),
+        ("MOCK_ALIPAY_PRIVATE_KEY", alipay_private.as_os_str()),
+        ("MOCK_ALIPAY_PUBLIC_KEY", alipay_public.as_os_str()),
+    ];
+    env.extend_from_slice(more);
+    Mock::start("alipay-mock.mjs", "alipay-sdk", &env)
 }
 
 /// A notice as the mock wrote it (JSON) in the form Alipay posts it.
@@ -222,37 +229,53 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
     );
 }
 
+/// A certificate for `key` with Alipay-like names, signed by `issuer` (itself when None).
+fn cert(
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    serial: &str,
+    cn: &str,
+    issuer: Option<(
+        &openssl::x509::X509,
+        &openssl::pkey::PKey<openssl::pkey::Private>,
+    )>,
+) -> openssl::x509::X509 {
+    use openssl::{asn1, bn, hash, x509};
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    for (k, v) in [
+        ("C", "CN"),
+        ("O", "Ant Financial"),
+        ("OU", "Certification Authority"),
+        ("CN", cn),
+    ] {
+        name.append_entry_by_text(k, v).unwrap();
+    }
+    let name = name.build();
+    let mut b = x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let serial = bn::BigNum::from_hex_str(serial).unwrap();
+    b.set_serial_number(&serial.to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(issuer.map_or(&name, |(c, _)| c.subject_name()))
+        .unwrap();
+    b.set_pubkey(key).unwrap();
+    b.set_not_before(&asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&asn1::Asn1Time::days_from_now(3).unwrap())
+        .unwrap();
+    b.sign(
+        issuer.map_or(key, |(_, k)| k),
+        hash::MessageDigest::sha256(),
+    )
+    .unwrap();
+    b.build()
+}
+
 /// Certificate mode: the SNs we send (`app_cert_sn`, `alipay_root_cert_sn`) are the ones the
 /// SDK computes for the same certificates (a root file with an RSA- and an EC-signed one).
 #[test]
 fn certificate_sns_are_the_sdks() {
-    use openssl::{asn1, bn, ec, hash, nid, pkey, rsa, x509};
-    fn cert(key: &pkey::PKey<pkey::Private>, serial: &str, cn: &str) -> x509::X509 {
-        let mut name = x509::X509NameBuilder::new().unwrap();
-        for (k, v) in [
-            ("C", "CN"),
-            ("O", "Ant Financial"),
-            ("OU", "Certification Authority"),
-            ("CN", cn),
-        ] {
-            name.append_entry_by_text(k, v).unwrap();
-        }
-        let name = name.build();
-        let mut b = x509::X509Builder::new().unwrap();
-        b.set_version(2).unwrap();
-        let serial = bn::BigNum::from_hex_str(serial).unwrap();
-        b.set_serial_number(&serial.to_asn1_integer().unwrap())
-            .unwrap();
-        b.set_subject_name(&name).unwrap();
-        b.set_issuer_name(&name).unwrap();
-        b.set_pubkey(key).unwrap();
-        b.set_not_before(&asn1::Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        b.set_not_after(&asn1::Asn1Time::days_from_now(3).unwrap())
-            .unwrap();
-        b.sign(key, hash::MessageDigest::sha256()).unwrap();
-        b.build()
-    }
+    use openssl::{ec, nid, pkey, rsa};
     let rsa_key = pkey::PKey::from_rsa(rsa::Rsa::generate(2048).unwrap()).unwrap();
     let group = ec::EcGroup::from_curve_name(nid::Nid::X9_62_PRIME256V1).unwrap();
     let ec_key = pkey::PKey::from_ec_key(ec::EcKey::generate(&group).unwrap()).unwrap();
@@ -260,18 +283,25 @@ fn certificate_sns_are_the_sdks() {
         &rsa_key,
         "4F1A2B3C9D",
         "Ant Financial Certification Authority Class 2 R1",
+        None,
     );
     let root = [
         cert(
             &rsa_key,
             "0123456789ABCDEF01",
             "Ant Financial Certification Authority R1",
+            None,
         )
         .to_pem()
         .unwrap(),
-        cert(&ec_key, "77", "Ant Financial Certification Authority E1")
-            .to_pem()
-            .unwrap(),
+        cert(
+            &ec_key,
+            "77",
+            "Ant Financial Certification Authority E1",
+            None,
+        )
+        .to_pem()
+        .unwrap(),
     ]
     .concat();
     let dir = std::env::temp_dir().join(format!("alipay-sn-{}", certrenew_server::random_id(6)));
@@ -313,4 +343,96 @@ fn certificate_sns_are_the_sdks() {
         !ours_root.contains('_'),
         "the EC-signed root is left out: {ours_root}"
     );
+}
+
+/// Certificate mode end to end: the SDK, given the same certificates, computes the SNs every
+/// request must carry (app_cert_sn, alipay_root_cert_sn) and names Alipay's in every answer
+/// (alipay_cert_sn, which we check); a payment is made, paid and refunded under it.
+#[tokio::test]
+async fn certificate_mode_pays_and_refunds_against_the_sdk() {
+    use openssl::pkey::PKey;
+    let keys = std::env::temp_dir().join(format!("alipay-cert-{}", certrenew_server::random_id(6)));
+    std::fs::create_dir_all(&keys).unwrap();
+    let _cleanup = TempDir(keys.clone());
+    let read_key =
+        |p: &std::path::Path| PKey::private_key_from_pem(&std::fs::read(p).unwrap()).unwrap();
+    let (root_private, _) = pem_pair(&keys, "root");
+    let root_key = read_key(&root_private);
+    let root = cert(
+        &root_key,
+        "6B4F2E1D0C",
+        "Ant Financial Certification Authority R1",
+        None,
+    );
+    let (app_private, app_public) = pem_pair(&keys, "app");
+    let (alipay_private, alipay_public) = pem_pair(&keys, "alipay");
+    let issued = |k: &std::path::Path, serial, cn, file| {
+        let c = cert(&read_key(k), serial, cn, Some((&root, &root_key)));
+        let path = keys.join(file);
+        std::fs::write(&path, c.to_pem().unwrap()).unwrap();
+        path
+    };
+    let app_cert = issued(
+        &app_private,
+        "2021A1B2C3",
+        "2021009900000001",
+        "appCertPublicKey.crt",
+    );
+    let alipay_cert = issued(
+        &alipay_private,
+        "2019C3B2A1",
+        "支付宝(中国)网络技术有限公司-2088009900000001",
+        "alipayCertPublicKey_RSA2.crt",
+    );
+    let root_cert = keys.join("alipayRootCert.crt");
+    std::fs::write(&root_cert, root.to_pem().unwrap()).unwrap();
+    let mock = start_mock_with(
+        &app_public,
+        &alipay_private,
+        &alipay_public,
+        &[
+            ("MOCK_APP_CERT", app_cert.as_os_str()),
+            ("MOCK_ALIPAY_CERT", alipay_cert.as_os_str()),
+            ("MOCK_ROOT_CERT", root_cert.as_os_str()),
+        ],
+    );
+    let s = Server::start("sqlite", |c| {
+        c.sandbox_payments = false;
+        c.alipay = Some(Settings {
+            app_id: "2021009900000001".into(),
+            seller_id: "2088009900000001".into(),
+            private_key: app_private.clone(),
+            keys: KeyFiles::Certificates {
+                app_cert: app_cert.clone(),
+                public_cert: alipay_cert.clone(),
+                root_cert: root_cert.clone(),
+            },
+            gateway: format!("{}/gateway.do", mock.url),
+        });
+    })
+    .await;
+    let (mut a, c) = s.token(30).await;
+    let (n, t) = apply(&s, &mut a, &c).await;
+    let p = payment(&s, &n, &t, "alipay_qr").await;
+    let paid = mock
+        .post(&format!("/_test/pay?out_trade_no={}", p.id))
+        .await;
+    assert_eq!(paid["delivered"]["text"], "success");
+    assert_eq!(order(&s, &n, &t).await.status, OrderStatus::UnderReview);
+    common::mock::cancel_while_refunds_fail_once(&s, &mock, &n, &t, &p).await;
+    mock.assert_every_request_verified(&[
+        "alipay.trade.precreate",
+        "alipay.trade.refund",
+        "alipay.trade.fastpay.refund.query",
+    ])
+    .await;
+    let sns = mock.get("/_test/books").await["certMode"].clone();
+    let ours = |f: &std::path::Path| {
+        certrenew_server::payment::alipay::cert_sn(
+            &openssl::x509::X509::from_pem(&std::fs::read(f).unwrap()).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(sns["app"], ours(&app_cert));
+    assert_eq!(sns["alipay"], ours(&alipay_cert));
 }

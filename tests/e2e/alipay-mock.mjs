@@ -4,8 +4,10 @@
 // are readable by the test that started it.
 //
 // env: MOCK_APP_ID, MOCK_SELLER_ID, MOCK_APP_PUBLIC_KEY (file: the merchant app's public key),
-// MOCK_ALIPAY_PRIVATE_KEY and MOCK_ALIPAY_PUBLIC_KEY (files: "Alipay's" key pair). Prints
-// "listening PORT" once it listens on 127.0.0.1.
+// MOCK_ALIPAY_PRIVATE_KEY and MOCK_ALIPAY_PUBLIC_KEY (files: "Alipay's" key pair). Certificate
+// mode: MOCK_APP_CERT, MOCK_ALIPAY_CERT, MOCK_ROOT_CERT (files): the SDK computes the SNs, every
+// request must carry them and every answer names Alipay's. Prints "listening PORT" once it
+// listens on 127.0.0.1.
 import { createServer } from 'node:http';
 import { createSign, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,6 +26,12 @@ const merchant = new AlipaySdk({ appId, privateKey: alipayPrivate, alipayPublicK
 // Checks what this mock signs, as a merchant using the SDK would.
 const self = new AlipaySdk({ appId, privateKey: alipayPrivate, alipayPublicKey: readFileSync(env('MOCK_ALIPAY_PUBLIC_KEY'), 'utf8') });
 
+// Certificate mode: the SNs as the SDK computes them from the certificates (appCertSn, …).
+const certMode = process.env.MOCK_APP_CERT
+  ? new AlipaySdk({ appId, privateKey: alipayPrivate, appCertPath: env('MOCK_APP_CERT'), alipayPublicCertPath: env('MOCK_ALIPAY_CERT'), alipayRootCertPath: env('MOCK_ROOT_CERT') }).config
+  : null;
+const snsHold = (p) => !certMode || (p.app_cert_sn === certMode.appCertSn && p.alipay_root_cert_sn === certMode.alipayRootCertSn);
+
 const trades = new Map(); // out_trade_no -> { trade_no, total, subject, notify_url, status, refunds: Map }
 const books = { verified: {}, refused: {}, notices: [] };
 let failRefunds = 0;
@@ -40,7 +48,8 @@ function answer(method, content) {
   const key = `${method.replaceAll('.', '_')}_response`;
   const text = JSON.stringify(content);
   const sign = rsa2(text);
-  const body = `{"${key}":${text},"sign":"${sign}"}`;
+  const sn = certMode ? `"alipay_cert_sn":"${certMode.alipayCertSn}",` : '';
+  const body = `{"${key}":${text},${sn}"sign":"${sign}"}`;
   self.checkResponseSign(body, key, sign, 'mock'); // throws if the SDK would not accept it
   return body;
 }
@@ -137,7 +146,7 @@ const server = createServer(async (req, res) => {
     if (url.pathname === '/gateway.do') {
       const method = p?.method ?? '';
       // The official SDK decides whether the merchant's signature holds.
-      const good = p && p.app_id === appId && p.sign_type === 'RSA2' && merchant.checkNotifySignV2(p);
+      const good = p && p.app_id === appId && p.sign_type === 'RSA2' && snsHold(p) && merchant.checkNotifySignV2(p);
       const tally = good ? books.verified : books.refused;
       tally[method] = (tally[method] ?? 0) + 1;
       if (req.method === 'GET') {
@@ -182,7 +191,7 @@ const server = createServer(async (req, res) => {
     if (url.pathname === '/_test/books') {
       const out = {};
       for (const [k, v] of trades) out[k] = { ...v, refunds: Object.fromEntries(v.refunds) };
-      return json(res, { trades: out, ...books });
+      return json(res, { trades: out, ...books, certMode: certMode && { app: certMode.appCertSn, root: certMode.alipayRootCertSn, alipay: certMode.alipayCertSn } });
     }
     json(res, { error: 'not found' }, 404);
   } catch (e) {
