@@ -103,6 +103,7 @@ pub fn security_headers(https: bool) -> impl Fn(&mut axum::http::HeaderMap) + Cl
 /// report or a proxy's log finds the server's lines. Lines logged while serving it carry the id
 /// too (the span). A caller's own id is kept when it is a plain token, else replaced.
 pub async fn request_log(
+    axum::extract::State(s): axum::extract::State<crate::State>,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -122,10 +123,19 @@ pub async fn request_log(
         req.headers_mut().insert(REQUEST_ID, v);
     }
     let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    // The route as routed, for metrics: raw paths would make a label per order and per file.
+    let route = match req.extensions().get::<axum::extract::MatchedPath>() {
+        Some(m) => m.as_str().to_string(),
+        None if s.config.web_dir.is_some() && !path.starts_with("/api/") => "static".into(),
+        None => "unmatched".into(),
+    };
     let start = std::time::Instant::now();
     let span = tracing::info_span!("request", id = %id);
     let mut res = next.run(req).instrument(span.clone()).await;
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    let seconds = start.elapsed().as_secs_f64();
+    let ms = seconds * 1000.0;
+    s.metrics
+        .request(method.as_str(), &route, res.status().as_u16(), seconds);
     span.in_scope(|| {
         tracing::info!(target: "certrenew::request", %method, %path, status = res.status().as_u16(), ms = format!("{ms:.1}"), "request");
     });

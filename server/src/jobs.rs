@@ -240,10 +240,12 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
                 sent.push(id);
             }
             Err(crate::notify::Undelivered::Notice(e)) => {
+                s.metrics.outbox_failures.inc();
                 tracing::warn!(id, kind, to = %to, error = %e, "notice not delivered; retried next run");
                 kept.push(id);
             }
             Err(crate::notify::Undelivered::Channel(e)) => {
+                s.metrics.outbox_failures.inc();
                 tracing::warn!(id, kind, to = %to, error = %e, "notice not delivered; it and the rest of its kind are retried next run");
                 failing.push(n.kind);
                 kept.push(id);

@@ -13,6 +13,7 @@ pub mod hsm;
 pub mod jobs;
 pub mod keywrap;
 pub mod limit;
+pub mod metrics;
 pub mod notify;
 pub mod ocsp;
 
@@ -287,6 +288,7 @@ pub struct AppState {
     pub outbox_ready: tokio::sync::Notify,
     /// Recent OCSP answers to requests without a nonce.
     pub ocsp_cache: ocsp::Cache,
+    pub metrics: metrics::Metrics,
     /// The CRL last signed.
     pub crl_cache: crl::Cache,
     /// The last check that the CA key signs (`/readyz`).
@@ -412,6 +414,7 @@ impl AppState {
                 challenges,
                 outbox_ready: tokio::sync::Notify::new(),
                 ocsp_cache: ocsp::Cache::default(),
+                metrics: metrics::Metrics::default(),
                 crl_cache: crl::Cache::default(),
                 ca_probe: health::CaProbe::default(),
                 config,

@@ -100,6 +100,9 @@ struct Serve {
     /// Address to listen on
     #[arg(long, env = "CERTRENEW_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a listener of its own; off without)
+    #[arg(long, env = "CERTRENEW_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<String>,
     /// URL browsers and the payment provider reach this server at (named in every certificate's
     /// OCSP/CRL locations); http://LISTEN by default
     #[arg(long, env = "CERTRENEW_PUBLIC_URL")]
@@ -553,6 +556,17 @@ async fn serve(a: Serve) -> Result<(), String> {
         state.config.data_dir.display(),
         redact(&state.config.database_url)
     ));
+    if let Some(addr) = &a.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+        say(&format!("metrics at http://{addr}/metrics"));
+        tokio::spawn(certrenew_server::edge::serve(
+            metrics,
+            certrenew_server::metrics::router(state.clone()),
+            certrenew_server::edge::Limits::default(),
+        ));
+    }
     certrenew_server::jobs::spawn(state.clone());
     let served = certrenew_server::edge::serve(
         listener,

@@ -134,7 +134,10 @@ pub fn app(state: State) -> Router {
             state.clone(),
             edge_headers,
         ))
-        .layer(axum::middleware::from_fn(crate::edge::request_log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::edge::request_log,
+        ))
         .with_state(state)
 }
 
@@ -741,19 +744,29 @@ async fn notify(
         return AppError::NotFound.into_response();
     };
     use crate::payment::{Notice, NoticeError};
-    match p.verify_notice(&headers, &body) {
-        Err(e @ NoticeError::Signature) => p.notice_refused(StatusCode::FORBIDDEN, &e.to_string()),
-        Err(e) => p.notice_refused(StatusCode::BAD_REQUEST, &e.to_string()),
-        Ok(Notice::Ignored(_)) => p.notice_taken(),
+    let name = p.name();
+    let (result, response) = match p.verify_notice(&headers, &body) {
+        Err(e @ NoticeError::Signature) => (
+            "refused_signature",
+            p.notice_refused(StatusCode::FORBIDDEN, &e.to_string()),
+        ),
+        Err(e) => (
+            "refused",
+            p.notice_refused(StatusCode::BAD_REQUEST, &e.to_string()),
+        ),
+        Ok(Notice::Ignored(_)) => ("ignored", p.notice_taken()),
         Ok(Notice::Refund(id)) => match crate::refund::due_now(&s, &id).await {
-            Ok(()) => p.notice_taken(),
+            Ok(()) => ("refund", p.notice_taken()),
             Err(e) => {
                 tracing::warn!(error = %e, "refund notice not taken");
-                p.notice_refused(StatusCode::INTERNAL_SERVER_ERROR, "try again")
+                (
+                    "not_taken",
+                    p.notice_refused(StatusCode::INTERNAL_SERVER_ERROR, "try again"),
+                )
             }
         },
         Ok(Notice::Paid(paid)) => match take_payment(&s, &paid).await {
-            Ok(()) => p.notice_taken(),
+            Ok(()) => ("paid", p.notice_taken()),
             Err(e) => {
                 tracing::warn!(error = %e, "payment notice refused");
                 // The provider reads only the body; the status says why to anyone else.
@@ -761,10 +774,12 @@ async fn notify(
                     AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     _ => StatusCode::BAD_REQUEST,
                 };
-                p.notice_refused(status, "not taken")
+                ("not_taken", p.notice_refused(status, "not taken"))
             }
         },
-    }
+    };
+    s.metrics.notice(name, result);
+    response
 }
 
 /// Records money a provider vouches for (a verified notice, or a reconciliation query's answer):
@@ -1170,6 +1185,7 @@ async fn confirm(
     )
     .await?;
     tx.commit().await?;
+    s.metrics.renewals.inc();
     s.outbox_ready.notify_one();
     let o = Order {
         status: OrderStatus::Installed,
@@ -1282,7 +1298,9 @@ async fn ocsp_answer(s: &State, addr: std::net::SocketAddr, der: &[u8], get: boo
     let t = now();
     let reusable = !parsed.has_nonce();
     if reusable {
-        if let Some(answer) = s.ocsp_cache.get(der, t) {
+        let cached = s.ocsp_cache.get(der, t);
+        s.metrics.ocsp_cache(cached.is_some());
+        if let Some(answer) = cached {
             return ocsp_reply_cacheable(answer, get, t);
         }
     }

@@ -199,3 +199,59 @@ fn json_logs_carry_the_request_id_the_response_names() {
         "no query in the logs"
     );
 }
+
+/// `--metrics-listen`: the metrics answer on their own address, and not on the public one.
+#[test]
+fn metrics_are_served_on_their_own_listener_only() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("certrenew-metrics-{}", std::process::id()));
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (public, metrics) = (free(), free());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certrenew"))
+        .args(["serve", "--demo", "--listen"])
+        .arg(format!("127.0.0.1:{public}"))
+        .arg("--metrics-listen")
+        .arg(format!("127.0.0.1:{metrics}"))
+        .arg("--data")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = |port: u16| -> Option<String> {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        write!(
+            c,
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut text = String::new();
+        c.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    let mut served = None;
+    for _ in 0..100 {
+        served = get(metrics);
+        if served.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let public_answer = get(public).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let served = served.expect("the metrics listener answers");
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+    assert!(
+        served.contains("\ncertrenew_renewals_completed_total 0\n"),
+        "{served}"
+    );
+    assert!(served.trim_end().ends_with("# EOF"), "{served}");
+    assert!(public_answer.starts_with("HTTP/1.1 404"), "{public_answer}");
+}
