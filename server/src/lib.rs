@@ -1,6 +1,7 @@
 //! certrenew server: the renewal and payment API under `/api/v1`, the sandbox cashier, and
 //! (when built) the web app. `app(state)` is the whole router, so tests drive it in process.
 
+pub mod backup;
 pub mod ca;
 pub mod challenge;
 pub mod check;

@@ -46,6 +46,19 @@ enum Cmd {
     },
     /// Check the stored orders' invariants (exit 1 on a violation)
     Check(Store),
+    /// Copy the data — database (SQLite, online), CA certificate, keys — into DIR (new or empty)
+    Backup {
+        dir: PathBuf,
+        #[command(flatten)]
+        store: Store,
+    },
+    /// Lay a backup into a new (or empty) data directory, each file checked against its manifest
+    Restore {
+        backup: PathBuf,
+        /// The data directory to create
+        #[arg(long, env = "CERTRENEW_DATA", default_value = "data")]
+        data: PathBuf,
+    },
     /// Issue a certificate for a key, as the demo does (tests and drills)
     IssueDemo(IssueDemo),
 }
@@ -519,6 +532,8 @@ async fn main() {
         } => ca_show(&store).await,
         Cmd::IssueDemo(a) => issue_demo(a).await,
         Cmd::Check(store) => check(&store).await,
+        Cmd::Backup { dir, store } => backup(&store, &dir).await,
+        Cmd::Restore { backup, data } => restore(&backup, &data),
     };
     if let Err(e) = result {
         fail(&e);
@@ -672,6 +687,49 @@ async fn issue_demo(a: IssueDemo) -> Result<(), String> {
             "{}",
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der)
         ),
+    }
+    Ok(())
+}
+
+async fn backup(store: &Store, dir: &std::path::Path) -> Result<(), String> {
+    // Never a new CA made by mistake: a backup is of a data directory that exists.
+    if !store.data.join("ca.crt").exists() {
+        return Err(format!(
+            "{}: no CA here (ca.crt); nothing to back up",
+            store.data.display()
+        ));
+    }
+    let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
+    let m = certrenew_server::backup::backup(&state, dir).await?;
+    for (name, _) in &m.files {
+        say(&format!("copied {name}"));
+    }
+    if m.database == "postgres" {
+        say(
+            "the database is PostgreSQL: dump it with pg_dump (README, Backups) beside these files",
+        );
+    }
+    say(&format!(
+        "backup in {}: {} orders, last installed {}",
+        dir.display(),
+        m.orders,
+        m.last_installed.as_deref().unwrap_or("none")
+    ));
+    Ok(())
+}
+
+fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<(), String> {
+    let m = certrenew_server::backup::restore(from, data)?;
+    say(&format!(
+        "restored {} files into {} (backup of {} orders, last installed {}); check it with: certrenew check --data {}",
+        m.files.len(),
+        data.display(),
+        m.orders,
+        m.last_installed.as_deref().unwrap_or("none"),
+        data.display()
+    ));
+    if m.database == "postgres" {
+        say("the database is PostgreSQL: restore its dump with pg_restore, then start with --database");
     }
     Ok(())
 }

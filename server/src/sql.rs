@@ -619,12 +619,37 @@ fn owner_only_database(path: &str) -> Result<(), Error> {
     Ok(())
 }
 
-pub fn open_sqlite(url: &str, readers: usize) -> Result<(Pool, Pool), Error> {
+/// The file of a `sqlite://PATH[?…]` URL.
+fn sqlite_path(url: &str) -> &str {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
-    let path = path.split('?').next().unwrap_or(path);
+    path.split('?').next().unwrap_or(path)
+}
+
+/// A consistent copy of the SQLite database at `url` in the new file `target` (`VACUUM INTO`
+/// on a connection of its own: one read transaction, so the server's writes go on meanwhile).
+pub async fn sqlite_copy(url: &str, target: &std::path::Path) -> Result<(), Error> {
+    let (path, target) = (sqlite_path(url).to_string(), target.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let c = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        c.busy_timeout(std::time::Duration::from_secs(10))?;
+        let target = target
+            .to_str()
+            .ok_or_else(|| Error::Other("the backup's path is not UTF-8".into()))?;
+        c.execute("VACUUM INTO ?1", [target])?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::Other(e.to_string()))?
+}
+
+pub fn open_sqlite(url: &str, readers: usize) -> Result<(Pool, Pool), Error> {
+    let path = sqlite_path(url);
     owner_only_database(path)?;
     let writer = open_sqlite_conn(path, false)?;
     // The WAL file keeps its high-water size after a restart; past 16 MB it is cut back.

@@ -255,3 +255,34 @@ fn metrics_are_served_on_their_own_listener_only() {
     assert!(served.trim_end().ends_with("# EOF"), "{served}");
     assert!(public_answer.starts_with("HTTP/1.1 404"), "{public_answer}");
 }
+
+/// `certrenew backup` and `restore` from the command line: the restored directory passes
+/// `certrenew check`; a directory without a CA is not backed up (no CA is made by mistake).
+#[test]
+fn backup_and_restore_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("certrenew-bk-{}", std::process::id()));
+    let (data, copy, restored) = (dir.join("data"), dir.join("copy"), dir.join("restored"));
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (ok, out) = certrenew(&["backup", &path(&copy), "--data", &path(&data)], &[]);
+    assert!(!ok && out.contains("no CA"), "{out}");
+    assert!(!data.join("ca.crt").exists());
+    let (ok, out) = certrenew(&["ca", "show", "--data", &path(&data)], &[]);
+    assert!(ok, "{out}");
+    let (ok, out) = certrenew(&["backup", &path(&copy), "--data", &path(&data)], &[]);
+    assert!(ok && out.contains("certrenew.db"), "{out}");
+    let (ok, out) = certrenew(&["restore", &path(&copy), "--data", &path(&restored)], &[]);
+    assert!(ok, "{out}");
+    let (ok, out) = certrenew(&["check", "--data", &path(&restored)], &[]);
+    assert!(ok && out.contains("0 violations"), "{out}");
+    let (ok, out) = certrenew(&["ca", "show", "--data", &path(&restored)], &[]);
+    let (_, original) = certrenew(&["ca", "show", "--data", &path(&data)], &[]);
+    assert!(ok);
+    let serial = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("serial:"))
+            .map(str::to_string)
+    };
+    assert_eq!(serial(&out), serial(&original), "the same CA");
+    assert!(serial(&out).is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,177 @@
+//! Backups of a running server's data: a consistent online copy of the SQLite database (`VACUUM
+//! INTO` in one read transaction, so writes go on meanwhile), the CA certificate and every key file, owner
+//! only, with a manifest of SHA-256 sums; and the restore into a fresh data directory. With
+//! PostgreSQL the database is `pg_dump`'s job (README); the key files are copied the same way.
+
+use std::path::Path;
+
+/// The files of a data directory a server cannot run without (those present are copied).
+pub const KEY_FILES: &[&str] = &[
+    "ca.crt",
+    "ca.key",
+    crate::keywrap::FILE,
+    "sandbox-provider.key",
+    "sandbox-app.key",
+];
+
+/// The SQLite database's name in a data directory and in a backup.
+pub const DATABASE: &str = "certrenew.db";
+
+pub const MANIFEST: &str = "backup.json";
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub created_at: i64,
+    /// `sqlite` (the database is in the backup) or `postgres` (it is not: pg_dump).
+    pub database: String,
+    /// Each file copied and the SHA-256 of its bytes (hex).
+    pub files: Vec<(String, String)>,
+    pub orders: i64,
+    /// The newest order installed when the copy was taken.
+    pub last_installed: Option<String>,
+}
+
+fn owner_only_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let mut f = o
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A directory to write into: new (created owner-only) or empty.
+fn fresh_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if entries.next().is_some() {
+            return Err(format!("{} is not empty", dir.display()));
+        }
+    }
+    crate::owner_only_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+fn set_owner_only(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies the running server's data into `out` (new or empty); returns what it wrote.
+pub async fn backup(s: &crate::State, out: &Path) -> Result<Manifest, String> {
+    fresh_dir(out)?;
+    let data = &s.config.data_dir;
+    let mut files = vec![];
+    let postgres = s.db.pool.is_postgres();
+    // The database first: keys never lag behind it (a key file is only ever added).
+    let (orders, last_installed) = if postgres {
+        counts(s).await?
+    } else {
+        let target = out.join(DATABASE);
+        crate::sql::sqlite_copy(&s.config.database_url, &target)
+            .await
+            .map_err(|e| format!("copying the database: {e}"))?;
+        set_owner_only(&target)?;
+        let copy = std::fs::read(&target).map_err(|e| e.to_string())?;
+        files.push((DATABASE.to_string(), crate::sha256_hex(&copy)));
+        counts_in(&target)?
+    };
+    for name in KEY_FILES {
+        let Ok(bytes) = std::fs::read(data.join(name)) else {
+            continue;
+        };
+        let bytes = zeroize::Zeroizing::new(bytes);
+        owner_only_file(&out.join(name), &bytes)?;
+        files.push((name.to_string(), crate::sha256_hex(&bytes)));
+    }
+    let m = Manifest {
+        created_at: crate::now(),
+        database: if postgres { "postgres" } else { "sqlite" }.into(),
+        files,
+        orders,
+        last_installed,
+    };
+    let text = serde_json::to_vec_pretty(&m).map_err(|e| e.to_string())?;
+    owner_only_file(&out.join(MANIFEST), &text)?;
+    Ok(m)
+}
+
+const LAST_INSTALLED: &str =
+    "SELECT number FROM orders WHERE installed_at IS NOT NULL ORDER BY installed_at DESC, number DESC LIMIT 1";
+
+async fn counts(s: &crate::State) -> Result<(i64, Option<String>), String> {
+    let e = |e: crate::sql::Error| e.to_string();
+    let n: i64 = crate::sql::query("SELECT COUNT(*) AS n FROM orders")
+        .fetch_one(&s.db.pool)
+        .await
+        .and_then(|r| r.try_get("n"))
+        .map_err(e)?;
+    let last = crate::sql::query(LAST_INSTALLED)
+        .fetch_optional(&s.db.pool)
+        .await
+        .map_err(e)?
+        .map(|r| r.try_get::<String>("number"))
+        .transpose()
+        .map_err(e)?;
+    Ok((n, last))
+}
+
+/// What the copy itself holds (read from the copy, not the live database).
+fn counts_in(db: &Path) -> Result<(i64, Option<String>), String> {
+    let e = |e: rusqlite::Error| format!("reading the copy: {e}");
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(e)?;
+    let n = c
+        .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
+        .map_err(e)?;
+    let last = match c.query_row(LAST_INSTALLED, [], |r| r.get(0)) {
+        Ok(v) => Some(v),
+        Err(rusqlite::Error::QueryReturnedNoRows) => None,
+        Err(err) => return Err(e(err)),
+    };
+    Ok((n, last))
+}
+
+/// Lays a backup into `data` (new or empty), each file checked against the manifest first.
+pub fn restore(from: &Path, data: &Path) -> Result<Manifest, String> {
+    let text = std::fs::read(from.join(MANIFEST)).map_err(|e| {
+        format!(
+            "{}: {e} (not a certrenew backup?)",
+            from.join(MANIFEST).display()
+        )
+    })?;
+    let m: Manifest = serde_json::from_slice(&text).map_err(|e| format!("{MANIFEST}: {e}"))?;
+    let mut checked = vec![];
+    for (name, sum) in &m.files {
+        if name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(format!(
+                "{MANIFEST} names {name:?}, not a file of a data directory"
+            ));
+        }
+        let bytes = zeroize::Zeroizing::new(
+            std::fs::read(from.join(name)).map_err(|e| format!("{name}: {e}"))?,
+        );
+        if &crate::sha256_hex(&bytes) != sum {
+            return Err(format!(
+                "{name} is not the file the backup recorded (its SHA-256 differs)"
+            ));
+        }
+        checked.push((name, bytes));
+    }
+    fresh_dir(data)?;
+    for (name, bytes) in checked {
+        owner_only_file(&data.join(name), &bytes)?;
+    }
+    Ok(m)
+}
