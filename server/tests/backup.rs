@@ -6,22 +6,8 @@ mod common;
 
 use common::*;
 
-/// One whole renewal (auto-approved); its order number.
 async fn renew_once(s: &Server) -> String {
-    let (mut applet, der) = s.token(30).await;
-    let (number, token) = apply(s, &mut applet, &der).await;
-    let p = new_payment(s, &number, &token).await;
-    press_pay(s, &p).await;
-    for _ in 0..200 {
-        if order(s, &number, &token).await.status == api::OrderStatus::Approved {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    let new_der = issue_certificate(s, &mut applet, &der, &number, &token).await;
-    let r = confirm_install(s, &mut applet, &number, &token, &new_der).await;
-    assert_eq!(r.status(), 200);
-    number
+    renew_auto_approved(s).await.0
 }
 
 #[tokio::test]

@@ -71,21 +71,7 @@ async fn a_renewal_moves_the_counters_by_exactly_its_requests() {
     let before = scrape(&metrics).await;
 
     // The renewal, request by request.
-    let (number, token) = apply(&s, &mut applet, &der).await;
-    let p = new_payment(&s, &number, &token).await;
-    press_pay(&s, &p).await;
-    let mut polls = 0;
-    loop {
-        polls += 1;
-        if order(&s, &number, &token).await.status == api::OrderStatus::Approved {
-            break;
-        }
-        assert!(polls < 100, "the payment notice did not arrive");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let new_der = issue_certificate(&s, &mut applet, &der, &number, &token).await;
-    let r = confirm_install(&s, &mut applet, &number, &token, &new_der).await;
-    assert_eq!(r.status(), 200);
+    let (_, polls) = renew_token(&s, &mut applet, &der).await;
 
     let after = scrape(&metrics).await;
     let requests = "certrenew_http_requests_total";

@@ -577,3 +577,31 @@ pub async fn provider_paid(s: &Server, payment_id: &str) -> String {
     .try_get("trade_no")
     .unwrap()
 }
+
+/// One whole renewal on a server that auto-approves, request by request: apply, pay in the
+/// sandbox, poll the order until approved, issue, confirm. Gives the order number and how many
+/// times the order was polled.
+pub async fn renew_auto_approved(s: &Server) -> (String, u32) {
+    let (mut applet, der) = s.token(30).await;
+    renew_token(s, &mut applet, &der).await
+}
+
+/// `renew_auto_approved` for a token made by the caller.
+pub async fn renew_token(s: &Server, applet: &mut PivApplet, der: &[u8]) -> (String, u32) {
+    let (number, token) = apply(s, applet, der).await;
+    let p = new_payment(s, &number, &token).await;
+    press_pay(s, &p).await;
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        if order(s, &number, &token).await.status == api::OrderStatus::Approved {
+            break;
+        }
+        assert!(polls < 200, "the payment notice did not arrive");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let new_der = issue_certificate(s, applet, der, &number, &token).await;
+    let r = confirm_install(s, applet, &number, &token, &new_der).await;
+    assert_eq!(r.status(), 200);
+    (number, polls)
+}
