@@ -5,6 +5,7 @@ pub mod backup;
 pub mod ca;
 pub mod challenge;
 pub mod check;
+pub mod config_file;
 pub mod crl;
 pub mod db;
 pub mod edge;

@@ -2,7 +2,7 @@
 //! `certrenew COMMAND --help` list every option with the environment variable it also reads.
 
 use certrenew_server::{AppState, Config};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -15,6 +15,10 @@ struct Cli {
     /// Log lines as text for people, or as JSON objects (one per line) for a log collector
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "CERTRENEW_LOG_FORMAT")]
     log_format: LogFormat,
+    /// A TOML file of options (`listen = "…"`, one key per option, without the dashes); a flag
+    /// or environment variable given too wins over it
+    #[arg(long, global = true, env = "CERTRENEW_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -46,6 +50,12 @@ enum Cmd {
     },
     /// Check the stored orders' invariants (exit 1 on a violation)
     Check(Store),
+    /// The configuration: `config check` takes serve's options and prints what serve would run
+    /// with (secrets redacted), then checks it
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
     /// Copy the data — database (SQLite, online), CA certificate, keys — into DIR (new or empty)
     Backup {
         dir: PathBuf,
@@ -61,6 +71,13 @@ enum Cmd {
     },
     /// Issue a certificate for a key, as the demo does (tests and drills)
     IssueDemo(IssueDemo),
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the effective configuration of `serve` with these options (and where each value
+    /// came from), then check it: payment accounts whole, key files readable
+    Check(Box<Serve>),
 }
 
 #[derive(Subcommand)]
@@ -499,9 +516,71 @@ fn config(a: &Serve) -> Result<Config, String> {
 /// Commands other than `serve` name no public URL: the default one (as `serve` without flags).
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
-#[tokio::main]
-async fn main() {
-    let cli = Cli::parse();
+/// Turns the config file's options into the environment variables clap reads, where not set
+/// already (flags > environment > file > default). Runs before any thread starts. Gives the
+/// variables it set.
+fn apply_config_file() -> Result<Vec<String>, String> {
+    let args: Vec<String> = std::env::args().collect();
+    let mut path = std::env::var_os("CERTRENEW_CONFIG").map(PathBuf::from);
+    for (i, a) in args.iter().enumerate() {
+        if a == "--config" {
+            path = args.get(i + 1).map(PathBuf::from);
+        } else if let Some(v) = a.strip_prefix("--config=") {
+            path = Some(v.into());
+        }
+    }
+    let Some(path) = path else {
+        return Ok(vec![]);
+    };
+    let mut envs = std::collections::HashMap::new();
+    option_envs(&Cli::command(), &mut envs);
+    let (mut set, mut unknown) = (vec![], vec![]);
+    for (key, value) in certrenew_server::config_file::read(&path)? {
+        match envs.get(&key) {
+            None => unknown.push(key),
+            Some(env) if std::env::var_os(env).is_some() => {}
+            Some(env) => {
+                std::env::set_var(env, &value);
+                set.push(env.clone());
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(format!(
+            "{}: no such option: {}",
+            path.display(),
+            unknown.join(", ")
+        ));
+    }
+    Ok(set)
+}
+
+/// Every option's long name and its environment variable, in every command.
+fn option_envs(cmd: &clap::Command, out: &mut std::collections::HashMap<String, String>) {
+    for a in cmd.get_arguments() {
+        if let (Some(long), Some(env)) = (a.get_long(), a.get_env()) {
+            if long != "config" {
+                out.insert(long.to_string(), env.to_string_lossy().into_owned());
+            }
+        }
+    }
+    for sub in cmd.get_subcommands() {
+        option_envs(sub, out);
+    }
+}
+
+fn main() {
+    let from_file = apply_config_file().unwrap_or_else(|e| fail(&e));
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    runtime.block_on(run(cli, matches, from_file));
+}
+
+async fn run(cli: Cli, matches: clap::ArgMatches, from_file: Vec<String>) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
@@ -534,6 +613,14 @@ async fn main() {
         Cmd::Check(store) => check(&store).await,
         Cmd::Backup { dir, store } => backup(&store, &dir).await,
         Cmd::Restore { backup, data } => restore(&backup, &data),
+        Cmd::Config {
+            cmd: ConfigCmd::Check(serve),
+        } => {
+            let m = matches
+                .subcommand_matches("config")
+                .and_then(|m| m.subcommand_matches("check"));
+            config_check(&serve, m, &from_file)
+        }
     };
     if let Err(e) = result {
         fail(&e);
@@ -716,6 +803,101 @@ async fn backup(store: &Store, dir: &std::path::Path) -> Result<(), String> {
         m.last_installed.as_deref().unwrap_or("none")
     ));
     Ok(())
+}
+
+/// Prints serve's effective options as TOML (a config file as it stands), each with where its
+/// value came from, secrets redacted; then checks the whole.
+fn config_check(
+    serve: &Serve,
+    m: Option<&clap::ArgMatches>,
+    from_file: &[String],
+) -> Result<(), String> {
+    use clap::parser::ValueSource;
+    let m = m.ok_or("config check: no options parsed")?;
+    let cli = Cli::command();
+    let cmd = cli
+        .find_subcommand("config")
+        .and_then(|c| c.find_subcommand("check"))
+        .ok_or("config check: no such command")?;
+    println!("# certrenew serve: effective configuration (flag > environment > file > default)");
+    for a in cmd.get_arguments() {
+        let (Some(long), id) = (a.get_long(), a.get_id().as_str()) else {
+            continue;
+        };
+        if a.is_global_set() || long == "help" {
+            continue;
+        }
+        let env = a.get_env().map(|e| e.to_string_lossy().into_owned());
+        let values: Vec<String> = m
+            .get_raw(id)
+            .map(|v| v.map(|s| s.to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        let source = match m.value_source(id) {
+            Some(ValueSource::CommandLine) => "flag".to_string(),
+            Some(ValueSource::EnvVariable) => match &env {
+                Some(e) if from_file.contains(e) => "file".to_string(),
+                Some(e) => format!("environment {e}"),
+                None => "environment".to_string(),
+            },
+            Some(ValueSource::DefaultValue) => "default".to_string(),
+            _ => {
+                println!("# {long} = (not set)");
+                continue;
+            }
+        };
+        let shown: Vec<String> = values
+            .iter()
+            .map(|v| {
+                if long == "database" {
+                    redact(v)
+                } else {
+                    v.clone()
+                }
+            })
+            .collect();
+        let text = match a.get_action() {
+            clap::ArgAction::SetTrue | clap::ArgAction::SetFalse => shown.join(""),
+            clap::ArgAction::Append => format!(
+                "[{}]",
+                shown
+                    .iter()
+                    .map(|v| toml_string(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => toml_string(&shown.join(",")),
+        };
+        println!("{long} = {text}  # {source}");
+    }
+    for secret in ["CERTRENEW_SMTP_PASSWORD", hsm_pin_var()] {
+        if std::env::var_os(secret).is_some() {
+            println!("# {secret}: set (not shown)");
+        }
+    }
+    // The same checks serve makes before it opens anything: accounts whole, key files readable.
+    let c = config(serve)?;
+    if let Some(a) = &c.alipay {
+        a.load()?;
+    }
+    if let Some(w) = &c.wechat {
+        w.load()?;
+    }
+    if let Some(web) = &c.web_dir {
+        if !web.join("index.html").exists() {
+            return Err(format!("--web {}: no index.html there", web.display()));
+        }
+    }
+    println!("# configuration OK");
+    Ok(())
+}
+
+fn hsm_pin_var() -> &'static str {
+    certrenew_server::hsm::PIN_VAR
+}
+
+/// A TOML basic string.
+fn toml_string(v: &str) -> String {
+    toml::Value::String(v.to_string()).to_string()
 }
 
 fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<(), String> {

@@ -286,3 +286,62 @@ fn backup_and_restore_from_the_command_line() {
     assert!(serial(&out).is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A TOML config file: its options apply where no flag or variable says otherwise, and
+/// `config check` prints the effective configuration — each value's source, the database's
+/// password redacted — then checks it. An unknown key is refused, not ignored.
+#[test]
+fn the_config_file_sits_under_the_environment_and_flags() {
+    let dir = std::env::temp_dir().join(format!("certrenew-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("certrenew.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9999\"\nauto-approve = true\nrate-limit = 30\ncors-origin = [\"isolated-app://abc\", \"isolated-app://def\"]\ndatabase = \"postgres://certrenew:s3cret@db/certrenew\"\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let (ok, out) = certrenew(
+        &[
+            "config",
+            "check",
+            "--config",
+            f,
+            "--public-url",
+            "https://ca.example.cn",
+        ],
+        &[("CERTRENEW_RATE_LIMIT", "7")],
+    );
+    assert!(ok, "{out}");
+    for line in [
+        "listen = \"127.0.0.1:9999\"  # file",
+        "auto-approve = true  # file",
+        "rate-limit = \"7\"  # environment CERTRENEW_RATE_LIMIT",
+        "public-url = \"https://ca.example.cn\"  # flag",
+        "cors-origin = [\"isolated-app://abc\", \"isolated-app://def\"]  # file",
+        "database = \"postgres://certrenew:***@db/certrenew\"  # file",
+        "demo = false  # default",
+        "# configuration OK",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line}\n{out}");
+    }
+    assert!(!out.contains("s3cret"), "{out}");
+    // The printed configuration is itself a config file (comments aside).
+    let printed = dir.join("printed.toml");
+    std::fs::write(&printed, &out).unwrap();
+    let (ok, again) = certrenew(
+        &["config", "check", "--config", printed.to_str().unwrap()],
+        &[],
+    );
+    assert!(ok, "{again}");
+    // Read through CERTRENEW_CONFIG too; a half-set payment account fails the check.
+    let (ok, out) = certrenew(
+        &["config", "check", "--wechat-mchid", "1900009191"],
+        &[("CERTRENEW_CONFIG", f)],
+    );
+    assert!(!ok && out.contains("WeChat Pay is half set up"), "{out}");
+    std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlisen = \"typo\"\n").unwrap();
+    let (ok, out) = certrenew(&["config", "check", "--config", f], &[]);
+    assert!(!ok && out.contains("no such option: lisen"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
