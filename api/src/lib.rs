@@ -427,6 +427,81 @@ pub struct PaymentRequest {
     pub taxpayer_id: String,
 }
 
+/// An order as the console lists it: personal data masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOrder {
+    pub number: String,
+    pub subject: String,
+    pub status: OrderStatus,
+    pub fee_fen: i64,
+    pub applied_at: i64,
+    pub operator_name: String,
+    pub operator_id: String,
+    pub operator_mobile: String,
+    /// Set when the certificate being renewed was revoked: such an order cannot be approved.
+    #[serde(default)]
+    pub certificate_revoked_at: Option<i64>,
+}
+
+/// One transition of an order, as its audit trail holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineStep {
+    pub at: i64,
+    pub actor: String,
+    pub from: String,
+    pub to: String,
+    pub note: String,
+}
+
+/// A payment of an order, with the provider's trade number once money was seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    pub id: String,
+    pub method: PaymentMethod,
+    pub amount_fen: i64,
+    pub status: String,
+    pub trade_no: String,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    pub refunded_at: Option<i64>,
+}
+
+/// A certificate an order is about: the one renewed, and the one issued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    pub serial: String,
+    /// `renewed` (the old one) or `issued` (the new one).
+    pub role: String,
+    pub subject: String,
+    pub not_after: i64,
+    pub revoked_at: Option<i64>,
+    pub revocation_reason: Option<i64>,
+}
+
+/// A notice sent (or queued) about an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeRecord {
+    pub kind: String,
+    /// Masked.
+    pub recipient: String,
+    pub subject: String,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+/// An order's page in the console.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    pub order: AdminOrder,
+    /// The application form unmasked: reviewers only, and each view is audited.
+    pub form: Option<ApplicationForm>,
+    pub timeline: Vec<TimelineStep>,
+    pub payments: Vec<PaymentRecord>,
+    pub refunds: Vec<RefundView>,
+    pub certificates: Vec<CertificateRecord>,
+    pub notices: Vec<NoticeRecord>,
+}
+
 /// A refund as the review console lists it: money owed back, on its way through the provider
 /// (`pending`: asked, retried with backoff) or left for a person (`failed`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -62,6 +62,10 @@ const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
         "0011_providers",
         include_str!("../migrations/sqlite/0011_providers.sql"),
     ),
+    (
+        "0012_console_roles",
+        include_str!("../migrations/sqlite/0012_console_roles.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
@@ -107,6 +111,10 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0011_providers",
         include_str!("../migrations/postgres/0011_providers.sql"),
+    ),
+    (
+        "0012_console_roles",
+        include_str!("../migrations/postgres/0012_console_roles.sql"),
     ),
 ];
 

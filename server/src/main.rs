@@ -85,6 +85,15 @@ enum AdminCmd {
     /// Create or replace an administrator (password from CERTRENEW_ADMIN_PASSWORD, else stdin)
     Create {
         user: String,
+        /// What the account may do: reviewer (approve, reject), operator (revoke, refunds,
+        /// resend), auditor (read only); repeatable. Without: reviewer and operator
+        #[arg(
+            long = "role",
+            env = "CERTRENEW_ADMIN_ROLES",
+            value_delimiter = ',',
+            value_parser = ["reviewer", "operator", "auditor"]
+        )]
+        roles: Vec<String>,
         #[command(flatten)]
         store: Store,
     },
@@ -601,8 +610,8 @@ async fn run(cli: Cli, matches: clap::ArgMatches, from_file: Vec<String>) {
     let result = match cli.cmd {
         Cmd::Serve(a) => serve(*a).await,
         Cmd::Admin {
-            cmd: AdminCmd::Create { user, store },
-        } => admin_create(&user, &store).await,
+            cmd: AdminCmd::Create { user, roles, store },
+        } => admin_create(&user, &roles, &store).await,
         Cmd::ManagementKey {
             cmd: KeyCmd::Import { file, store },
         } => management_key_import(&file, &store).await,
@@ -713,7 +722,13 @@ async fn management_key_import(file: &std::path::Path, store: &Store) -> Result<
     Ok(())
 }
 
-async fn admin_create(user: &str, store: &Store) -> Result<(), String> {
+async fn admin_create(user: &str, roles: &[String], store: &Store) -> Result<(), String> {
+    use certrenew_server::routes::admin::{Role, DEFAULT_ROLES};
+    let roles: Vec<Role> = if roles.is_empty() {
+        DEFAULT_ROLES.to_vec()
+    } else {
+        roles.iter().filter_map(|r| Role::parse(r)).collect()
+    };
     let password = match std::env::var("CERTRENEW_ADMIN_PASSWORD") {
         Ok(p) => p,
         Err(_) => {
@@ -726,8 +741,10 @@ async fn admin_create(user: &str, store: &Store) -> Result<(), String> {
         }
     };
     let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
-    certrenew_server::routes::admin::create_admin(&state, user, &password).await?;
-    println!("administrator {user} saved");
+    certrenew_server::routes::admin::create_admin_with_roles(&state, user, &password, &roles)
+        .await?;
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    println!("administrator {user} saved ({})", names.join(", "));
     Ok(())
 }
 

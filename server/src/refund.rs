@@ -253,31 +253,50 @@ pub async fn due_now(s: &State, id: &str) -> Result<(), sql::Error> {
     Ok(())
 }
 
+const REFUND_VIEW: &str = "SELECT r.id, r.payment_id, r.order_number, r.amount_fen, r.reason, r.status, r.attempts, r.last_error, r.created_at, r.next_at, p.method, p.trade_no FROM refunds r JOIN payments p ON p.id = r.payment_id";
+
+fn view(r: &sql::Row) -> Result<api::RefundView, sql::Error> {
+    Ok(api::RefundView {
+        id: r.try_get("id")?,
+        payment_id: r.try_get("payment_id")?,
+        order_number: r.try_get("order_number")?,
+        method: crate::payment::stored_method(&r.try_get::<String>("method")?),
+        trade_no: r.try_get::<Option<String>>("trade_no")?.unwrap_or_default(),
+        amount_fen: r.try_get("amount_fen")?,
+        reason: r.try_get("reason")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r
+            .try_get::<Option<String>>("last_error")?
+            .unwrap_or_default(),
+        created_at: r.try_get("created_at")?,
+        next_at: r.try_get("next_at")?,
+    })
+}
+
 /// The refunds in progress and the failed ones, oldest first (the review console's money page).
 pub async fn open(s: &State) -> Result<Vec<api::RefundView>, sql::Error> {
-    let rows = sql::query("SELECT r.id, r.payment_id, r.order_number, r.amount_fen, r.reason, r.status, r.attempts, r.last_error, r.created_at, r.next_at, p.method, p.trade_no FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.status IN ('pending', 'failed') ORDER BY r.created_at LIMIT 200")
-        .fetch_all(&s.db.pool)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(api::RefundView {
-                id: r.try_get("id")?,
-                payment_id: r.try_get("payment_id")?,
-                order_number: r.try_get("order_number")?,
-                method: crate::payment::stored_method(&r.try_get::<String>("method")?),
-                trade_no: r.try_get::<Option<String>>("trade_no")?.unwrap_or_default(),
-                amount_fen: r.try_get("amount_fen")?,
-                reason: r.try_get("reason")?,
-                status: r.try_get("status")?,
-                attempts: r.try_get("attempts")?,
-                last_error: r
-                    .try_get::<Option<String>>("last_error")?
-                    .unwrap_or_default(),
-                created_at: r.try_get("created_at")?,
-                next_at: r.try_get("next_at")?,
-            })
-        })
-        .collect()
+    sql::query_owned(format!(
+        "{REFUND_VIEW} WHERE r.status IN ('pending', 'failed') ORDER BY r.created_at LIMIT 200"
+    ))
+    .fetch_all(&s.db.pool)
+    .await?
+    .iter()
+    .map(view)
+    .collect()
+}
+
+/// Every refund of one order, whatever its state.
+pub async fn of_order(s: &State, number: &str) -> Result<Vec<api::RefundView>, sql::Error> {
+    sql::query_owned(format!(
+        "{REFUND_VIEW} WHERE r.order_number = $1 ORDER BY r.created_at"
+    ))
+    .bind(number)
+    .fetch_all(&s.db.pool)
+    .await?
+    .iter()
+    .map(view)
+    .collect()
 }
 
 /// Sets a failed refund going again (the review console's retry), with a note in its order's
@@ -303,6 +322,7 @@ pub async fn retry_failed(s: &State, id: &str, who: &str) -> Result<bool, sql::E
         t,
     )
     .await?;
+    crate::routes::admin::record(&mut tx, who, "retry_refund", id, &order).await?;
     tx.commit().await?;
     s.refunds_ready.notify_one();
     Ok(true)

@@ -39,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/login"),
     ("POST", "/admin/logout"),
     ("GET", "/admin/orders"),
+    ("GET", "/admin/orders/{number}"),
     ("POST", "/admin/orders/{number}/approve"),
     ("POST", "/admin/orders/{number}/reject"),
     ("POST", "/demo/certificate"),
@@ -162,6 +163,7 @@ async fn edge_headers(
 }
 
 pub mod admin;
+pub mod console;
 
 async fn agreement() -> Json<api::Agreement> {
     Json(api::Agreement {

@@ -22,6 +22,7 @@ pub fn router() -> Router<State> {
         .route("/admin/login", post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/orders", get(list))
+        .route("/admin/orders/{number}", get(order_detail))
         .route("/admin/orders/{number}/approve", post(approve))
         .route("/admin/orders/{number}/reject", post(reject))
         .route("/admin/certificates/{serial}/revoke", post(revoke))
@@ -37,15 +38,61 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Creates or replaces an administrator.
+/// What a console account may do. Reading is every role's; the rest is split so that no one
+/// person needs every power.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Approves and rejects orders; sees the order page's personal data (each view audited).
+    Reviewer,
+    /// Revokes certificates, retries refunds, resends notices.
+    Operator,
+    /// Reads everything masked, changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Reviewer, Role::Operator, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reviewer => "reviewer",
+            Role::Operator => "operator",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The roles an account had before roles existed, and gets when none are named.
+pub const DEFAULT_ROLES: [Role; 2] = [Role::Reviewer, Role::Operator];
+
+/// Creates or replaces an administrator with the default roles (reviewer and operator).
 pub async fn create_admin(s: &State, username: &str, password: &str) -> Result<(), String> {
+    create_admin_with_roles(s, username, password, &DEFAULT_ROLES).await
+}
+
+/// Creates or replaces an administrator with these roles.
+pub async fn create_admin_with_roles(
+    s: &State,
+    username: &str,
+    password: &str,
+    roles: &[Role],
+) -> Result<(), String> {
     if password.chars().count() < 10 {
         return Err("an administrator password has at least 10 characters".into());
     }
+    if roles.is_empty() {
+        return Err("an administrator has at least one role".into());
+    }
+    let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let hash = hash_password(password)?;
-    crate::sql::query("INSERT INTO admins (username, password_hash) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET password_hash = $2")
+    crate::sql::query("INSERT INTO admins (username, password_hash, roles) VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE SET password_hash = $2, roles = $3")
         .bind(username)
         .bind(hash)
+        .bind(roles.join(","))
         .execute(&s.db.writer)
         .await
         .map_err(|e| e.to_string())?;
@@ -62,6 +109,9 @@ struct Login {
 pub struct SessionInfo {
     pub username: String,
     pub csrf: String,
+    /// What the console may offer this account (the server checks each request anyway).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 async fn login(
@@ -74,7 +124,7 @@ async fn login(
         tracing::warn!(user = %loggable(&l.username), client = %addr.ip(), "admin login rate-limited");
         return Err(AppError::RateLimited);
     }
-    let row = crate::sql::query("SELECT password_hash FROM admins WHERE username = $1")
+    let row = crate::sql::query("SELECT password_hash, roles FROM admins WHERE username = $1")
         .bind(&l.username)
         .fetch_optional(&s.db.pool)
         .await?;
@@ -101,6 +151,11 @@ async fn login(
         tracing::info!(user = %loggable(&l.username), "admin login refused");
         return Err(AppError::Unauthorized("wrong username or password"));
     }
+    let roles: String = row
+        .as_ref()
+        .map(|r| r.try_get("roles"))
+        .transpose()?
+        .unwrap_or_default();
     let token = random_id(32);
     let csrf = random_id(16);
     crate::sql::query(
@@ -123,6 +178,7 @@ async fn login(
         Json(SessionInfo {
             username: l.username,
             csrf,
+            roles: roles.split(',').map(str::to_string).collect(),
         }),
     )
         .into_response())
@@ -150,31 +206,91 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .find_map(|c| c.trim().strip_prefix(&prefix).map(str::to_owned))
 }
 
-/// The logged-in administrator; `csrf` also checks the token for state-changing requests.
-async fn admin(s: &State, headers: &HeaderMap, csrf: bool) -> AppResult<String> {
+/// What a console request does, and so who may make it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Need {
+    /// Reads: any role.
+    Read,
+    /// A change to the session itself (logout): any role, with the CSRF token.
+    Session,
+    /// Approve, reject: a reviewer, with the CSRF token.
+    Decide,
+    /// Revoke, refunds, resend: an operator, with the CSRF token.
+    Operate,
+}
+
+/// A logged-in console account.
+pub struct Admin {
+    pub username: String,
+    pub roles: Vec<Role>,
+}
+
+impl Admin {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// The logged-in administrator, allowed what `need` asks (CSRF token for changes, the role);
+/// 401 without a session, 403 otherwise.
+async fn console(s: &State, headers: &HeaderMap, need: Need) -> AppResult<Admin> {
     let token = cookie_token(headers).ok_or(AppError::Unauthorized("login required"))?;
     let row = crate::sql::query(
-        "SELECT username, csrf FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        "SELECT s.username, s.csrf, a.roles FROM sessions s JOIN admins a ON a.username = s.username WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
     .bind(sha256_hex(token.as_bytes()))
     .bind(now())
     .fetch_optional(&s.db.pool)
     .await?
     .ok_or(AppError::Unauthorized("login required"))?;
-    if csrf {
+    if need != Need::Read {
         let expected: String = row.try_get("csrf")?;
         if headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
             return Err(AppError::Forbidden("missing or wrong CSRF token"));
         }
     }
-    Ok(row.try_get("username")?)
+    let roles: String = row.try_get("roles")?;
+    let who = Admin {
+        username: row.try_get("username")?,
+        roles: roles.split(',').filter_map(Role::parse).collect(),
+    };
+    let allowed = match need {
+        Need::Read | Need::Session => !who.roles.is_empty(),
+        Need::Decide => who.has(Role::Reviewer),
+        Need::Operate => who.has(Role::Operator),
+    };
+    if !allowed {
+        tracing::warn!(user = %loggable(&who.username), ?need, "console request refused for the account's role");
+        return Err(AppError::Forbidden("your role may not do this"));
+    }
+    Ok(who)
+}
+
+/// Writes what a console account did (or looked at) in the console's own audit trail, in the
+/// caller's transaction.
+pub async fn record(
+    tx: &mut crate::sql::Tx,
+    who: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<(), crate::sql::Error> {
+    crate::sql::query("INSERT INTO console_audit (at, username, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(now())
+        .bind(who)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 async fn logout(
     axum::extract::State(s): axum::extract::State<State>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    admin(&s, &headers, true).await?;
+    console(&s, &headers, Need::Session).await?;
     if let Some(token) = cookie_token(&headers) {
         crate::sql::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(sha256_hex(token.as_bytes()))
@@ -193,60 +309,93 @@ async fn logout(
 
 #[derive(Deserialize)]
 struct ListQuery {
+    /// A state, or `all`; the review queue (`under_review`) without.
     status: Option<String>,
-    /// Order number or part of the subject.
+    /// Part of the order number, the subject or the operator's name.
     q: Option<String>,
+    /// Applied at or after / before these Unix times.
+    from: Option<i64>,
+    to: Option<i64>,
+    /// Paging: rows to skip, rows to give (at most 200).
+    offset: Option<i64>,
+    limit: Option<i64>,
 }
 
-/// An order as the review queue lists it: personal data masked.
-#[derive(Serialize, Deserialize)]
-pub struct AdminOrder {
-    pub number: String,
-    pub subject: String,
-    pub status: OrderStatus,
-    pub fee_fen: i64,
-    pub applied_at: i64,
-    pub operator_name: String,
-    pub operator_id: String,
-    pub operator_mobile: String,
-    /// When the certificate being renewed was revoked, if it was: such an order is not approved.
-    pub certificate_revoked_at: Option<i64>,
-}
+pub use api::AdminOrder;
 
 async fn list(
     axum::extract::State(s): axum::extract::State<State>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<Vec<AdminOrder>>> {
-    admin(&s, &headers, false).await?;
+    console(&s, &headers, Need::Read).await?;
     let status = q.status.as_deref().unwrap_or("under_review");
-    if OrderStatus::parse(status).is_none() {
+    if status != "all" && OrderStatus::parse(status).is_none() {
         return Err(AppError::bad("status", "unknown status"));
     }
     let pattern = format!("%{}%", q.q.unwrap_or_default().replace(['%', '_'], ""));
-    let rows = crate::sql::query("SELECT o.*, c.revoked_at AS certificate_revoked_at FROM orders o LEFT JOIN certificates c ON c.serial = o.cert_serial WHERE o.status = $1 AND (o.number LIKE $2 OR o.subject LIKE $2) ORDER BY o.updated_at LIMIT 200")
+    // The queue, oldest change first; a search of all orders, newest application first.
+    let sql = if status == "all" {
+        "SELECT o.*, c.revoked_at AS certificate_revoked_at FROM orders o LEFT JOIN certificates c ON c.serial = o.cert_serial WHERE $1 = 'all' AND (o.number LIKE $2 OR o.subject LIKE $2 OR o.operator_name LIKE $2) AND o.applied_at >= $3 AND o.applied_at < $4 ORDER BY o.applied_at DESC, o.number DESC LIMIT $5 OFFSET $6"
+    } else {
+        "SELECT o.*, c.revoked_at AS certificate_revoked_at FROM orders o LEFT JOIN certificates c ON c.serial = o.cert_serial WHERE o.status = $1 AND (o.number LIKE $2 OR o.subject LIKE $2 OR o.operator_name LIKE $2) AND o.applied_at >= $3 AND o.applied_at < $4 ORDER BY o.updated_at LIMIT $5 OFFSET $6"
+    };
+    let rows = crate::sql::query(sql)
         .bind(status)
         .bind(&pattern)
+        .bind(q.from.unwrap_or(0))
+        .bind(q.to.unwrap_or(i64::MAX))
+        .bind(q.limit.unwrap_or(200).clamp(1, 200))
+        .bind(q.offset.unwrap_or(0).max(0))
         .fetch_all(&s.db.pool)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let o = Order::from_row(r)?;
-        let certificate_revoked_at = r.try_get("certificate_revoked_at")?;
-        let form: api::ApplicationForm = serde_json::from_str(&o.form_json).unwrap_or_default();
-        out.push(AdminOrder {
-            number: o.number,
-            subject: o.subject,
-            status: o.status,
-            fee_fen: o.fee_fen,
-            applied_at: o.applied_at,
-            operator_name: o.operator_name,
-            operator_id: api::validate::mask(&form.operator.id_number),
-            operator_mobile: api::validate::mask(&form.operator.mobile),
-            certificate_revoked_at,
-        });
+        out.push(admin_order(
+            Order::from_row(r)?,
+            r.try_get("certificate_revoked_at")?,
+        ));
     }
     Ok(Json(out))
+}
+
+/// An order with its personal data masked.
+pub(crate) fn admin_order(o: Order, certificate_revoked_at: Option<i64>) -> AdminOrder {
+    let form: api::ApplicationForm = serde_json::from_str(&o.form_json).unwrap_or_default();
+    AdminOrder {
+        number: o.number,
+        subject: o.subject,
+        status: o.status,
+        fee_fen: o.fee_fen,
+        applied_at: o.applied_at,
+        operator_name: o.operator_name,
+        operator_id: api::validate::mask(&form.operator.id_number),
+        operator_mobile: api::validate::mask(&form.operator.mobile),
+        certificate_revoked_at,
+    }
+}
+
+/// An order's page: its timeline (every transition, in order), payments and refunds with the
+/// provider's trade numbers, the certificates renewed and issued, the notices sent. Reviewers
+/// also get the form unmasked, and that view is written to the console's audit trail.
+async fn order_detail(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Json<api::OrderDetail>> {
+    let who = console(&s, &headers, Need::Read).await?;
+    let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
+    let form = if who.has(Role::Reviewer) {
+        let mut tx = s.db.writer.begin().await?;
+        record(&mut tx, &who.username, "view_personal_data", &number, "").await?;
+        tx.commit().await?;
+        serde_json::from_str(&o.form_json).ok()
+    } else {
+        None
+    };
+    Ok(Json(
+        crate::routes::console::order_detail(&s, o, form).await?,
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -264,7 +413,7 @@ async fn revoke(
     headers: HeaderMap,
     Json(req): Json<RevokeRequest>,
 ) -> AppResult<axum::http::StatusCode> {
-    let who = admin(&s, &headers, true).await?;
+    let who = console(&s, &headers, Need::Operate).await?.username;
     let code: i64 = match req.reason.as_str() {
         "unspecified" => 0,
         "key_compromise" => 1,
@@ -286,6 +435,7 @@ async fn revoke(
         .rows_affected();
     if changed == 1 {
         let unpaid = stop_renewals(&mut tx, &serial, &who, t).await?;
+        record(&mut tx, &who, "revoke", &serial, &req.reason).await?;
         tx.commit().await?;
         // Their QR codes stop taking money; money already owed goes back now.
         crate::routes::close_at_provider(&s, unpaid);
@@ -366,7 +516,7 @@ async fn discrepancies(
     axum::extract::State(s): axum::extract::State<State>,
     headers: HeaderMap,
 ) -> AppResult<Json<Vec<Discrepancy>>> {
-    admin(&s, &headers, false).await?;
+    console(&s, &headers, Need::Read).await?;
     let rows = crate::sql::query(
         "SELECT * FROM payment_discrepancies WHERE resolved_at IS NULL ORDER BY at LIMIT 200",
     )
@@ -392,7 +542,7 @@ async fn refunds(
     axum::extract::State(s): axum::extract::State<State>,
     headers: HeaderMap,
 ) -> AppResult<Json<Vec<api::RefundView>>> {
-    admin(&s, &headers, false).await?;
+    console(&s, &headers, Need::Read).await?;
     Ok(Json(crate::refund::open(&s).await?))
 }
 
@@ -402,7 +552,7 @@ async fn retry_refund(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> AppResult<StatusCode> {
-    let who = admin(&s, &headers, true).await?;
+    let who = console(&s, &headers, Need::Operate).await?.username;
     if crate::refund::retry_failed(&s, &id, &who).await? {
         tracing::info!(refund = %id, by = %loggable(&who), "failed refund set going again");
         return Ok(StatusCode::NO_CONTENT);
@@ -418,7 +568,7 @@ async fn approve(
     Path(number): Path<String>,
     headers: HeaderMap,
 ) -> AppResult<Json<api::OrderView>> {
-    let who = admin(&s, &headers, true).await?;
+    let who = console(&s, &headers, Need::Decide).await?.username;
     decide(&s, &number, &who, Event::Approve, "").await
 }
 
@@ -444,7 +594,7 @@ async fn reject(
     headers: HeaderMap,
     Json(r): Json<Reject>,
 ) -> AppResult<Json<api::OrderView>> {
-    let who = admin(&s, &headers, true).await?;
+    let who = console(&s, &headers, Need::Decide).await?.username;
     let reason = api::validate::text(&r.reason, 200)
         .map_err(|e| AppError::Fields(vec![("reason".into(), e)]))?;
     decide(&s, &number, &who, Event::Reject, &reason).await
@@ -484,6 +634,12 @@ async fn decide(
         }
         Err(e) => return Err(e.into()),
     };
+    let action = if to == OrderStatus::Rejected {
+        "reject"
+    } else {
+        "approve"
+    };
+    record(&mut tx, who, action, number, note).await?;
     if to == OrderStatus::Rejected {
         crate::sql::query("UPDATE orders SET remarks = $1 WHERE number = $2")
             .bind(note)

@@ -53,20 +53,7 @@ pub async fn call_empty(path: &str, csrf: &str) -> Result<(), String> {
     Err(e.code)
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
-pub struct AdminOrder {
-    pub number: String,
-    pub subject: String,
-    pub status: api::OrderStatus,
-    pub fee_fen: i64,
-    pub applied_at: i64,
-    pub operator_name: String,
-    pub operator_id: String,
-    pub operator_mobile: String,
-    /// Set when the certificate being renewed was revoked: such an order cannot be approved.
-    #[serde(default)]
-    pub certificate_revoked_at: Option<i64>,
-}
+pub use api::AdminOrder;
 
 /// Money the orders could not take as it came (a wrong amount), for a person to settle.
 #[derive(Clone, Debug, PartialEq, serde::Deserialize)]

@@ -1,0 +1,181 @@
+#![allow(clippy::unwrap_used)]
+//! The console's roles and pages: a reviewer decides and sees the form (each view audited), an
+//! operator revokes, an auditor reads everything masked and every change it asks is refused by
+//! the server; any order is found by its operator's name, and its page shows its whole story.
+
+mod common;
+
+use certrenew_server::routes::admin::{create_admin_with_roles, Role};
+use common::*;
+
+struct Account {
+    http: reqwest::Client,
+    csrf: String,
+}
+
+async fn account(s: &Server, name: &str, roles: &[Role]) -> Account {
+    create_admin_with_roles(&s.state, name, "correct horse battery", roles)
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = http
+        .post(s.api("/admin/login"))
+        .json(&serde_json::json!({"username": name, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let info: serde_json::Value = r.json().await.unwrap();
+    let want: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    assert_eq!(info["roles"], serde_json::json!(want));
+    Account {
+        http,
+        csrf: info["csrf"].as_str().unwrap().to_string(),
+    }
+}
+
+impl Account {
+    async fn post(&self, s: &Server, path: &str, body: serde_json::Value) -> u16 {
+        self.http
+            .post(s.api(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, s: &Server, path: &str) -> T {
+        let r = self.http.get(s.api(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn roles_split_the_console_and_an_order_page_tells_its_story() {
+    for backend in backends() {
+        let s = Server::start(backend, |_| {}).await;
+        let reviewer = account(&s, "reviewer1", &[Role::Reviewer]).await;
+        let operator = account(&s, "operator1", &[Role::Operator]).await;
+        let auditor = account(&s, "auditor1", &[Role::Auditor]).await;
+
+        // A renewal, approved by the reviewer (the operator and the auditor may not).
+        let (mut applet, der) = s.token(30).await;
+        let (number, token) = apply(&s, &mut applet, &der).await;
+        pay(&s, &number, &token).await;
+        let approve = format!("/admin/orders/{number}/approve");
+        assert_eq!(
+            operator.post(&s, &approve, serde_json::json!({})).await,
+            403
+        );
+        assert_eq!(auditor.post(&s, &approve, serde_json::json!({})).await, 403);
+        assert_eq!(
+            reviewer.post(&s, &approve, serde_json::json!({})).await,
+            200
+        );
+        let new_der = issue_certificate(&s, &mut applet, &der, &number, &token).await;
+        let r = confirm_install(&s, &mut applet, &number, &token, &new_der).await;
+        assert_eq!(r.status(), 200);
+
+        // Found among all orders by the operator's name (masked in the list).
+        let found: Vec<api::AdminOrder> = auditor
+            .get(&s, "/admin/orders?status=all&q=%E5%BC%A0%E4%B8%89")
+            .await;
+        let o = found
+            .iter()
+            .find(|o| o.number == number)
+            .expect("found by name");
+        assert_eq!(o.status, api::OrderStatus::Installed);
+        assert_eq!(o.operator_id, "110***********002X");
+        let none: Vec<api::AdminOrder> = auditor
+            .get(&s, "/admin/orders?status=all&q=%E7%8E%8B%E4%BA%94")
+            .await;
+        assert!(none.is_empty());
+
+        // Its page: every transition in order, the payment's trade number, both certificates.
+        let page: api::OrderDetail = auditor.get(&s, &format!("/admin/orders/{number}")).await;
+        let steps: Vec<&str> = page.timeline.iter().map(|t| t.to.as_str()).collect();
+        assert_eq!(
+            steps,
+            [
+                "awaiting_payment",
+                "paid",
+                "under_review",
+                "approved",
+                "issued",
+                "installed"
+            ]
+        );
+        assert_eq!(page.timeline[3].actor, "reviewer1");
+        assert_eq!(page.payments.len(), 1);
+        assert_eq!(page.payments[0].status, "paid");
+        assert!(!page.payments[0].trade_no.is_empty());
+        let roles: Vec<&str> = page.certificates.iter().map(|c| c.role.as_str()).collect();
+        assert_eq!(roles, ["renewed", "issued"]);
+        assert!(
+            page.form.is_none(),
+            "an auditor sees personal data masked only"
+        );
+        let viewed = "SELECT COUNT(*) AS n FROM console_audit WHERE action = 'view_personal_data'";
+        assert_eq!(s.count(viewed).await, 0);
+        let page: api::OrderDetail = reviewer.get(&s, &format!("/admin/orders/{number}")).await;
+        assert_eq!(page.form.unwrap().operator.id_number, "11010519491231002X");
+        assert_eq!(s.count(viewed).await, 1, "the reviewer's view is audited");
+
+        // The operator revokes the new certificate; the reviewer and the auditor may not.
+        let serial = ccid::cert::summarize(&new_der, 0).unwrap().serial;
+        let revoke = format!("/admin/certificates/{serial}/revoke");
+        let why = serde_json::json!({"reason": "key_compromise"});
+        assert_eq!(reviewer.post(&s, &revoke, why.clone()).await, 403);
+        assert_eq!(auditor.post(&s, &revoke, why.clone()).await, 403);
+        assert_eq!(operator.post(&s, &revoke, why).await, 204);
+        let page: api::OrderDetail = auditor.get(&s, &format!("/admin/orders/{number}")).await;
+        let issued = page
+            .certificates
+            .iter()
+            .find(|c| c.role == "issued")
+            .unwrap();
+        assert!(issued.revoked_at.is_some());
+        assert_eq!(issued.revocation_reason, Some(1));
+
+        // Every change an auditor asks for is refused by the server, whatever the console shows.
+        for path in [
+            format!("/admin/orders/{number}/reject"),
+            format!("/admin/certificates/{serial}/revoke"),
+            "/admin/refunds/RP000000000000000000000000/retry".to_string(),
+        ] {
+            let body = serde_json::json!({"reason": "x"});
+            assert_eq!(auditor.post(&s, &path, body).await, 403, "{path}");
+        }
+        // Every console change is in the console's own audit trail, by whom.
+        let rows = certrenew_server::sql::query(
+            "SELECT username, action, target FROM console_audit WHERE action <> 'view_personal_data' ORDER BY id",
+        )
+        .fetch_all(&s.state.db.pool)
+        .await
+        .unwrap();
+        let actions: Vec<(String, String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get("username").unwrap(),
+                    r.try_get("action").unwrap(),
+                    r.try_get("target").unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("reviewer1".into(), "approve".into(), number.clone()),
+                ("operator1".into(), "revoke".into(), serial.clone()),
+            ]
+        );
+    }
+}
