@@ -56,6 +56,7 @@ pub fn AdminApp() -> Html {
                     <super::queue::Queue lang={*lang} csrf={c.clone()} />
                     <super::discrepancies::Discrepancies lang={*lang} />
                     <super::refunds::Refunds lang={*lang} csrf={c.clone()} />
+                    <super::orders::Orders lang={*lang} csrf={c.clone()} />
                 } else {
                     <form class="card" id="login" onsubmit={login}>
                         <h2>{ t(*lang, "login") }</h2>

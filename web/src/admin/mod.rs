@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod discrepancies;
+pub mod orders;
 pub mod queue;
 pub mod refunds;
 
@@ -46,6 +47,22 @@ pub async fn call_empty(path: &str, csrf: &str) -> Result<(), String> {
         .send()
         .await
         .map_err(|e| e.to_string())?;
+    answered(resp).await
+}
+
+/// A change with a JSON body that answers 204: Ok, or the API's error code.
+pub async fn call_post(path: &str, csrf: &str, body: serde_json::Value) -> Result<(), String> {
+    let resp = gloo_net::http::Request::post(&format!("/api/v1/admin{path}"))
+        .header("x-csrf-token", csrf)
+        .json(&body)
+        .map_err(|e| e.to_string())?
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    answered(resp).await
+}
+
+async fn answered(resp: gloo_net::http::Response) -> Result<(), String> {
     if resp.ok() {
         return Ok(());
     }

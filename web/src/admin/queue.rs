@@ -69,6 +69,7 @@ pub fn Queue(props: &QueueProps) -> Html {
                     Err(code) if code == "certificate_revoked" => {
                         message.set(Some("revoked_refused"))
                     }
+                    Err(code) if code == "forbidden" => message.set(Some("forbidden_role")),
                     Err(_) => message.set(Some("error")),
                 }
                 reload.emit(());
