@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifacts, base, data, newPage, fillForm, root } from './harness.mjs';
+import { applyForOrder, artifacts, base, data, newPage, root } from './harness.mjs';
 
 const bin = process.env.CERTRENEW_BIN || join(root, 'target/debug/certrenew');
 const PASSWORD = 'e2e console password';
@@ -43,21 +43,7 @@ test('reviewer, operator and auditor in the console: find, timeline, revoke, ref
   account('auditor2', 'auditor');
   const { context, page, shot } = await newPage('console');
   // An order renewed all the way, for an operator with a name to search by.
-  await page.goto(base);
-  await page.click('#use-demo');
-  await page.waitForSelector('#token', { timeout: 30000 });
-  await page.click('#apply');
-  await page.click('#accept');
-  await page.click('#agreement-next');
-  await page.fill('#pin-input', '123456');
-  await page.click('#pin-confirm');
-  await page.waitForSelector('#form');
-  await fillForm(page);
-  await page.fill('#operator-name', '欧阳明');
-  await page.dispatchEvent('#operator-name', 'change');
-  await page.click('#form-submit');
-  await page.waitForSelector('#order', { timeout: 20000 });
-  const number = (await page.textContent('#order-number')).trim();
+  const number = await applyForOrder(page, '欧阳明');
   await page.click('#pay-now');
   await page.fill('#invoice-title', '深圳市某医疗器械有限公司');
   await page.fill('#taxpayer-id', '91350100M000100Y43');

@@ -95,3 +95,25 @@ export async function fillForm(page) {
     await page.dispatchEvent(sel, 'change');
   }
 }
+
+// From the start page to an order: the demo token, the agreement, the PIN, the form (with
+// `operatorName` when given). Gives the order number.
+export async function applyForOrder(page, operatorName) {
+  await page.goto(base);
+  await page.click('#use-demo');
+  await page.waitForSelector('#token', { timeout: 30000 });
+  await page.click('#apply');
+  await page.click('#accept');
+  await page.click('#agreement-next');
+  await page.fill('#pin-input', '123456');
+  await page.click('#pin-confirm');
+  await page.waitForSelector('#form');
+  await fillForm(page);
+  if (operatorName) {
+    await page.fill('#operator-name', operatorName);
+    await page.dispatchEvent('#operator-name', 'change');
+  }
+  await page.click('#form-submit');
+  await page.waitForSelector('#order', { timeout: 20000 });
+  return (await page.textContent('#order-number')).trim();
+}

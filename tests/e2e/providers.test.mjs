@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { artifacts, base, newPage, adminApprove, createReviewer, fillForm, setup } from './harness.mjs';
+import { applyForOrder, artifacts, base, newPage, adminApprove, createReviewer, setup } from './harness.mjs';
 
 const keys = mkdtempSync(join(tmpdir(), 'certrenew-providers-'));
 const mocks = {};
@@ -76,16 +76,7 @@ for (const [mock, method, qrPrefix] of [['alipay', 'alipay_qr', 'https://qr.alip
     await page.click('#use-demo');
     await page.waitForSelector('#token', { timeout: 30000 });
     const oldNotAfter = await page.textContent('#cert-not-after');
-    await page.click('#apply');
-    await page.click('#accept');
-    await page.click('#agreement-next');
-    await page.fill('#pin-input', '123456');
-    await page.click('#pin-confirm');
-    await page.waitForSelector('#form');
-    await fillForm(page);
-    await page.click('#form-submit');
-    await page.waitForSelector('#order', { timeout: 20000 });
-    const number = (await page.textContent('#order-number')).trim();
+    const number = await applyForOrder(page);
     await page.click('#pay-now');
     // Every configured method is offered; this one is chosen.
     for (const m of ['alipay_qr', 'alipay_page', 'wechat_native']) await page.waitForSelector(`#method-${m}`);
@@ -121,19 +112,7 @@ for (const [mock, method, qrPrefix] of [['alipay', 'alipay_qr', 'https://qr.alip
 
 test('a rejection refunds through the WeChat Pay mock, the console following the refund', { timeout: 180000 }, async () => {
   const { context, page } = await newPage('provider-refund');
-  await page.goto(base);
-  await page.click('#use-demo');
-  await page.waitForSelector('#token', { timeout: 30000 });
-  await page.click('#apply');
-  await page.click('#accept');
-  await page.click('#agreement-next');
-  await page.fill('#pin-input', '123456');
-  await page.click('#pin-confirm');
-  await page.waitForSelector('#form');
-  await fillForm(page);
-  await page.click('#form-submit');
-  await page.waitForSelector('#order', { timeout: 20000 });
-  const number = (await page.textContent('#order-number')).trim();
+  const number = await applyForOrder(page);
   await page.click('#pay-now');
   await page.check('#method-wechat_native');
   await page.fill('#invoice-title', '深圳市某医疗器械有限公司');
