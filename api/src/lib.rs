@@ -502,6 +502,28 @@ pub struct OrderDetail {
     pub notices: Vec<NoticeRecord>,
 }
 
+/// A count or a sum on one day or month (`2026-12-02`, `2026-12`, China Standard Time).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatedValue {
+    pub date: String,
+    pub value: i64,
+}
+
+/// The console's dashboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dashboard {
+    /// Renewals installed per day, the last 30 days (days without any included, as 0).
+    pub renewals_per_day: Vec<DatedValue>,
+    /// Money kept (paid, not refunded), in fen, per day for the last 30 days and per month for
+    /// the last 12.
+    pub revenue_per_day: Vec<DatedValue>,
+    pub revenue_per_month: Vec<DatedValue>,
+    /// Orders by state (`awaiting_payment`: n, …).
+    pub orders_by_state: Vec<(String, i64)>,
+    /// Certificates neither revoked nor renewed that expire within 30, 60 and 90 days.
+    pub expiring: [i64; 3],
+}
+
 /// A refund as the review console lists it: money owed back, on its way through the provider
 /// (`pending`: asked, retried with backoff) or left for a person (`failed`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

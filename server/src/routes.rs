@@ -52,6 +52,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/certificates/{serial}/revoke"),
     ("GET", "/admin/discrepancies"),
     ("GET", "/admin/refunds"),
+    ("GET", "/admin/dashboard"),
+    ("GET", "/admin/export/{file}"),
     ("POST", "/admin/refunds/{id}/retry"),
 ];
 
@@ -164,6 +166,7 @@ async fn edge_headers(
 
 pub mod admin;
 pub mod console;
+pub mod dashboard;
 
 async fn agreement() -> Json<api::Agreement> {
     Json(api::Agreement {

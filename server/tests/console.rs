@@ -179,3 +179,98 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
         );
     }
 }
+
+/// The dashboard's counts and sums after a scripted set of orders, and the CSV exports as
+/// Python's csv module reads them.
+#[tokio::test]
+async fn the_dashboard_and_exports_match_a_scripted_day() {
+    let s = Server::start("sqlite", |c| c.auto_approve = true).await;
+    let auditor = account(&s, "auditor3", &[Role::Auditor]).await;
+    for _ in 0..3 {
+        renew_auto_approved(&s).await;
+    }
+    // One applied and never paid; one paid, then stopped by its certificate's revocation
+    // (refunded: not revenue).
+    let (mut a, c) = s.token(20).await;
+    apply(&s, &mut a, &c).await;
+    let (mut b, d) = s.token(20).await;
+    let (n, t) = apply(&s, &mut b, &d).await;
+    pay(&s, &n, &t).await;
+    let csrf = s.admin_login().await;
+    assert_eq!(revoke_certificate(&s, &csrf, &d, "superseded").await, 204);
+    settle_refunds(&s).await;
+    let fee = order(&s, &n, &t).await.fee_fen;
+
+    let dash: api::Dashboard = auditor.get(&s, "/admin/dashboard").await;
+    assert_eq!(dash.renewals_per_day.len(), 30);
+    let today = dash.renewals_per_day.last().unwrap();
+    assert_eq!(today.value, 3);
+    assert_eq!(
+        dash.renewals_per_day.iter().map(|d| d.value).sum::<i64>(),
+        3
+    );
+    assert_eq!(dash.revenue_per_day.last().unwrap().value, 3 * fee);
+    assert_eq!(dash.revenue_per_month.len(), 12);
+    assert_eq!(dash.revenue_per_month.last().unwrap().value, 3 * fee);
+    assert_eq!(
+        &dash.revenue_per_month.last().unwrap().date,
+        &today.date[..7]
+    );
+    let states: std::collections::BTreeMap<String, i64> =
+        dash.orders_by_state.into_iter().collect();
+    assert_eq!(
+        states,
+        [("awaiting_payment", 1), ("installed", 3), ("refunded", 1)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    );
+    // The unpaid order's 20-day certificate: not the revoked one, the three renewed ones, nor
+    // the new ones (a year out).
+    assert_eq!(dash.expiring, [1, 1, 1]);
+
+    let rows = |csv: String| -> Vec<Vec<String>> {
+        let script = "import csv, json, sys\nprint(json.dumps(list(csv.reader(sys.stdin.read().lstrip('\\ufeff').splitlines()))))";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(csv.as_bytes())
+            .unwrap();
+        serde_json::from_slice(&child.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let get_csv = |file: &'static str| {
+        let (http, url) = (
+            auditor.http.clone(),
+            s.api(&format!("/admin/export/{file}")),
+        );
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert!(r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv"));
+            r.text().await.unwrap()
+        }
+    };
+    let paid = rows(get_csv("paid-orders.csv").await);
+    assert_eq!(paid[0][0], "order");
+    assert_eq!(paid.len(), 1 + 4, "three kept, one refunded");
+    assert_eq!(paid.iter().filter(|r| r[7] == "refunded").count(), 1);
+    let invoices = rows(get_csv("invoices.csv").await);
+    assert_eq!(invoices.len(), 1 + 3);
+    assert_eq!(invoices[1][4], "91350100M000100Y43");
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM console_audit WHERE action = 'export'")
+            .await,
+        2
+    );
+}

@@ -28,6 +28,8 @@ pub fn router() -> Router<State> {
         .route("/admin/certificates/{serial}/revoke", post(revoke))
         .route("/admin/discrepancies", get(discrepancies))
         .route("/admin/refunds", get(refunds))
+        .route("/admin/dashboard", get(dashboard))
+        .route("/admin/export/{file}", get(export))
         .route("/admin/refunds/{id}/retry", post(retry_refund))
 }
 
@@ -544,6 +546,43 @@ async fn refunds(
 ) -> AppResult<Json<Vec<api::RefundView>>> {
     console(&s, &headers, Need::Read).await?;
     Ok(Json(crate::refund::open(&s).await?))
+}
+
+async fn dashboard(
+    axum::extract::State(s): axum::extract::State<State>,
+    headers: HeaderMap,
+) -> AppResult<Json<api::Dashboard>> {
+    console(&s, &headers, Need::Read).await?;
+    Ok(Json(crate::routes::dashboard::dashboard(&s, now()).await?))
+}
+
+/// CSV for accounting: `paid-orders.csv` or `invoices.csv` (each export audited: invoices name
+/// buyers and taxpayer ids).
+async fn export(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let who = console(&s, &headers, Need::Read).await?;
+    let text = match file.as_str() {
+        "paid-orders.csv" => crate::routes::dashboard::paid_orders_csv(&s).await?,
+        "invoices.csv" => crate::routes::dashboard::invoices_csv(&s).await?,
+        _ => return Err(AppError::NotFound),
+    };
+    let mut tx = s.db.writer.begin().await?;
+    record(&mut tx, &who.username, "export", &file, "").await?;
+    tx.commit().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// Asks the provider again for a refund that was left `failed`.
