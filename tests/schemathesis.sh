@@ -21,13 +21,16 @@ login=$(curl -fs -c "$data/cookies" -H 'content-type: application/json' \
   -d '{"username":"reviewer","password":"schemathesis reviewer"}' "$base/api/v1/admin/login")
 csrf=$(printf '%s' "$login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["csrf"])')
 cookie=$(awk '$6 == "certrenew_admin" {print $6 "=" $7}' "$data/cookies")
+# One worker: CPython 3.11 before 3.11.8 can fail ast.parse run from two threads at once
+# ("AST constructor recursion depth mismatch", gh-106905), which hypothesis does while it
+# describes strategies; with two workers a run failed so, its cases all passing.
 # POST /ocsp takes DER (application/ocsp-request), which schemathesis cannot generate (the OCSP
 # tests drive it with OpenSSL); logging out would end the session the run is using. The demo
 # server has no WeChat Pay account, so its notice routes only answer 404 (server/tests/wechat_sdk.rs
 # drives them with notices WeChat Pay's SDK signs and encrypts).
 st run "$base/api/v1/openapi.json" --url "$base/api/v1" \
   --checks not_a_server_error --phases examples,coverage,fuzzing,stateful \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --workers 2 --seed 1 \
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --workers 1 --seed 1 \
   --exclude-name 'POST /ocsp' --exclude-name 'POST /admin/logout' \
   --exclude-path-regex '^/payments/wechat/' \
   -H "Cookie: $cookie" -H "X-CSRF-Token: $csrf" | tee "$data/st.log" | tail -80
