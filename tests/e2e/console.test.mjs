@@ -114,6 +114,22 @@ test('reviewer, operator and auditor in the console: find, timeline, revoke, ref
     const r = await fetch(`${base}/api/v1${path}`, { method: 'POST', headers: { cookie: session, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     assert.equal(r.status, 403, path);
   }
+  // The dashboard, as drawn, says what the database says: one renewal today, its fee kept.
+  const board = await login(await context.browser().newContext(), 'auditor2');
+  await board.waitForSelector('#dashboard');
+  assert.equal((await board.textContent('#renewals-30d')).trim(), '1');
+  assert.equal((await board.textContent('#revenue-30d')).trim(), '200.00');
+  const bars = await board.$$eval('#chart-renewals .bar', (rs) => rs.map((r) => Number(r.dataset.value)));
+  assert.equal(bars.length, 30);
+  assert.deepEqual(bars.slice(-1), [1]);
+  assert.equal(bars.reduce((a, b) => a + b, 0), 1);
+  const months = await board.$$eval('#chart-revenue-month .bar', (rs) => rs.map((r) => Number(r.dataset.value)));
+  assert.deepEqual([months.length, months.at(-1)], [12, 20000]);
+  assert.equal((await board.textContent('#orders-by-state tr[data-state="installed"] .count')).trim(), '1');
+  await board.screenshot({ path: join(artifacts, 'console-dashboard.png'), fullPage: true });
+  const csv = await fetch(`${base}/api/v1/admin/export/invoices.csv`, { headers: { cookie: session } });
+  const lines = (await csv.text()).trim().split('\r\n');
+  assert.equal(lines.length, 2, 'a header and the one invoice');
   await shot('done');
   await context.close();
 });

@@ -53,6 +53,7 @@ pub fn AdminApp() -> Html {
             </header>
             <main>
                 if let Some(c) = (*csrf).clone() {
+                    <super::dashboard::Dashboard lang={*lang} />
                     <super::queue::Queue lang={*lang} csrf={c.clone()} />
                     <super::discrepancies::Discrepancies lang={*lang} />
                     <super::refunds::Refunds lang={*lang} csrf={c.clone()} />

@@ -2,6 +2,7 @@
 //! reject. Personal data arrives masked from the server.
 
 pub mod app;
+pub mod dashboard;
 pub mod discrepancies;
 pub mod orders;
 pub mod queue;
