@@ -53,6 +53,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/discrepancies"),
     ("GET", "/admin/refunds"),
     ("GET", "/admin/dashboard"),
+    ("POST", "/admin/orders/{number}/resend"),
+    ("GET", "/admin/certificates"),
     ("GET", "/admin/export/{file}"),
     ("POST", "/admin/refunds/{id}/retry"),
 ];

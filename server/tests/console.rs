@@ -177,6 +177,30 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
                 ("operator1".into(), "revoke".into(), serial.clone()),
             ]
         );
+
+        // The revocation is listed; certificates are found by part of the subject.
+        let revoked: Vec<api::CertificateRecord> =
+            auditor.get(&s, "/admin/certificates?revoked=true").await;
+        assert_eq!(revoked.len(), 1);
+        assert_eq!(revoked[0].serial, serial);
+        let found: Vec<api::CertificateRecord> = auditor
+            .get(&s, "/admin/certificates?q=%E6%B7%B1%E5%9C%B3")
+            .await;
+        assert!(found.iter().any(|c| c.serial == serial) && found.len() >= 2);
+
+        // An operator sends the order's notices again (mail and SMS); others may not.
+        let resend = format!("/admin/orders/{number}/resend");
+        assert_eq!(auditor.post(&s, &resend, serde_json::json!({})).await, 403);
+        assert_eq!(reviewer.post(&s, &resend, serde_json::json!({})).await, 403);
+        let unsent = "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL";
+        let before = s.count(unsent).await;
+        assert_eq!(operator.post(&s, &resend, serde_json::json!({})).await, 204);
+        assert_eq!(s.count(unsent).await, before + 2);
+        assert_eq!(
+            s.count("SELECT COUNT(*) AS n FROM console_audit WHERE action = 'resend'")
+                .await,
+            1
+        );
     }
 }
 

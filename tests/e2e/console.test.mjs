@@ -83,6 +83,12 @@ test('reviewer, operator and auditor in the console: find, timeline, revoke, ref
   await operator.click(`#cert-${issued} .revoke-confirm`);
   await operator.waitForFunction((id) => document.querySelector(`#cert-${id} .cert-state`)?.textContent.includes('已吊销'), issued);
   await operator.screenshot({ path: join(artifacts, 'console-revoked.png'), fullPage: true });
+  // Listed among the revocations, with its reason; the operator sends the notices again.
+  await operator.waitForSelector(`#revoked-${issued}`, { timeout: 15000 });
+  assert.match(await operator.textContent(`#revoked-${issued} .reason`), /密钥泄露/);
+  const notices = await operator.$$eval('#notices .notice-row', (rows) => rows.length);
+  await operator.click('#resend-notices');
+  await operator.waitForFunction((n) => document.querySelectorAll('#notices .notice-row').length === n + 2, notices);
   // …and OpenSSL's OCSP client hears it from the responder.
   const dir = mkdtempSync(join(tmpdir(), 'certrenew-ocsp-'));
   try {

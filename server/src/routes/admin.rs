@@ -29,6 +29,8 @@ pub fn router() -> Router<State> {
         .route("/admin/discrepancies", get(discrepancies))
         .route("/admin/refunds", get(refunds))
         .route("/admin/dashboard", get(dashboard))
+        .route("/admin/orders/{number}/resend", post(resend))
+        .route("/admin/certificates", get(certificates))
         .route("/admin/export/{file}", get(export))
         .route("/admin/refunds/{id}/retry", post(retry_refund))
 }
@@ -546,6 +548,81 @@ async fn refunds(
 ) -> AppResult<Json<Vec<api::RefundView>>> {
     console(&s, &headers, Need::Read).await?;
     Ok(Json(crate::refund::open(&s).await?))
+}
+
+/// Queues an order's notices again (the newest of each kind), for an operator whose applicant
+/// lost the mail or the SMS.
+async fn resend(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<StatusCode> {
+    let who = console(&s, &headers, Need::Operate).await?.username;
+    s.db.order(&number).await?.ok_or(AppError::NotFound)?;
+    let mut tx = s.db.writer.begin().await?;
+    let queued = crate::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) SELECT kind, recipient, subject, body, $2 FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox WHERE subject LIKE $1 OR body LIKE $1 GROUP BY kind)")
+        .bind(format!("%{number}%"))
+        .bind(now())
+        .execute(&mut tx)
+        .await?
+        .rows_affected();
+    if queued == 0 {
+        return Err(AppError::conflict(
+            "nothing_to_resend",
+            "no notice was sent about this order yet",
+        ));
+    }
+    record(
+        &mut tx,
+        &who,
+        "resend",
+        &number,
+        &format!("{queued} notices"),
+    )
+    .await?;
+    tx.commit().await?;
+    s.outbox_ready.notify_one();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct CertificateQuery {
+    /// Part of the serial or the subject.
+    q: Option<String>,
+    /// Only revoked ones, newest revocation first.
+    #[serde(default)]
+    revoked: bool,
+}
+
+/// Certificates this CA issued or knows, by serial or subject; or the revocations.
+async fn certificates(
+    axum::extract::State(s): axum::extract::State<State>,
+    headers: HeaderMap,
+    Query(q): Query<CertificateQuery>,
+) -> AppResult<Json<Vec<api::CertificateRecord>>> {
+    console(&s, &headers, Need::Read).await?;
+    let pattern = format!("%{}%", q.q.unwrap_or_default().replace(['%', '_'], ""));
+    let sql = if q.revoked {
+        "SELECT serial, subject, not_after, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL AND (serial LIKE $1 OR subject LIKE $1) ORDER BY revoked_at DESC LIMIT 200"
+    } else {
+        "SELECT serial, subject, not_after, revoked_at, revocation_reason FROM certificates WHERE serial LIKE $1 OR subject LIKE $1 ORDER BY not_after DESC LIMIT 200"
+    };
+    let rows = crate::sql::query(sql)
+        .bind(&pattern)
+        .fetch_all(&s.db.pool)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(api::CertificateRecord {
+            serial: r.try_get("serial")?,
+            role: String::new(),
+            subject: r.try_get("subject")?,
+            not_after: r.try_get("not_after")?,
+            revoked_at: r.try_get("revoked_at")?,
+            revocation_reason: r.try_get("revocation_reason")?,
+        });
+    }
+    Ok(Json(out))
 }
 
 async fn dashboard(

@@ -58,6 +58,7 @@ pub fn AdminApp() -> Html {
                     <super::discrepancies::Discrepancies lang={*lang} />
                     <super::refunds::Refunds lang={*lang} csrf={c.clone()} />
                     <super::orders::Orders lang={*lang} csrf={c.clone()} />
+                    <super::revocations::Revocations lang={*lang} />
                 } else {
                     <form class="card" id="login" onsubmit={login}>
                         <h2>{ t(*lang, "login") }</h2>

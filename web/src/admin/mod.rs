@@ -7,6 +7,7 @@ pub mod discrepancies;
 pub mod orders;
 pub mod queue;
 pub mod refunds;
+pub mod revocations;
 
 use serde::de::DeserializeOwned;
 

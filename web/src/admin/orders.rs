@@ -121,6 +121,7 @@ fn message_text(lang: Lang, code: &str) -> String {
     match code {
         "forbidden" => t(lang, "forbidden_role").to_string(),
         "already_revoked" => t(lang, "already_revoked").to_string(),
+        "nothing_to_resend" => t(lang, "nothing_to_resend").to_string(),
         other => format!("{} ({other})", t(lang, "error")),
     }
 }
@@ -166,6 +167,25 @@ fn OrderPage(props: &OrderPageProps) -> Html {
                     Err(code) => message.set(Some(code)),
                 }
                 confirming.set(None);
+                done.emit(());
+            });
+        })
+    };
+    let resend = {
+        let (csrf, number, message, done) = (
+            props.csrf.clone(),
+            d.order.number.clone(),
+            message.clone(),
+            props.on_change.clone(),
+        );
+        Callback::from(move |_| {
+            let (csrf, number, message, done) =
+                (csrf.clone(), number.clone(), message.clone(), done.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match super::call_empty(&format!("/orders/{number}/resend"), &csrf).await {
+                    Ok(()) => message.set(None),
+                    Err(code) => message.set(Some(code)),
+                }
                 done.emit(());
             });
         })
@@ -243,11 +263,11 @@ fn OrderPage(props: &OrderPageProps) -> Html {
                 }) }
                 </tbody>
             </table>
-            <h4>{ t(lang, "notices") }</h4>
+            <h4>{ t(lang, "notices") }{ " " }<button id="resend-notices" class="link" onclick={resend}>{ t(lang, "resend_notices") }</button></h4>
             <table class="queue" id="notices">
                 <tbody>
                 { for d.notices.iter().map(|n| html! {
-                    <tr><td>{ &n.kind }</td><td class="mono">{ &n.recipient }</td><td>{ &n.subject }</td>
+                    <tr class="notice-row"><td>{ &n.kind }</td><td class="mono">{ &n.recipient }</td><td>{ &n.subject }</td>
                         <td>{ n.sent_at.map_or(t(lang, "notice_queued").to_string(), |at| format!("{} {}", t(lang, "notice_sent"), date(at))) }</td></tr>
                 }) }
                 </tbody>
