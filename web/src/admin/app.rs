@@ -1,6 +1,7 @@
 //! Console shell: language switch and login; the queue once logged in.
 
-use crate::i18n::{t, Lang};
+use crate::i18n::Lang;
+use crate::i18n_admin::t;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 

@@ -1,7 +1,8 @@
 //! The dashboard: renewals and money per day, money per month (bar charts drawn as SVG here,
 //! no chart library), orders by state, certificates expiring soon, and the CSV exports.
 
-use crate::i18n::{t, Lang};
+use crate::i18n::Lang;
+use crate::i18n_admin::t;
 use api::{Dashboard as Data, DatedValue};
 use yew::prelude::*;
 

@@ -2,7 +2,8 @@
 //! settle (the orders never take it, and it is never dropped).
 
 use super::Discrepancy;
-use crate::i18n::{t, Lang};
+use crate::i18n::Lang;
+use crate::i18n_admin::t;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]

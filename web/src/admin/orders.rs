@@ -3,7 +3,8 @@
 //! here by an operator, with a reason and a confirmation), notices.
 
 use crate::components::token_view::date;
-use crate::i18n::{t, Lang};
+use crate::i18n::Lang;
+use crate::i18n_admin::t;
 use api::{AdminOrder, OrderDetail};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;

@@ -1,7 +1,8 @@
 //! Review queue with search; approve or reject (with a reason) each order.
 
 use super::AdminOrder;
-use crate::i18n::{t, Lang};
+use crate::i18n::Lang;
+use crate::i18n_admin::t;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 

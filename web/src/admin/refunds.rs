@@ -1,7 +1,8 @@
 //! Refunds on their way back through the provider, and those left `failed` after the job's last
 //! attempt: a person sees what the provider last said and can ask it again.
 
-use crate::i18n::{t, Lang};
+use crate::i18n::Lang;
+use crate::i18n_admin::t;
 use api::RefundView;
 use yew::prelude::*;
 

@@ -1,7 +1,8 @@
 //! The revocations: every certificate this CA revoked, newest first, with its reason.
 
 use crate::components::token_view::date;
-use crate::i18n::{t, Lang};
+use crate::i18n::Lang;
+use crate::i18n_admin::t;
 use api::CertificateRecord;
 use yew::prelude::*;
 
