@@ -208,7 +208,13 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
 /// Python's csv module reads them.
 #[tokio::test]
 async fn the_dashboard_and_exports_match_a_scripted_day() {
-    let s = Server::start("sqlite", |c| c.auto_approve = true).await;
+    for backend in backends() {
+        dashboard_and_exports(backend).await;
+    }
+}
+
+async fn dashboard_and_exports(backend: &str) {
+    let s = Server::start(backend, |c| c.auto_approve = true).await;
     let auditor = account(&s, "auditor3", &[Role::Auditor]).await;
     for _ in 0..3 {
         renew_auto_approved(&s).await;
