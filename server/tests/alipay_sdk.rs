@@ -128,16 +128,7 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
     for t in tasks {
         assert_eq!(t.await.unwrap(), "success");
     }
-    assert_eq!(
-        s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'paid'")
-            .await,
-        1
-    );
-    assert_eq!(
-        s.count("SELECT COUNT(*) AS n FROM audit WHERE to_status = 'paid'")
-            .await,
-        1
-    );
+    common::mock::assert_paid_once(&s).await;
 
     // Notices changed in a byte, or genuine but for another account or amount, are refused.
     let (mut a2, c2) = s.token(30).await;
@@ -151,12 +142,7 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
     assert_eq!(post_notice(&s, &bent).await, (403, "failure".into()));
     let mut bent = genuine.clone();
     let sig = bent["sign"].as_str().unwrap().to_string();
-    bent["sign"] = format!(
-        "{}{}",
-        if sig.starts_with('A') { "B" } else { "A" },
-        &sig[1..]
-    )
-    .into();
+    bent["sign"] = common::mock::bent(&sig).into();
     assert_eq!(post_notice(&s, &bent).await.0, 403);
     for field in ["app_id=2021000000000999", "seller_id=2088000000000999"] {
         let other = mock

@@ -147,16 +147,7 @@ async fn wechat_pays_through_its_sdk_and_its_notices_are_verified_and_decrypted(
     for t in tasks {
         assert_eq!(t.await.unwrap(), 204);
     }
-    assert_eq!(
-        s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'paid'")
-            .await,
-        1
-    );
-    assert_eq!(
-        s.count("SELECT COUNT(*) AS n FROM audit WHERE to_status = 'paid'")
-            .await,
-        1
-    );
+    common::mock::assert_paid_once(&s).await;
 
     // Notices changed in a byte, signed under a key we do not know, old, sealed under another
     // APIv3 key, or genuine but for another merchant: refused, and nothing is paid.
@@ -184,8 +175,7 @@ async fn wechat_pays_through_its_sdk_and_its_notices_are_verified_and_decrypted(
         .as_str()
         .unwrap()
         .to_string();
-    let flipped = if sig.starts_with('A') { "B" } else { "A" };
-    bent["headers"]["Wechatpay-Signature"] = format!("{flipped}{}", &sig[1..]).into();
+    bent["headers"]["Wechatpay-Signature"] = common::mock::bent(&sig).into();
     assert_eq!(
         post_notice(&s, "/payments/wechat/notify", &bent).await.0,
         403,

@@ -289,3 +289,23 @@ pub async fn refunds_end_at_the_provider(s: &super::Server, mock: &Mock, method:
         OrderStatus::UnderReview
     );
 }
+
+/// One payment taken and one `paid` step in the audit trail, however many notices came.
+pub async fn assert_paid_once(s: &super::Server) {
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM payments WHERE status = 'paid'")
+            .await,
+        1
+    );
+    assert_eq!(
+        s.count("SELECT COUNT(*) AS n FROM audit WHERE to_status = 'paid'")
+            .await,
+        1
+    );
+}
+
+/// A base64 signature with its first character changed (still base64, no longer valid).
+pub fn bent(sig: &str) -> String {
+    let first = if sig.starts_with('A') { "B" } else { "A" };
+    format!("{first}{}", &sig[1..])
+}
