@@ -478,6 +478,26 @@ pub struct CertificateRecord {
     pub revocation_reason: Option<i64>,
 }
 
+/// A certificate's page in the console: its record, what it is, where it came from and went.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateDetail {
+    pub certificate: CertificateRecord,
+    pub issuer: String,
+    pub not_before: i64,
+    /// `p256` or `rsa2048`.
+    pub key: String,
+    /// SHA-256 of the DER, upper-case hex.
+    pub fingerprint: String,
+    /// The console account that revoked it.
+    pub revoked_by: Option<String>,
+    /// The serial of the certificate this one renewed, and of those that renewed it.
+    pub renews: Option<String>,
+    pub renewed_by: Vec<String>,
+    /// The orders that renewed it, and the one that issued it (masked).
+    pub orders: Vec<AdminOrder>,
+    pub pem: String,
+}
+
 /// A notice sent (or queued) about an order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeRecord {

@@ -1,6 +1,6 @@
 //! Keys the host handles: management keys (symmetric, SP 800-78-4 §3) and token public keys.
 
-use crate::piv::Algorithm;
+use crate::piv::types::Algorithm;
 use crate::tlv;
 use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use zeroize::Zeroizing;

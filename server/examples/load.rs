@@ -5,7 +5,7 @@
 //! cargo run --release -p certrenew-server --example load -- --url URL --data DIR [--clients 100] [--renewals 2000] [--server-pid PID] [--legacy]
 
 use base64::Engine;
-use ccid::piv::{Algorithm, Pin, Piv, Slot};
+use ccid::piv::{Algorithm, Pin, Slot};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -55,26 +55,60 @@ async fn off_loop<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     rx.await.expect("client work")
 }
 
-/// The token signs `msg` (PIN verified first), off the async workers.
-async fn token_sign(mut applet: PivApplet, msg: Vec<u8>) -> (PivApplet, Vec<u8>) {
-    off_loop(move || {
-        let sig = sign(&mut applet, &msg);
-        (applet, sig)
-    })
-    .await
+/// The virtual token as a card whose every APDU is answered off the async workers (its
+/// signatures and key operations are the client's CPU work).
+struct OffLoop(Option<PivApplet>);
+
+impl ccid::Card for OffLoop {
+    async fn transmit_raw(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ccid::CardError> {
+        let mut applet = self.0.take().ok_or(ccid::CardError::Removed)?;
+        let apdu = apdu.to_vec();
+        let (applet, answer) = off_loop(move || {
+            let answer = pollster::block_on(ccid::Card::transmit_raw(&mut applet, &apdu));
+            (applet, answer)
+        })
+        .await;
+        self.0 = Some(applet);
+        answer
+    }
 }
 
-fn sign(applet: &mut PivApplet, msg: &[u8]) -> Vec<u8> {
-    pollster::block_on(async {
-        let mut piv = Piv::new(applet);
-        piv.select().await.expect("select");
-        piv.verify_pin(&Pin::new(b"123456").expect("pin"))
-            .await
-            .expect("verify");
-        piv.sign_sha256(Slot::Authentication, Algorithm::EccP256, msg)
-            .await
-            .expect("sign")
-    })
+/// The renewal API as the browser's protocol calls it, each request's latency recorded under
+/// its endpoint.
+struct Timed {
+    client: renewal::http::Client,
+    lat: Latencies,
+}
+
+impl renewal::RenewalApi for Timed {
+    async fn post_json(
+        &self,
+        path: &str,
+        order_token: Option<&str>,
+        body: String,
+    ) -> Result<renewal::Reply, renewal::CallError> {
+        let name = match path.rsplit('/').next().unwrap_or_default() {
+            "challenges" => "POST /challenges",
+            "applications" => "POST /applications",
+            "certificate" => "POST /orders/{n}/certificate",
+            "confirm" => "POST /orders/{n}/confirm",
+            _ => "POST (other)",
+        };
+        timed(
+            &self.lat,
+            name,
+            self.client.post_json(path, order_token, body),
+        )
+        .await
+    }
+
+    fn b64_encode(&self, bytes: &[u8]) -> String {
+        self.client.b64_encode(bytes)
+    }
+
+    fn b64_decode(&self, text: &str) -> Option<Vec<u8>> {
+        self.client.b64_decode(text)
+    }
 }
 
 fn form(i: usize) -> api::ApplicationForm {
@@ -169,6 +203,7 @@ async fn pay(
     Ok(())
 }
 
+/// One renewal as the browser runs it (`renewal::apply`, `renewal::install`), paid in between.
 async fn renew(
     http: &reqwest::Client,
     url: &str,
@@ -178,94 +213,35 @@ async fn renew(
     i: usize,
     lat: &Latencies,
 ) -> Result<(), String> {
-    let api = |p: &str| format!("{url}/api/v1{p}");
-    let c: api::Challenge = timed(lat, "POST /challenges", async {
-        http.post(api("/challenges")).send().await?.json().await
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let f = form(i);
-    let (applet, sig) = token_sign(applet, api::canonical_application(&f, &c.nonce, &cert)).await;
-    let req = api::ApplicationRequest {
-        challenge_id: c.id,
-        certificate: B64.encode(&cert),
-        form: f,
-        signature: B64.encode(sig),
+    use renewal::Token;
+    let api = Timed {
+        client: renewal::http::Client::new(http.clone(), url),
+        lat: lat.clone(),
     };
-    let r = timed(
-        lat,
-        "POST /applications",
-        http.post(api("/applications")).json(&req).send(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    if r.status() != 201 {
-        return Err(format!(
-            "apply: {} {}",
-            r.status(),
-            r.text().await.unwrap_or_default()
-        ));
-    }
-    let token = r.headers()["x-order-token"]
-        .to_str()
-        .map_err(|e| e.to_string())?
-        .to_string();
-    let order: api::OrderView = r.json().await.map_err(|e| e.to_string())?;
-    let n = order.number;
+    let token = renewal::Direct::new(OffLoop(Some(applet)));
+    let pin = Pin::new(b"123456").map_err(|e| e.to_string())?;
+    // The PIN screen (without its prefill request: the load is renewals).
+    token
+        .with(async |piv| piv.verify_pin(&pin).await)
+        .await
+        .map_err(|e| format!("pin: {e:?}"))?;
+    let (order, order_token) = renewal::apply(&token, &api, &cert, &form(i))
+        .await
+        .map_err(|e| format!("apply: {e:?}"))?;
+    let n = &order.number;
     let p: api::PaymentView = timed(lat, "POST /orders/{n}/payments", async {
-        http.post(api(&format!("/orders/{n}/payments"))).header("x-order-token", &token).json(&serde_json::json!({"method": "alipay_qr", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"})).send().await?.json().await
+        http.post(format!("{url}/api/v1/orders/{n}/payments")).header("x-order-token", &order_token).json(&serde_json::json!({"method": "alipay_qr", "invoice_title": "某公司", "taxpayer_id": "91350100M000100Y43"})).send().await?.json().await
     })
     .await
     .map_err(|e| e.to_string())?;
     pay(http, url, payer, &p, lat).await?;
-    let old = ccid::cert::parse(&cert).map_err(|e| e.to_string())?;
-    let key = ccid::cert::public_key(&old).map_err(|e| e.to_string())?;
-    let subject = old.tbs_certificate().subject().clone();
-    let (applet, csr) = off_loop(move || {
-        let mut applet = applet;
-        let csr = pollster::block_on(async {
-            let mut piv = Piv::new(&mut applet);
-            piv.select().await.expect("select");
-            piv.verify_pin(&Pin::new(b"123456").expect("pin"))
-                .await
-                .expect("verify");
-            ccid::cert::build_csr(&mut piv, Slot::Authentication, &subject, &key).await
-        });
-        (applet, csr)
-    })
-    .await;
-    let csr = csr.map_err(|e| e.to_string())?;
-    let issued: api::IssueResponse = timed(lat, "POST /orders/{n}/certificate", async {
-        http.post(api(&format!("/orders/{n}/certificate")))
-            .header("x-order-token", &token)
-            .json(&api::IssueRequest {
-                csr: B64.encode(csr),
-            })
-            .send()
-            .await?
-            .json()
-            .await
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let der = B64.decode(issued.certificate).map_err(|e| e.to_string())?;
-    let serial = ccid::cert::summarize(&der, certrenew_server::now())
-        .map_err(|e| e.to_string())?
-        .serial;
-    let (_, proof) = token_sign(applet, api::install_proof_message(&n, &serial)).await;
-    let v: api::OrderView = timed(lat, "POST /orders/{n}/confirm", async {
-        http.post(api(&format!("/orders/{n}/confirm")))
-            .header("x-order-token", &token)
-            .json(&serde_json::json!({"signature": B64.encode(proof)}))
-            .send()
-            .await?
-            .json()
-            .await
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    if v.status != api::OrderStatus::Installed {
-        return Err(format!("ended {:?}", v.status));
+    // Auto-approved on the notice; the install needs only the order's number and key holder.
+    let now = certrenew_server::now();
+    let done = renewal::install(&token, &api, &order, &order_token, &cert, &pin, now, |_| {})
+        .await
+        .map_err(|e| format!("install: {e:?}"))?;
+    if done.order.status != api::OrderStatus::Installed {
+        return Err(format!("ended {:?}", done.order.status));
     }
     Ok(())
 }

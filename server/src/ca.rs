@@ -500,44 +500,24 @@ impl Ca {
         .map_err(|e| e.to_string())
     }
 
-    /// An OCSP response (RFC 6960) for `parsed`, one status per certificate asked about, valid
-    /// for an hour; requests naming another issuer get "unknown".
-    pub fn ocsp_response(
-        &self,
-        parsed: &crate::ocsp::Parsed,
-        status: impl Fn(&str) -> crate::ocsp::Status,
-        now: i64,
-    ) -> Result<Vec<u8>, String> {
-        let name = self.name().to_der().map_err(|e| e.to_string())?;
-        let key_bits = self
-            .cert
+    /// The CA key's subjectPublicKey bits (what OCSP's issuerKeyHash is taken over).
+    pub fn public_key_bits(&self) -> Vec<u8> {
+        self.cert
             .tbs_certificate()
             .subject_public_key_info()
             .subject_public_key
             .raw_bytes()
-            .to_vec();
-        let answers: Vec<_> = parsed
-            .ids
-            .iter()
-            .map(|id| {
-                if crate::ocsp::names_issuer(id, &name, &key_bits) {
-                    status(&id.serial_hex())
-                } else {
-                    crate::ocsp::Status::Unknown
-                }
-            })
-            .collect();
-        let algorithm =
-            cert::signature_algorithm(self.key.algorithm()).map_err(|e| e.to_string())?;
-        crate::ocsp::respond(
-            parsed,
-            &answers,
-            self.name(),
-            algorithm,
-            now,
-            crate::ocsp::NEXT_UPDATE_SECS,
-            |tbs| self.key.sign(tbs),
-        )
+            .to_vec()
+    }
+
+    /// The CA key's signature algorithm identifier (for objects signed with [`Ca::sign_tbs`]).
+    pub fn signature_algorithm(&self) -> Result<spki::AlgorithmIdentifierOwned, String> {
+        cert::signature_algorithm(self.key.algorithm()).map_err(|e| e.to_string())
+    }
+
+    /// Signs the DER of a to-be-signed structure with the CA key.
+    pub fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, String> {
+        self.key.sign(tbs)
     }
 
     /// Raw signing rate measure for the benchmark: one signature over `data`.

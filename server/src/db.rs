@@ -657,30 +657,28 @@ pub async fn notify_operator(
     Ok(())
 }
 
-/// A temporary directory for unit tests, removed when dropped.
-#[cfg(test)]
-pub(crate) struct TestDir(pub std::path::PathBuf);
-
-#[cfg(test)]
-impl TestDir {
-    pub(crate) fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("certrenew-unit-{}", crate::random_id(6)));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    /// A SQLite database in it: `sqlite://DIR/t.db`.
-    pub(crate) fn sqlite_url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.0.join("t.db").display())
-    }
+/// Writes what a console account did (or looked at) in the console's own audit trail, in the
+/// caller's transaction.
+pub async fn record_console(
+    tx: &mut crate::sql::Tx,
+    who: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<(), crate::sql::Error> {
+    crate::sql::query("INSERT INTO console_audit (at, username, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(crate::now())
+        .bind(who)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub(crate) use crate::sql::TestDir;
 
 /// A migrated SQLite store in a temporary directory (unit tests).
 #[cfg(test)]

@@ -322,7 +322,7 @@ pub async fn retry_failed(s: &State, id: &str, who: &str) -> Result<bool, sql::E
         t,
     )
     .await?;
-    crate::routes::admin::record(&mut tx, who, "retry_refund", id, &order).await?;
+    crate::db::record_console(&mut tx, who, "retry_refund", id, &order).await?;
     tx.commit().await?;
     s.refunds_ready.notify_one();
     Ok(true)

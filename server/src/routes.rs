@@ -55,6 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/dashboard"),
     ("POST", "/admin/orders/{number}/resend"),
     ("GET", "/admin/certificates"),
+    ("GET", "/admin/certificates/{serial}"),
     ("GET", "/admin/export/{file}"),
     ("POST", "/admin/refunds/{id}/retry"),
 ];
@@ -1359,7 +1360,7 @@ async fn ocsp_answer(s: &State, addr: std::net::SocketAddr, der: &[u8], get: boo
             .copied()
             .unwrap_or(crate::ocsp::Status::Unknown)
     };
-    match s.ca.ocsp_response(&parsed, status, t) {
+    match crate::ocsp::answer(&s.ca, &parsed, status, t) {
         Ok(body) if reusable => {
             let answer = crate::ocsp::Cached {
                 produced_at: t,

@@ -683,11 +683,36 @@ pub async fn open_postgres(url: &str, connections: u32) -> Result<Pool, Error> {
     Ok(Pool(PoolInner::Postgres(pool)))
 }
 
+/// A temporary directory for unit tests, removed when dropped.
+#[cfg(test)]
+pub(crate) struct TestDir(pub std::path::PathBuf);
+
+#[cfg(test)]
+impl TestDir {
+    pub(crate) fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("certrenew-unit-{}", crate::random_id(6)));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// A SQLite database in it: `sqlite://DIR/t.db`.
+    pub(crate) fn sqlite_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.0.join("t.db").display())
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::db::TestDir as Dir;
+    use super::TestDir as Dir;
 
     async fn store() -> (Dir, Pool, Pool) {
         let dir = Dir::new();

@@ -79,9 +79,7 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
             reviewer.post(&s, &approve, serde_json::json!({})).await,
             200
         );
-        let new_der = issue_certificate(&s, &mut applet, &der, &number, &token).await;
-        let r = confirm_install(&s, &mut applet, &number, &token, &new_der).await;
-        assert_eq!(r.status(), 200);
+        let (new_der, _) = install(&s, &mut applet, &der, &number, &token).await;
 
         // Found among all orders by the operator's name (masked in the list).
         let found: Vec<api::AdminOrder> = auditor
@@ -143,6 +141,29 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
             .unwrap();
         assert!(issued.revoked_at.is_some());
         assert_eq!(issued.revocation_reason, Some(1));
+        // Its own page: who revoked it, what it renewed, the order that issued it, the PEM.
+        let cert: api::CertificateDetail =
+            auditor.get(&s, &format!("/admin/certificates/{serial}")).await;
+        assert_eq!(cert.certificate.revocation_reason, Some(1));
+        assert_eq!(cert.revoked_by.as_deref(), Some("operator1"));
+        let old_serial = ccid::cert::summarize(&der, 0).unwrap().serial;
+        assert_eq!(cert.renews.as_deref(), Some(old_serial.as_str()));
+        assert_eq!(cert.orders.len(), 1);
+        assert_eq!(cert.orders[0].number, number);
+        assert_eq!(cert.key, "p256");
+        assert_eq!(cert.fingerprint.len(), 64);
+        assert!(cert.pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        let old: api::CertificateDetail =
+            auditor.get(&s, &format!("/admin/certificates/{old_serial}")).await;
+        assert_eq!(old.renewed_by, [serial.clone()]);
+        assert_eq!(old.orders.len(), 1, "the order that renewed it");
+        let r = auditor
+            .http
+            .get(s.api("/admin/certificates/00DEADBEEF"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
 
         // Every change an auditor asks for is refused by the server, whatever the console shows.
         for path in [
@@ -155,7 +176,7 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
         }
         // Every console change is in the console's own audit trail, by whom.
         let rows = certrenew_server::sql::query(
-            "SELECT username, action, target FROM console_audit WHERE action <> 'view_personal_data' ORDER BY id",
+            "SELECT username, action, target FROM console_audit WHERE action NOT IN ('view_personal_data', 'login') ORDER BY id",
         )
         .fetch_all(&s.state.db.pool)
         .await
@@ -303,4 +324,45 @@ async fn dashboard_and_exports(backend: &str) {
             .await,
         2
     );
+}
+
+/// Signing in and out is in the console's trail too, and so is a wrong password for a real
+/// account (an unknown name is not: it would let anyone write rows there).
+#[tokio::test]
+async fn logins_logouts_and_refused_passwords_are_audited() {
+    let s = Server::start("sqlite", |_| {}).await;
+    let who = account(&s, "auditor1", &[Role::Auditor]).await;
+    for (name, password) in [("auditor1", "wrong"), ("nobody", "wrong")] {
+        let r = s
+            .http
+            .post(s.api("/admin/login"))
+            .json(&serde_json::json!({"username": name, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(
+        who.post(&s, "/admin/logout", serde_json::json!({})).await,
+        200
+    );
+    let rows =
+        certrenew_server::sql::query("SELECT username, action FROM console_audit ORDER BY id")
+            .fetch_all(&s.state.db.pool)
+            .await
+            .unwrap();
+    let got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.try_get("username").unwrap(), r.try_get("action").unwrap()))
+        .collect();
+    let want = [
+        ("auditor1", "login"),
+        ("auditor1", "login_refused"),
+        ("auditor1", "logout"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(u, a)| (u.to_string(), a.to_string()))
+        .collect();
+    assert_eq!(got, want);
 }

@@ -321,10 +321,7 @@ async fn a_replaced_payment_is_closed_and_its_money_returned() {
         );
         let csrf = s.admin_login().await;
         s.approve(&number, &csrf).await;
-        let new = issue_certificate(&s, &mut applet, &der, &number, &token).await;
-        let r = confirm_install(&s, &mut applet, &number, &token, &new).await;
-        assert_eq!(r.status(), 200, "{backend}");
-        let v: api::OrderView = r.json().await.unwrap();
+        let (_, v) = install(&s, &mut applet, &der, &number, &token).await;
         assert_eq!(v.invoice.unwrap().buyer_title, "新抬头有限公司");
         no_violations(&s).await;
     }
@@ -444,9 +441,7 @@ async fn one_renewal_per_certificate_and_never_past_the_ca() {
     let (mut applet, der) = s.token(30).await;
     let (number, token) = apply(&s, &mut applet, &der).await;
     pay(&s, &number, &token).await;
-    let new = issue_certificate(&s, &mut applet, &der, &number, &token).await;
-    let r = confirm_install(&s, &mut applet, &number, &token, &new).await;
-    assert_eq!(r.status(), 200);
+    install(&s, &mut applet, &der, &number, &token).await;
     // The old certificate applies again: before, a second renewal of the same certificate.
     let req = application(&s, &mut applet, &der, &form()).await;
     assert_eq!(
@@ -599,9 +594,7 @@ async fn slowloris_connections_are_closed_while_a_renewal_completes() {
     let (mut applet, der) = s.token(30).await;
     let (number, token) = apply(&s, &mut applet, &der).await;
     assert_eq!(pay(&s, &number, &token).await.status, OrderStatus::Approved);
-    let new = issue_certificate(&s, &mut applet, &der, &number, &token).await;
-    let r = confirm_install(&s, &mut applet, &number, &token, &new).await;
-    assert_eq!(r.status(), 200);
+    install(&s, &mut applet, &der, &number, &token).await;
     for t in slow {
         let open = t.await.unwrap();
         // Before: open for as long as the client liked (the test's 10 s bound, then a panic).

@@ -882,61 +882,6 @@ async fn notices_go_through_a_relay_requiring_starttls_and_login() {
 /// key is filed under the new certificate for next year.
 #[tokio::test]
 async fn install_with_a_management_key_only_the_ca_holds() {
-    struct ThroughServer<'a> {
-        s: &'a Server,
-        number: String,
-        token: String,
-        alg: ccid::piv::Algorithm,
-    }
-    impl ccid::piv::ManagementResponder for ThroughServer<'_> {
-        fn algorithm(&self) -> ccid::piv::Algorithm {
-            self.alg
-        }
-        async fn answer(
-            &mut self,
-            witness: &[u8],
-        ) -> Result<(Vec<u8>, Vec<u8>), ccid::piv::PivError> {
-            let r: api::ManagementAnswer = self
-                .s
-                .order_post(
-                    &self.number,
-                    &self.token,
-                    "/management-key",
-                    &api::ManagementWitness {
-                        witness: base64::Engine::encode(&B64, witness),
-                    },
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
-            let d = |x: &str| base64::Engine::decode(&B64, x).unwrap();
-            Ok((d(&r.witness), d(&r.challenge)))
-        }
-        async fn check(
-            &mut self,
-            challenge: &[u8],
-            response: &[u8],
-        ) -> Result<bool, ccid::piv::PivError> {
-            let r: api::ManagementChecked = self
-                .s
-                .order_post(
-                    &self.number,
-                    &self.token,
-                    "/management-key/check",
-                    &api::ManagementCheck {
-                        challenge: base64::Engine::encode(&B64, challenge),
-                        response: base64::Engine::encode(&B64, response),
-                    },
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
-            Ok(r.ok)
-        }
-    }
-
     for backend in backends() {
         let s = Server::start(backend, |_| {}).await;
         let (mut applet, der) = s.token(30).await;
@@ -954,12 +899,6 @@ async fn install_with_a_management_key_only_the_ca_holds() {
             None,
             "{backend}: only told at the install stage"
         );
-        let mut remote = ThroughServer {
-            s: &s,
-            number: number.clone(),
-            token: token.clone(),
-            alg: ccid::piv::Algorithm::Aes256,
-        };
         // Not before the install stage.
         {
             let r = s
@@ -991,64 +930,23 @@ async fn install_with_a_management_key_only_the_ca_holds() {
                 Err(ccid::piv::PivError::WrongManagementKey),
                 "{backend}"
             );
-            piv.verify_pin(&ccid::piv::Pin::new(b"123456").unwrap())
-                .await
-                .unwrap();
-            let old = x509_cert::Certificate::from_der(&der).unwrap();
-            let key = ccid::cert::public_key(&old).unwrap();
-            let csr = ccid::cert::build_csr(
-                &mut piv,
-                Slot::Authentication,
-                old.tbs_certificate().subject(),
-                &key,
-            )
-            .await
-            .unwrap();
-            let issued: api::IssueResponse = s
-                .order_post(
-                    &number,
-                    &token,
-                    "/certificate",
-                    &api::IssueRequest {
-                        csr: base64::Engine::encode(&B64, csr),
-                    },
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
-            let new_der = base64::Engine::decode(&B64, &issued.certificate).unwrap();
-            piv.authenticate_with(&mut remote).await.unwrap();
-            piv.write_certificate(Slot::Authentication, &new_der)
-                .await
-                .unwrap();
-            let new_serial = ccid::cert::summarize(&new_der, 0).unwrap().serial;
-            let proof = piv
-                .sign_sha256(
-                    Slot::Authentication,
-                    key.algorithm(),
-                    &api::install_proof_message(&number, &new_serial),
-                )
-                .await
-                .unwrap();
-            let r = s
-                .order_post(
-                    &number,
-                    &token,
-                    "/confirm",
-                    &api::ConfirmRequest {
-                        signature: base64::Engine::encode(&B64, proof),
-                    },
-                )
-                .await;
-            assert_eq!(r.status(), 200, "{backend}");
-            // Next year's renewal starts from the new certificate: the key is filed under it.
-            assert_eq!(
-                s.state.db.management_key(&new_serial).await.unwrap(),
-                Some(secret.clone()),
-                "{backend}"
-            );
         }
+        // The browser's install (`renewal::install`): the witness and challenge relayed to the CA.
+        let approved = order(&s, &number, &token).await;
+        let on = on_token(&mut applet);
+        let pin = ccid::piv::Pin::new(b"123456").unwrap();
+        let done =
+            renewal::install(&on, &client(&s), &approved, &token, &der, &pin, 0, |_| {}).await;
+        off_token(on, &mut applet);
+        let done = done.unwrap_or_else(|e| panic!("{backend}: {e:?}"));
+        assert_eq!(done.order.status, api::OrderStatus::Installed, "{backend}");
+        let new_serial = done.summary.serial;
+        // Next year's renewal starts from the new certificate: the key is filed under it.
+        assert_eq!(
+            s.state.db.management_key(&new_serial).await.unwrap(),
+            Some(secret.clone()),
+            "{backend}"
+        );
         // A token whose key the CA does not hold gets a clear "not found".
         let (mut other, other_der) = s.token(30).await;
         let (n2, t2) = apply(&s, &mut other, &other_der).await;

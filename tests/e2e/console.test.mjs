@@ -86,6 +86,14 @@ test('reviewer, operator and auditor in the console: find, timeline, revoke, ref
   // Listed among the revocations, with its reason; the operator sends the notices again.
   await operator.waitForSelector(`#revoked-${issued}`, { timeout: 15000 });
   assert.match(await operator.textContent(`#revoked-${issued} .reason`), /密钥泄露/);
+  // Its page: who revoked it and why, the order that issued it, its PEM.
+  await operator.click(`#revoked-${issued} .open-certificate`);
+  await operator.waitForSelector('#certificate-page');
+  const revokedLine = await operator.textContent('#certificate-revoked');
+  assert.match(revokedLine, /密钥泄露/);
+  assert.match(revokedLine, /operator2/);
+  assert.match(await operator.textContent('#certificate-orders'), new RegExp(number));
+  assert.match(await operator.textContent('#certificate-pem'), /^-----BEGIN CERTIFICATE-----/);
   const notices = await operator.$$eval('#notices .notice-row', (rows) => rows.length);
   await operator.click('#resend-notices');
   await operator.waitForFunction((n) => document.querySelectorAll('#notices .notice-row').length === n + 2, notices);

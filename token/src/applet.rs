@@ -274,28 +274,30 @@ impl PivApplet {
     }
 
     fn dispatch(&mut self, cmd: &Command) -> Reply {
-        if cmd.ins == 0xA4 {
+        use ccid::piv::Instruction as I;
+        let ins = I::from_byte(cmd.ins).ok_or(StatusWord::InsNotSupported)?;
+        if ins == I::Select {
             return self.select(cmd);
         }
         if !self.session.selected {
             return Err(StatusWord::InsNotSupported);
         }
-        match cmd.ins {
-            0xCB => self.get_data(cmd),
-            0xDB => self.put_data(cmd),
-            0x20 => self.verify(cmd),
-            0x24 => self.change_reference(cmd),
-            0x2C => self.reset_retry_counter(cmd),
-            0x87 => self.general_authenticate(cmd),
-            0x47 => self.generate(cmd),
-            0xFD => Ok(VERSION.to_vec()),
-            0xF8 => Ok(self.serial.to_be_bytes().to_vec()),
-            0xF7 => self.metadata(cmd),
-            0xFF => self.put_management_key(cmd),
-            0xFE => self.import_key(cmd),
-            0xFB => self.reset(),
-            0xFA => self.set_pin_retries(cmd),
-            _ => Err(StatusWord::InsNotSupported),
+        match ins {
+            I::Select => self.select(cmd),
+            I::GetData => self.get_data(cmd),
+            I::PutData => self.put_data(cmd),
+            I::Verify => self.verify(cmd),
+            I::ChangeReference => self.change_reference(cmd),
+            I::ResetRetryCounter => self.reset_retry_counter(cmd),
+            I::GeneralAuthenticate => self.general_authenticate(cmd),
+            I::GenerateAsymmetric => self.generate(cmd),
+            I::GetVersion => Ok(VERSION.to_vec()),
+            I::GetSerial => Ok(self.serial.to_be_bytes().to_vec()),
+            I::GetMetadata => self.metadata(cmd),
+            I::SetManagementKey => self.put_management_key(cmd),
+            I::ImportKey => self.import_key(cmd),
+            I::Reset => self.reset(),
+            I::SetPinRetries => self.set_pin_retries(cmd),
         }
     }
 

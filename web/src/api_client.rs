@@ -1,16 +1,10 @@
 //! The HTTP client of the renewal API (same origin, `/api/v1`).
 
-use api::ApiError;
+pub use renewal::CallError;
+use renewal::{decode, json, Reply};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-
-/// What went wrong talking to the server: its own error, or no answer at all.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CallError {
-    Api(ApiError),
-    Network(String),
-}
 
 /// The browser's fetch, used directly: the whole client is a few lines, and an HTTP library
 /// would add kilobytes to every citizen's download.
@@ -48,25 +42,19 @@ fn js(e: JsValue) -> CallError {
     )
 }
 
-/// The answer's status and body; not generic, so it exists once in the download.
-async fn read(r: web_sys::Response) -> Result<(bool, u16, String), CallError> {
+/// The answer's status, body and order token; not generic, so it exists once in the download.
+async fn read(r: web_sys::Response) -> Result<Reply, CallError> {
     let text = JsFuture::from(r.text().map_err(js)?)
         .await
         .map_err(js)?
         .as_string()
         .unwrap_or_default();
-    Ok((r.ok(), r.status(), text))
-}
-
-fn decode<T: DeserializeOwned>((ok, status, text): (bool, u16, String)) -> Result<T, CallError> {
-    if ok {
-        serde_json::from_str(&text).map_err(|e| CallError::Network(e.to_string()))
-    } else {
-        match serde_json::from_str::<ApiError>(&text) {
-            Ok(e) => Err(CallError::Api(e)),
-            Err(_) => Err(CallError::Network(format!("HTTP {status}"))),
-        }
-    }
+    Ok(Reply {
+        ok: r.ok(),
+        status: r.status(),
+        body: text,
+        order_token: r.headers().get("x-order-token").ok().flatten(),
+    })
 }
 
 /// Sends and reads; the only generic step left is the JSON decoding.
@@ -75,12 +63,30 @@ async fn call(
     path: &str,
     order_token: Option<&str>,
     body: Option<String>,
-) -> Result<(bool, u16, String), CallError> {
+) -> Result<Reply, CallError> {
     read(send(method, path, order_token, body).await?).await
 }
 
-fn json<B: serde::Serialize>(body: &B) -> Result<String, CallError> {
-    serde_json::to_string(body).map_err(|e| CallError::Network(e.to_string()))
+/// The renewal protocol's view of this client (`renewal::install` and the rest run over it).
+pub struct Fetch;
+
+impl renewal::RenewalApi for Fetch {
+    async fn post_json(
+        &self,
+        path: &str,
+        order_token: Option<&str>,
+        body: String,
+    ) -> Result<Reply, CallError> {
+        call("POST", path, order_token, Some(body)).await
+    }
+
+    fn b64_encode(&self, bytes: &[u8]) -> String {
+        b64_encode(bytes)
+    }
+
+    fn b64_decode(&self, text: &str) -> Option<Vec<u8>> {
+        b64_decode(text)
+    }
 }
 
 /// Where the API is: this origin, unless the page names a server (the kiosk app is served from
@@ -92,7 +98,7 @@ pub fn api_base() -> String {
 
 fn api_url(path: &str) -> String {
     thread_local! {
-        static BASE: String = crate::ctx::page_meta("certrenew-api").unwrap_or_default();
+        static BASE: String = crate::page::page_meta("certrenew-api").unwrap_or_default();
     }
     BASE.with(|b| format!("{b}/api/v1{path}"))
 }
@@ -101,7 +107,7 @@ pub async fn get<T: DeserializeOwned>(
     path: &str,
     order_token: Option<&str>,
 ) -> Result<T, CallError> {
-    decode(call("GET", path, order_token, None).await?)
+    decode(&call("GET", path, order_token, None).await?)
 }
 
 pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
@@ -109,20 +115,7 @@ pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
     order_token: Option<&str>,
     body: &B,
 ) -> Result<T, CallError> {
-    decode(call("POST", path, order_token, Some(json(body)?)).await?)
-}
-
-/// POST /applications: the order and the token that gives access to it.
-pub async fn apply(req: &api::ApplicationRequest) -> Result<(api::OrderView, String), CallError> {
-    let r = send("POST", "/applications", None, Some(json(req)?)).await?;
-    let token = r
-        .headers()
-        .get("x-order-token")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let order = decode(read(r).await?)?;
-    Ok((order, token))
+    decode(&call("POST", path, order_token, Some(json(body)?)).await?)
 }
 
 /// Base64 (RFC 4648 §4, padded) through the browser's own `btoa`/`atob`: a Rust engine would add

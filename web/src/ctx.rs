@@ -33,26 +33,6 @@ pub fn use_app() -> AppCtx {
     use_context::<AppCtx>().expect("AppCtx provided by App")
 }
 
-/// Whether the page's query string holds `item` (`lang=en`, `transport=smartcard`, `kiosk`).
-pub fn query_has(item: &str) -> bool {
-    web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .is_some_and(|q| {
-            q.trim_start_matches('?')
-                .split('&')
-                .any(|part| part == item || part.split('=').next() == Some(item))
-        })
-}
-
-/// The content of `<meta name="{name}">` in the page, if there is one.
-pub fn page_meta(name: &str) -> Option<String> {
-    web_sys::window()?
-        .document()?
-        .query_selector(&format!("meta[name=\"{name}\"]"))
-        .ok()??
-        .get_attribute("content")
-}
-
 /// Maps a token error to what the user should read.
 pub fn token_error_key(e: &crate::token_access::TokenError) -> String {
     use ccid::piv::PivError;
@@ -78,10 +58,10 @@ pub fn token_error_key(e: &crate::token_access::TokenError) -> String {
 }
 
 /// Maps a server call error to what the user should read.
-pub fn call_error_text(e: &crate::api_client::CallError) -> String {
+pub fn call_error_text(e: &renewal::CallError) -> String {
     match e {
-        crate::api_client::CallError::Network(_) => "err_network".into(),
-        crate::api_client::CallError::Api(a) => {
+        renewal::CallError::Network(_) => "err_network".into(),
+        renewal::CallError::Api(a) => {
             let key = match a.code.as_str() {
                 "certificate_expired" => "expired_title",
                 "not_in_renewal_window" => "not_yet_window",
@@ -92,6 +72,19 @@ pub fn call_error_text(e: &crate::api_client::CallError) -> String {
             };
             key.into()
         }
+    }
+}
+
+/// Maps a failed renewal step to what the user should read (token, server, network, or the
+/// certificate itself).
+pub fn renewal_error_text(e: &renewal::RenewalError) -> String {
+    use renewal::RenewalError as E;
+    match e {
+        E::Token(t) => token_error_key(t),
+        E::Server(a) => call_error_text(&renewal::CallError::Api(a.clone())),
+        E::Network(_) => "err_network".into(),
+        E::Certificate => "no_cert".into(),
+        E::ReadBack => "error|the certificate read back from the token differs".into(),
     }
 }
 

@@ -31,10 +31,10 @@ impl Lang {
     /// The language to start in: `?lang=en` / `?lang=zh-CN`, else the one chosen before on this
     /// browser, else Chinese.
     pub fn initial() -> Lang {
-        if crate::ctx::query_has("lang=en") {
+        if crate::page::query_has("lang=en") {
             return Lang::En;
         }
-        if crate::ctx::query_has("lang=zh") {
+        if crate::page::query_has("lang=zh") {
             return Lang::Zh;
         }
         remembered::load().unwrap_or_default()

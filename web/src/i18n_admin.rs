@@ -126,6 +126,17 @@ const ADMIN_MESSAGES: &[(&str, &str, &str)] = &[
         "No notice was sent about this order yet.",
     ),
     ("revocations", "已吊销证书", "Revoked certificates"),
+    ("certificates_title", "证书", "Certificates"),
+    (
+        "certificates_search",
+        "序列号或主题的一部分",
+        "Part of the serial or subject",
+    ),
+    ("validity", "有效期", "Validity"),
+    ("key", "密钥", "Key"),
+    ("cert_renews", "续期自", "Renews"),
+    ("cert_renewed_by", "已续期为", "Renewed by"),
+    ("cert_orders", "相关业务单", "Orders"),
     (
         "no_revocations",
         "没有已吊销的证书。",

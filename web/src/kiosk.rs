@@ -18,8 +18,8 @@ pub fn enabled() -> bool {
         Some(v) => v,
         None => {
             // `?kiosk`, or the kiosk build (the Isolated Web App) which always is one.
-            let v = crate::ctx::query_has("kiosk")
-                || crate::ctx::page_meta("certrenew-mode").as_deref() == Some("kiosk");
+            let v = crate::page::query_has("kiosk")
+                || crate::page::page_meta("certrenew-mode").as_deref() == Some("kiosk");
             on.set(Some(v));
             v
         }

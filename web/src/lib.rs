@@ -18,4 +18,6 @@ pub mod ctx;
 #[cfg(target_arch = "wasm32")]
 pub mod kiosk;
 #[cfg(target_arch = "wasm32")]
+pub mod page;
+#[cfg(target_arch = "wasm32")]
 pub mod token_access;

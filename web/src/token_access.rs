@@ -3,10 +3,11 @@
 //! `USBDevice` or `navigator.smartCard` stand-in, kept in this browser). Same code paths either way.
 
 use ccid::browser::BrowserCard;
-use ccid::piv::{Algorithm, Piv, PivError};
+use ccid::piv::{Piv, PivError};
 use ccid::smartcard::SmartCardContext;
 use ccid::webusb::WebUsb;
 use ccid::{CardError, CcidReader, TransportError};
+pub use renewal::TokenError;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -90,31 +91,8 @@ impl PartialEq for TokenHandle {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum TokenError {
-    Piv(PivError),
-    Busy,
-}
-
-impl From<PivError> for TokenError {
-    fn from(e: PivError) -> Self {
-        TokenError::Piv(e)
-    }
-}
-
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
-}
-
-fn removed(e: &PivError) -> bool {
-    matches!(
-        e,
-        PivError::Card(
-            CardError::Removed
-                | CardError::NoCard
-                | CardError::Transport(TransportError::Disconnected)
-        )
-    )
 }
 
 async fn open(device: web_sys::UsbDevice) -> Result<BrowserCard, TransportError> {
@@ -194,7 +172,7 @@ impl TokenHandle {
     fn end(&self, reader: BrowserCard, error: Option<&PivError>) {
         *self.reader.borrow_mut() = Some(reader);
         if let Some(e) = error {
-            self.lost.set(removed(e));
+            self.lost.set(renewal::removed(e));
         }
         // The demo token lives in this browser: keep it across reloads.
         let saved = match &self.source {
@@ -325,76 +303,13 @@ fn expose_demo_controls(unplug: impl Fn() + 'static, plug: impl Fn() + 'static) 
     let _ = js_sys::Reflect::set(&window, &"certrenewDemo".into(), &controls);
 }
 
-/// Whoever holds the token's management key, as one type so the authentication code exists
-/// once in the download: the key here (factory default, or read from behind the PIN), or the CA's
-/// server, to which the token's witness and challenge are relayed.
-pub enum KeyHolder<'a> {
-    Local(ccid::keys::ManagementKey),
-    Server {
-        number: &'a str,
-        order_token: &'a str,
-        alg: Algorithm,
-    },
-}
-
-fn server_error(e: crate::api_client::CallError) -> PivError {
-    PivError::Malformed(crate::ctx::call_error_text(&e))
-}
-
-impl ccid::piv::ManagementResponder for KeyHolder<'_> {
-    fn algorithm(&self) -> Algorithm {
-        match self {
-            KeyHolder::Local(k) => k.algorithm(),
-            KeyHolder::Server { alg, .. } => *alg,
-        }
-    }
-
-    async fn answer(&mut self, witness: &[u8]) -> Result<(Vec<u8>, Vec<u8>), PivError> {
-        let (number, order_token) = match self {
-            KeyHolder::Local(k) => return ccid::piv::respond(k, witness),
-            KeyHolder::Server {
-                number,
-                order_token,
-                ..
-            } => (*number, *order_token),
-        };
-        let r: api::ManagementAnswer = crate::api_client::post(
-            &format!("/orders/{number}/management-key"),
-            Some(order_token),
-            &api::ManagementWitness {
-                witness: crate::api_client::b64_encode(witness),
-            },
-        )
-        .await
-        .map_err(server_error)?;
-        match (
-            crate::api_client::b64_decode(&r.witness),
-            crate::api_client::b64_decode(&r.challenge),
-        ) {
-            (Some(w), Some(c)) => Ok((w, c)),
-            _ => Err(PivError::Malformed("server answer".into())),
-        }
-    }
-
-    async fn check(&mut self, challenge: &[u8], response: &[u8]) -> Result<bool, PivError> {
-        let (number, order_token) = match self {
-            KeyHolder::Local(k) => return Ok(k.encrypt(challenge) == response),
-            KeyHolder::Server {
-                number,
-                order_token,
-                ..
-            } => (*number, *order_token),
-        };
-        let r: api::ManagementChecked = crate::api_client::post(
-            &format!("/orders/{number}/management-key/check"),
-            Some(order_token),
-            &api::ManagementCheck {
-                challenge: crate::api_client::b64_encode(challenge),
-                response: crate::api_client::b64_encode(response),
-            },
-        )
-        .await
-        .map_err(server_error)?;
-        Ok(r.ok)
+/// The renewal protocol's view of the token (`renewal::install` and the rest run over it).
+impl renewal::Token for TokenHandle {
+    type Card = BrowserCard;
+    async fn with<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut Piv<&mut BrowserCard>) -> Result<T, PivError>,
+    ) -> Result<T, TokenError> {
+        TokenHandle::with(self, f).await
     }
 }

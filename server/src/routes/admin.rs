@@ -31,6 +31,7 @@ pub fn router() -> Router<State> {
         .route("/admin/dashboard", get(dashboard))
         .route("/admin/orders/{number}/resend", post(resend))
         .route("/admin/certificates", get(certificates))
+        .route("/admin/certificates/{serial}", get(certificate))
         .route("/admin/export/{file}", get(export))
         .route("/admin/refunds/{id}/retry", post(retry_refund))
 }
@@ -153,6 +154,12 @@ async fn login(
     .map_err(|e| AppError::Internal(e.to_string()))?;
     if !ok || row.is_none() {
         tracing::info!(user = %loggable(&l.username), "admin login refused");
+        // A wrong password for a real account is in the console's trail (guessing shows there).
+        if row.is_some() {
+            let mut tx = s.db.writer.begin().await?;
+            crate::db::record_console(&mut tx, &l.username, "login_refused", "", "").await?;
+            tx.commit().await?;
+        }
         return Err(AppError::Unauthorized("wrong username or password"));
     }
     let roles: String = row
@@ -162,6 +169,7 @@ async fn login(
         .unwrap_or_default();
     let token = random_id(32);
     let csrf = random_id(16);
+    let mut tx = s.db.writer.begin().await?;
     crate::sql::query(
         "INSERT INTO sessions (token_hash, username, csrf, expires_at) VALUES ($1, $2, $3, $4)",
     )
@@ -169,8 +177,10 @@ async fn login(
     .bind(&l.username)
     .bind(&csrf)
     .bind(now() + SESSION_SECS)
-    .execute(&s.db.writer)
+    .execute(&mut tx)
     .await?;
+    crate::db::record_console(&mut tx, &l.username, "login", "", "").await?;
+    tx.commit().await?;
     let secure = if s.config.public_url.starts_with("https://") {
         "; Secure"
     } else {
@@ -270,36 +280,19 @@ async fn console(s: &State, headers: &HeaderMap, need: Need) -> AppResult<Admin>
     Ok(who)
 }
 
-/// Writes what a console account did (or looked at) in the console's own audit trail, in the
-/// caller's transaction.
-pub async fn record(
-    tx: &mut crate::sql::Tx,
-    who: &str,
-    action: &str,
-    target: &str,
-    detail: &str,
-) -> Result<(), crate::sql::Error> {
-    crate::sql::query("INSERT INTO console_audit (at, username, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(now())
-        .bind(who)
-        .bind(action)
-        .bind(target)
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
 async fn logout(
     axum::extract::State(s): axum::extract::State<State>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    console(&s, &headers, Need::Session).await?;
+    let who = console(&s, &headers, Need::Session).await?;
     if let Some(token) = cookie_token(&headers) {
+        let mut tx = s.db.writer.begin().await?;
         crate::sql::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(sha256_hex(token.as_bytes()))
-            .execute(&s.db.writer)
+            .execute(&mut tx)
             .await?;
+        crate::db::record_console(&mut tx, &who.username, "logout", "", "").await?;
+        tx.commit().await?;
     }
     Ok((
         [(
@@ -355,28 +348,12 @@ async fn list(
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(admin_order(
+        out.push(super::console::admin_order(
             Order::from_row(r)?,
             r.try_get("certificate_revoked_at")?,
         ));
     }
     Ok(Json(out))
-}
-
-/// An order with its personal data masked.
-pub(crate) fn admin_order(o: Order, certificate_revoked_at: Option<i64>) -> AdminOrder {
-    let form: api::ApplicationForm = serde_json::from_str(&o.form_json).unwrap_or_default();
-    AdminOrder {
-        number: o.number,
-        subject: o.subject,
-        status: o.status,
-        fee_fen: o.fee_fen,
-        applied_at: o.applied_at,
-        operator_name: o.operator_name,
-        operator_id: api::validate::mask(&form.operator.id_number),
-        operator_mobile: api::validate::mask(&form.operator.mobile),
-        certificate_revoked_at,
-    }
 }
 
 /// An order's page: its timeline (every transition, in order), payments and refunds with the
@@ -391,7 +368,8 @@ async fn order_detail(
     let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
     let form = if who.has(Role::Reviewer) {
         let mut tx = s.db.writer.begin().await?;
-        record(&mut tx, &who.username, "view_personal_data", &number, "").await?;
+        crate::db::record_console(&mut tx, &who.username, "view_personal_data", &number, "")
+            .await?;
         tx.commit().await?;
         serde_json::from_str(&o.form_json).ok()
     } else {
@@ -439,7 +417,7 @@ async fn revoke(
         .rows_affected();
     if changed == 1 {
         let unpaid = stop_renewals(&mut tx, &serial, &who, t).await?;
-        record(&mut tx, &who, "revoke", &serial, &req.reason).await?;
+        crate::db::record_console(&mut tx, &who, "revoke", &serial, &req.reason).await?;
         tx.commit().await?;
         // Their QR codes stop taking money; money already owed goes back now.
         crate::routes::close_at_provider(&s, unpaid);
@@ -572,7 +550,7 @@ async fn resend(
             "no notice was sent about this order yet",
         ));
     }
-    record(
+    crate::db::record_console(
         &mut tx,
         &who,
         "resend",
@@ -625,6 +603,17 @@ async fn certificates(
     Ok(Json(out))
 }
 
+/// A certificate's page: what it is, its revocation, its lineage and its orders.
+async fn certificate(
+    axum::extract::State(s): axum::extract::State<State>,
+    Path(serial): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Json<api::CertificateDetail>> {
+    console(&s, &headers, Need::Read).await?;
+    let detail = super::console::certificate_detail(&s, &serial).await?;
+    Ok(Json(detail.ok_or(AppError::NotFound)?))
+}
+
 async fn dashboard(
     axum::extract::State(s): axum::extract::State<State>,
     headers: HeaderMap,
@@ -647,7 +636,7 @@ async fn export(
         _ => return Err(AppError::NotFound),
     };
     let mut tx = s.db.writer.begin().await?;
-    record(&mut tx, &who.username, "export", &file, "").await?;
+    crate::db::record_console(&mut tx, &who.username, "export", &file, "").await?;
     tx.commit().await?;
     Ok((
         [
@@ -755,7 +744,7 @@ async fn decide(
     } else {
         "approve"
     };
-    record(&mut tx, who, action, number, note).await?;
+    crate::db::record_console(&mut tx, who, action, number, note).await?;
     if to == OrderStatus::Rejected {
         crate::sql::query("UPDATE orders SET remarks = $1 WHERE number = $2")
             .bind(note)

@@ -237,29 +237,44 @@ pub fn sign_on_token(applet: &mut PivApplet, msg: &[u8]) -> Vec<u8> {
     })
 }
 
-/// A complete application request from the token, with a fresh challenge.
+/// The test's virtual token as the browser's protocol (`renewal`) reaches a token: moved in
+/// (a card type without a lifetime keeps the protocol's futures `Send` for `tokio::spawn`), and
+/// back with [`off_token`].
+pub fn on_token(applet: &mut PivApplet) -> renewal::Direct<PivApplet> {
+    renewal::Direct::new(std::mem::replace(applet, PivApplet::new()))
+}
+
+pub fn off_token(token: renewal::Direct<PivApplet>, applet: &mut PivApplet) {
+    *applet = token.into_inner().unwrap();
+}
+
+/// The renewal API of this server, as the browser's protocol calls it (over reqwest).
+pub fn client(s: &Server) -> renewal::http::Client {
+    renewal::http::Client::new(s.http.clone(), s.url.clone())
+}
+
+/// The PIN entered, as on the PIN screen (the application is then signed without asking again).
+pub async fn enter_pin(token: &renewal::Direct<PivApplet>) {
+    use renewal::Token;
+    token
+        .with(async |piv| piv.verify_pin(&Pin::new(b"123456").unwrap()).await)
+        .await
+        .unwrap();
+}
+
+/// A complete application request from the token, with a fresh challenge (`renewal::application`,
+/// the browser's code).
 pub async fn application(
     s: &Server,
     applet: &mut PivApplet,
     cert: &[u8],
     form: &api::ApplicationForm,
 ) -> api::ApplicationRequest {
-    let c: api::Challenge = s
-        .http
-        .post(s.api("/challenges"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sig = sign_on_token(applet, &api::canonical_application(form, &c.nonce, cert));
-    api::ApplicationRequest {
-        challenge_id: c.id,
-        certificate: B64.encode(cert),
-        form: form.clone(),
-        signature: B64.encode(sig),
-    }
+    let token = on_token(applet);
+    enter_pin(&token).await;
+    let req = renewal::application(&token, &client(s), cert, form).await;
+    off_token(token, applet);
+    req.unwrap()
 }
 
 /// POSTs an application as it is.
@@ -586,22 +601,70 @@ pub async fn renew_auto_approved(s: &Server) -> (String, u32) {
     renew_token(s, &mut applet, &der).await
 }
 
-/// `renew_auto_approved` for a token made by the caller.
+/// The install of an approved order as the browser runs it (`renewal::install`: CSR, issue,
+/// management key, write, read back, proof, confirm); the new certificate and the order, installed.
+pub async fn install(
+    s: &Server,
+    applet: &mut PivApplet,
+    der: &[u8],
+    number: &str,
+    order_token: &str,
+) -> (Vec<u8>, api::OrderView) {
+    let approved = order(s, number, order_token).await;
+    let token = on_token(applet);
+    let pin = Pin::new(b"123456").unwrap();
+    let done = renewal::install(
+        &token,
+        &client(s),
+        &approved,
+        order_token,
+        der,
+        &pin,
+        0,
+        |_| {},
+    )
+    .await;
+    off_token(token, applet);
+    let done = done.unwrap_or_else(|e| panic!("install {number}: {e:?}"));
+    assert_eq!(done.order.status, api::OrderStatus::Installed);
+    (done.certificate, done.order)
+}
+
+/// `renew_auto_approved` for a token made by the caller: the browser's code (`renewal::apply`,
+/// `renewal::install`) with the sandbox's payment and the polling in between.
 pub async fn renew_token(s: &Server, applet: &mut PivApplet, der: &[u8]) -> (String, u32) {
-    let (number, token) = apply(s, applet, der).await;
-    let p = new_payment(s, &number, &token).await;
+    let token = on_token(applet);
+    let api = client(s);
+    enter_pin(&token).await;
+    let (v, order_token) = renewal::apply(&token, &api, der, &form()).await.unwrap();
+    let number = v.number;
+    let p = new_payment(s, &number, &order_token).await;
     press_pay(s, &p).await;
     let mut polls = 0;
-    loop {
+    let approved = loop {
         polls += 1;
-        if order(s, &number, &token).await.status == api::OrderStatus::Approved {
-            break;
+        let v = order(s, &number, &order_token).await;
+        if v.status == api::OrderStatus::Approved {
+            break v;
         }
         assert!(polls < 200, "the payment notice did not arrive");
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    let new_der = issue_certificate(s, applet, der, &number, &token).await;
-    let r = confirm_install(s, applet, &number, &token, &new_der).await;
-    assert_eq!(r.status(), 200);
+    };
+    let pin = Pin::new(b"123456").unwrap();
+    let now = certrenew_server::now();
+    let done = renewal::install(
+        &token,
+        &api,
+        &approved,
+        &order_token,
+        der,
+        &pin,
+        now,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.order.status, api::OrderStatus::Installed);
+    off_token(token, applet);
     (number, polls)
 }

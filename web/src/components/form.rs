@@ -161,9 +161,11 @@ pub fn Form() -> Html {
     }
 }
 
-/// Signs the application on the token (the PIN was verified on the previous screen) and submits it.
+/// Signs the application on the token (the PIN was verified on the previous screen) and submits
+/// it (`renewal::apply`).
 async fn submit(ctx: crate::ctx::AppCtx) {
-    use ccid::piv::{PivError, Slot};
+    use ccid::piv::PivError;
+    use renewal::{RenewalError, TokenError};
     let Some(token) = (*ctx.token).clone() else {
         return;
     };
@@ -172,39 +174,7 @@ async fn submit(ctx: crate::ctx::AppCtx) {
     };
     let form = ctx.flow.form.clone();
     ctx.dispatch(Action::Progress(Some("signing")));
-    let challenge: api::Challenge = match crate::api_client::post("/challenges", None, &()).await {
-        Ok(c) => c,
-        Err(e) => return ctx.fail(crate::ctx::call_error_text(&e)),
-    };
-    let message = api::canonical_application(&form, &challenge.nonce, &der);
-    let Some(key) = ccid::cert::parse(&der)
-        .ok()
-        .and_then(|c| ccid::cert::public_key(&c).ok())
-    else {
-        return ctx.fail("no_cert");
-    };
-    let signature = match token
-        .with(async |piv| {
-            piv.sign_sha256(Slot::Authentication, key.algorithm(), &message)
-                .await
-        })
-        .await
-    {
-        Ok(s) => s,
-        // The token forgot the PIN (it was pulled out): ask for it again.
-        Err(crate::token_access::TokenError::Piv(PivError::SecurityStatusNotSatisfied)) => {
-            ctx.dispatch(Action::Go(Screen::Pin));
-            return;
-        }
-        Err(e) => return ctx.fail(crate::ctx::token_error_key(&e)),
-    };
-    let req = api::ApplicationRequest {
-        challenge_id: challenge.id,
-        certificate: crate::api_client::b64_encode(&der),
-        form,
-        signature: crate::api_client::b64_encode(&signature),
-    };
-    match crate::api_client::apply(&req).await {
+    match renewal::apply(&token, &crate::api_client::Fetch, &der, &form).await {
         Ok((order, order_token)) => {
             crate::ctx::saved_order::save(&order.number, &order_token);
             ctx.dispatch(Action::Progress(None));
@@ -213,6 +183,10 @@ async fn submit(ctx: crate::ctx::AppCtx) {
                 token: Some(order_token),
             });
         }
-        Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
+        // The token forgot the PIN (it was pulled out): ask for it again.
+        Err(RenewalError::Token(TokenError::Piv(PivError::SecurityStatusNotSatisfied))) => {
+            ctx.dispatch(Action::Go(Screen::Pin));
+        }
+        Err(e) => ctx.fail(crate::ctx::renewal_error_text(&e)),
     }
 }

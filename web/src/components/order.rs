@@ -2,12 +2,10 @@
 //! status by itself; every step can be resumed after a reload or a pulled token.
 
 use crate::components::token_view::date;
-use crate::ctx::{saved_order, token_error_key, use_app, AppCtx};
+use crate::ctx::{saved_order, use_app, AppCtx};
 use crate::flow::{Action, Screen};
-use crate::token_access::KeyHolder;
 use api::{OrderStatus, OrderView};
-use ccid::keys::ManagementKey;
-use ccid::piv::{Pin, Slot};
+use ccid::piv::Pin;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -260,8 +258,8 @@ pub fn Order() -> Html {
     }
 }
 
-/// Install (W10): CSR on the token → certificate from the CA → written, read back and checked
-/// on the token → confirmed with a signature by the new certificate's key.
+/// Install (W10), as `renewal::install` runs it: CSR on the token → certificate from the CA →
+/// written, read back and checked on the token → confirmed with a signature by its key.
 async fn install(ctx: AppCtx, entered: String) {
     let (Some(order), Some(order_token), Some(token)) = (
         ctx.flow.order.clone(),
@@ -276,105 +274,37 @@ async fn install(ctx: AppCtx, entered: String) {
     let Ok(pin) = Pin::new(entered.as_bytes()) else {
         return ctx.fail("pin_wrong");
     };
-    let Ok(old) = ccid::cert::parse(&old_der) else {
-        return ctx.fail("no_cert");
-    };
-    let Ok(key) = ccid::cert::public_key(&old) else {
-        return ctx.fail("no_cert");
-    };
-    ctx.dispatch(Action::Progress(Some("installing_csr")));
-    let subject = old.tbs_certificate().subject().clone();
-    let csr = token
-        .with(async |piv| {
-            piv.verify_pin(&pin).await?;
-            ccid::cert::build_csr(piv, Slot::Authentication, &subject, &key)
-                .await
-                .map_err(|e| match e {
-                    ccid::cert::CertError::Piv(p) => p,
-                    other => ccid::piv::PivError::Malformed(other.to_string()),
-                })
-        })
-        .await;
-    let csr = match csr {
-        Ok(c) => c,
-        Err(e) => return ctx.fail(token_error_key(&e)),
-    };
-    ctx.dispatch(Action::Progress(Some("installing_issue")));
-    let n = order.number.clone();
-    let issued: api::IssueResponse = match crate::api_client::post(
-        &format!("/orders/{n}/certificate"),
-        Some(&order_token),
-        &api::IssueRequest {
-            csr: crate::api_client::b64_encode(&csr),
-        },
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return ctx.fail(crate::ctx::call_error_text(&e)),
-    };
-    let Some(new_der) = crate::api_client::b64_decode(&issued.certificate) else {
-        return ctx.fail("err_network");
-    };
     let now = (js_sys::Date::now() / 1000.0) as i64;
-    let Ok(summary) = ccid::cert::summarize(&new_der, now) else {
-        return ctx.fail("no_cert");
+    let progress = |step| {
+        ctx.dispatch(Action::Progress(Some(match step {
+            renewal::Step::Csr => "installing_csr",
+            renewal::Step::Issue => "installing_issue",
+            renewal::Step::Write => "installing_write",
+            renewal::Step::Confirm => "installing_confirm",
+        })))
     };
-    ctx.dispatch(Action::Progress(Some("installing_write")));
-    let proof_msg = api::install_proof_message(&n, &summary.serial);
-    let server_key = order
-        .management_key_algorithm
-        .and_then(ccid::piv::Algorithm::from_byte);
-    let written = token
-        .with(async |piv| {
-            piv.verify_pin(&pin).await?;
-            // Who holds the management key: the CA (the browser relays its challenge), the token
-            // itself behind the PIN (ykman's convention), or nobody changed the factory key.
-            let mut holder = match server_key {
-                Some(alg) => KeyHolder::Server {
-                    number: &n,
-                    order_token: &order_token,
-                    alg,
-                },
-                None => KeyHolder::Local(
-                    piv.pin_protected_management_key()
-                        .await?
-                        .unwrap_or_else(ManagementKey::default_tdes),
-                ),
-            };
-            piv.authenticate_with(&mut holder).await?;
-            piv.write_certificate(Slot::Authentication, &new_der)
-                .await?;
-            if piv.read_certificate(Slot::Authentication).await?.as_deref() != Some(&new_der[..]) {
-                return Err(ccid::piv::PivError::Malformed("read-back differs".into()));
-            }
-            piv.verify_pin(&pin).await?;
-            piv.sign_sha256(Slot::Authentication, key.algorithm(), &proof_msg)
-                .await
-        })
-        .await;
-    let proof = match written {
-        Ok(p) => p,
-        Err(e) => return ctx.fail(token_error_key(&e)),
-    };
-    // No local check of `proof`: the server verifies it against the new certificate, and
-    // verifying here would ship RSA and P-256 verification code to every citizen.
-    ctx.dispatch(Action::Progress(Some("installing_confirm")));
-    match crate::api_client::post::<_, OrderView>(
-        &format!("/orders/{n}/confirm"),
-        Some(&order_token),
-        &api::ConfirmRequest {
-            signature: crate::api_client::b64_encode(&proof),
-        },
+    let api = crate::api_client::Fetch;
+    match renewal::install(
+        &token,
+        &api,
+        &order,
+        &order_token,
+        &old_der,
+        &pin,
+        now,
+        progress,
     )
     .await
     {
-        Ok(order) => {
+        Ok(done) => {
             saved_order::clear();
-            ctx.dispatch(Action::Certificate(Some((new_der, summary))));
+            ctx.dispatch(Action::Certificate(Some((done.certificate, done.summary))));
             ctx.dispatch(Action::Progress(None));
-            ctx.dispatch(Action::Order { order, token: None });
+            ctx.dispatch(Action::Order {
+                order: done.order,
+                token: None,
+            });
         }
-        Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
+        Err(e) => ctx.fail(crate::ctx::renewal_error_text(&e)),
     }
 }

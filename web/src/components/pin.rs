@@ -2,9 +2,9 @@
 //! only; once verified, the token proves its key holder is here and the form is prefilled with
 //! the previous renewal's details. The application is signed without asking again.
 
-use crate::ctx::{token_error_key, use_app};
+use crate::ctx::use_app;
 use crate::flow::{Action, Screen};
-use ccid::piv::{Pin, PinState, PivError, Slot};
+use ccid::piv::{Pin, PinState, PivError};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -75,8 +75,9 @@ pub fn PinEntry() -> Html {
 }
 
 /// Verifies the PIN on the token, then fetches the previous renewal's details with a signature
-/// that proves the key holder is present.
+/// that proves the key holder is present (`renewal::prefill`).
 async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
+    use renewal::{RenewalError, TokenError};
     let Some(token) = (*ctx.token).clone() else {
         return;
     };
@@ -87,46 +88,24 @@ async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
         return ctx.fail("pin_wrong");
     };
     ctx.dispatch(Action::Progress(Some("signing")));
-    let challenge: api::Challenge = match crate::api_client::post("/challenges", None, &()).await {
-        Ok(c) => c,
-        Err(e) => return ctx.fail(crate::ctx::call_error_text(&e)),
-    };
-    let message = api::prefill_message(&challenge.nonce, &der);
-    let Some(key) = ccid::cert::parse(&der)
-        .ok()
-        .and_then(|c| ccid::cert::public_key(&c).ok())
-    else {
-        return ctx.fail("no_cert");
-    };
-    let signed = token
-        .with(async |piv| {
-            piv.verify_pin(&pin).await?;
-            piv.sign_sha256(Slot::Authentication, key.algorithm(), &message)
-                .await
-        })
-        .await;
-    let signature = match signed {
-        Ok(s) => s,
-        Err(crate::token_access::TokenError::Piv(PivError::WrongPin { tries_left })) => {
+    match renewal::prefill(&token, &crate::api_client::Fetch, &der, &pin).await {
+        Ok(prefill) => {
+            // Without the previous details the form simply starts empty.
+            if let Some(p) = prefill {
+                ctx.dispatch(Action::Prefill(p));
+            }
+            ctx.dispatch(Action::Progress(None));
+            ctx.dispatch(Action::Go(Screen::Form));
+        }
+        Err(RenewalError::Token(TokenError::Piv(PivError::WrongPin { tries_left }))) => {
             ctx.dispatch(Action::PinTries(Some(tries_left)));
-            return ctx.fail("pin_wrong");
+            ctx.fail("pin_wrong");
         }
         Err(e) => {
-            if matches!(e, crate::token_access::TokenError::Piv(PivError::Blocked)) {
+            if matches!(e, RenewalError::Token(TokenError::Piv(PivError::Blocked))) {
                 ctx.dispatch(Action::PinTries(Some(0)));
             }
-            return ctx.fail(token_error_key(&e));
+            ctx.fail(crate::ctx::renewal_error_text(&e));
         }
-    };
-    let req = api::PrefillRequest {
-        challenge_id: challenge.id,
-        certificate: crate::api_client::b64_encode(&der),
-        signature: crate::api_client::b64_encode(&signature),
-    };
-    // Without the previous details the form simply starts empty.
-    if let Ok(p) = crate::api_client::post::<_, api::Prefill>("/prefill", None, &req).await {
-        ctx.dispatch(Action::Prefill(p));
     }
-    ctx.dispatch(Action::Progress(None));
-    ctx.dispatch(Action::Go(Screen::Form));
 }

@@ -19,7 +19,7 @@ fn smart_card_available() -> bool {
 /// `?transport=smartcard` makes the demo token answer through the Web Smart Card API code path
 /// (kiosk rehearsals and tests); WebUSB otherwise.
 pub fn demo_transport() -> Transport {
-    if crate::ctx::query_has("transport=smartcard") {
+    if crate::page::query_has("transport=smartcard") {
         Transport::SmartCard
     } else {
         Transport::WebUsb

@@ -8,87 +8,8 @@ use crate::sw::StatusWord;
 use crate::tlv;
 use zeroize::Zeroizing;
 
-/// PIV application identifier with version (SP 800-73-4 Part 1 §2.2).
-pub const PIV_AID: [u8; 11] = [
-    0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00,
-];
-
-/// Data object identifiers (SP 800-73-4 Part 1 Table 3).
-pub mod object {
-    pub const CHUID: u32 = 0x5FC102;
-    pub const CCC: u32 = 0x5FC107;
-    pub const CERT_9A: u32 = 0x5FC105;
-    pub const CERT_9C: u32 = 0x5FC10A;
-    pub const CERT_9D: u32 = 0x5FC10B;
-    pub const CERT_9E: u32 = 0x5FC101;
-    pub const PRINTED: u32 = 0x5FC109;
-    pub const DISCOVERY: u32 = 0x7E;
-    /// YubiKey "admin data" (PIN-protected management key flag), outside the PIV range.
-    pub const ADMIN_DATA: u32 = 0x5FFF00;
-}
-
-/// Key references (SP 800-78-4 Table 4-1 / SP 800-73-4 Part 1 §3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Slot {
-    Authentication = 0x9A,
-    Signature = 0x9C,
-    KeyManagement = 0x9D,
-    CardAuthentication = 0x9E,
-}
-
-impl Slot {
-    pub const ALL: [Slot; 4] = [
-        Slot::Authentication,
-        Slot::Signature,
-        Slot::KeyManagement,
-        Slot::CardAuthentication,
-    ];
-
-    pub fn from_byte(b: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| *s as u8 == b)
-    }
-
-    pub fn certificate_object(self) -> u32 {
-        match self {
-            Slot::Authentication => object::CERT_9A,
-            Slot::Signature => object::CERT_9C,
-            Slot::KeyManagement => object::CERT_9D,
-            Slot::CardAuthentication => object::CERT_9E,
-        }
-    }
-}
-
-/// Algorithm identifiers (SP 800-78-4 Table 6-2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    Tdes = 0x03,
-    Rsa2048 = 0x07,
-    Aes128 = 0x08,
-    Aes192 = 0x0A,
-    Aes256 = 0x0C,
-    EccP256 = 0x11,
-}
-
-impl Algorithm {
-    pub fn from_byte(b: u8) -> Option<Self> {
-        [
-            Self::Tdes,
-            Self::Rsa2048,
-            Self::Aes128,
-            Self::Aes192,
-            Self::Aes256,
-            Self::EccP256,
-        ]
-        .into_iter()
-        .find(|a| *a as u8 == b)
-    }
-}
-
-/// Reference of the management key (SP 800-73-4 Part 1 §3.1).
-pub const MANAGEMENT_KEY_REF: u8 = 0x9B;
-/// PIN and PUK references (SP 800-73-4 Part 1 Table 3.1).
-pub const PIN_REF: u8 = 0x80;
-pub const PUK_REF: u8 = 0x81;
+pub mod types;
+pub use types::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PivError {
@@ -190,7 +111,9 @@ impl<C: Card> Piv<C> {
 
     /// SELECT the PIV application; returns the application property template (tag 61).
     pub async fn select(&mut self) -> Result<Vec<u8>, PivError> {
-        let cmd = Command::new(0, 0xA4, 0x04, 0x00).data(PIV_AID).le(256);
+        let cmd = Command::new(0, Instruction::Select as u8, 0x04, 0x00)
+            .data(PIV_AID)
+            .le(256);
         match self.run(cmd).await {
             Err(PivError::NotFound) => Err(PivError::NoPivApplication),
             r => r,
@@ -199,7 +122,7 @@ impl<C: Card> Piv<C> {
 
     /// GET DATA: the contents of the object's 53 container, or `None` when absent.
     pub async fn read_object(&mut self, id: u32) -> Result<Option<Vec<u8>>, PivError> {
-        let cmd = Command::new(0, 0xCB, 0x3F, 0xFF)
+        let cmd = Command::new(0, Instruction::GetData as u8, 0x3F, 0xFF)
             .data(tag_list(id))
             .le(65536);
         match self.run(cmd).await {
@@ -213,7 +136,7 @@ impl<C: Card> Piv<C> {
     pub async fn write_object(&mut self, id: u32, contents: &[u8]) -> Result<(), PivError> {
         let mut data = tag_list(id);
         tlv::write(&mut data, 0x53, contents);
-        self.run(Command::new(0, 0xDB, 0x3F, 0xFF).data(data))
+        self.run(Command::new(0, Instruction::PutData as u8, 0x3F, 0xFF).data(data))
             .await
             .map(drop)
     }
@@ -243,7 +166,10 @@ impl<C: Card> Piv<C> {
 
     /// Tries left without spending one.
     pub async fn pin_state(&mut self) -> Result<PinState, PivError> {
-        match self.run(Command::new(0, 0x20, 0, PIN_REF)).await {
+        match self
+            .run(Command::new(0, Instruction::Verify as u8, 0, PIN_REF))
+            .await
+        {
             Ok(_) => Ok(PinState::Verified),
             Err(PivError::WrongPin { tries_left }) => Ok(PinState::TriesLeft(tries_left)),
             Err(PivError::Blocked) => Ok(PinState::Blocked),
@@ -252,7 +178,8 @@ impl<C: Card> Piv<C> {
     }
 
     pub async fn verify_pin(&mut self, pin: &Pin) -> Result<(), PivError> {
-        let cmd = Command::new(0, 0x20, 0, PIN_REF).data(pin.padded().to_vec());
+        let cmd =
+            Command::new(0, Instruction::Verify as u8, 0, PIN_REF).data(pin.padded().to_vec());
         self.run(cmd).await.map(drop)
     }
 
@@ -266,9 +193,11 @@ impl<C: Card> Piv<C> {
         let mut data = Zeroizing::new(Vec::with_capacity(16));
         data.extend_from_slice(old.padded());
         data.extend_from_slice(new.padded());
-        self.run(Command::new(0, 0x24, 0, reference).data(data.to_vec()))
-            .await
-            .map(drop)
+        self.run(
+            Command::new(0, Instruction::ChangeReference as u8, 0, reference).data(data.to_vec()),
+        )
+        .await
+        .map(drop)
     }
 
     /// RESET RETRY COUNTER: unblocks the PIN with the PUK.
@@ -276,9 +205,11 @@ impl<C: Card> Piv<C> {
         let mut data = Zeroizing::new(Vec::with_capacity(16));
         data.extend_from_slice(puk.padded());
         data.extend_from_slice(new_pin.padded());
-        self.run(Command::new(0, 0x2C, 0, PIN_REF).data(data.to_vec()))
-            .await
-            .map(drop)
+        self.run(
+            Command::new(0, Instruction::ResetRetryCounter as u8, 0, PIN_REF).data(data.to_vec()),
+        )
+        .await
+        .map(drop)
     }
 
     /// GENERAL AUTHENTICATE with a private key: `input` is the hash (ECC) or the padded block (RSA).
@@ -290,9 +221,14 @@ impl<C: Card> Piv<C> {
     ) -> Result<Vec<u8>, PivError> {
         let mut inner = vec![0x82, 0x00];
         tlv::write(&mut inner, 0x81, input);
-        let cmd = Command::new(0, 0x87, alg as u8, slot as u8)
-            .data(tlv::encode(0x7C, &inner))
-            .le(65536);
+        let cmd = Command::new(
+            0,
+            Instruction::GeneralAuthenticate as u8,
+            alg as u8,
+            slot as u8,
+        )
+        .data(tlv::encode(0x7C, &inner))
+        .le(65536);
         let resp = self.run(cmd).await?;
         let inner = tlv::read_only(&resp, 0x7C)?;
         Ok(tlv::find(inner, 0x82)?
@@ -331,9 +267,14 @@ impl<C: Card> Piv<C> {
         responder: &mut R,
     ) -> Result<(), PivError> {
         let alg = responder.algorithm() as u8;
-        let first = Command::new(0, 0x87, alg, MANAGEMENT_KEY_REF)
-            .data(vec![0x7C, 0x02, 0x80, 0x00])
-            .le(256);
+        let first = Command::new(
+            0,
+            Instruction::GeneralAuthenticate as u8,
+            alg,
+            MANAGEMENT_KEY_REF,
+        )
+        .data(vec![0x7C, 0x02, 0x80, 0x00])
+        .le(256);
         let resp = match self.run(first).await {
             // The card's key is of another algorithm: for the user, not the right key.
             Err(PivError::Status(StatusWord::IncorrectP1P2 | StatusWord::IncorrectData)) => {
@@ -348,9 +289,14 @@ impl<C: Card> Piv<C> {
         let mut inner = Vec::new();
         tlv::write(&mut inner, 0x80, &plain);
         tlv::write(&mut inner, 0x81, &challenge);
-        let second = Command::new(0, 0x87, alg, MANAGEMENT_KEY_REF)
-            .data(tlv::encode(0x7C, &inner))
-            .le(256);
+        let second = Command::new(
+            0,
+            Instruction::GeneralAuthenticate as u8,
+            alg,
+            MANAGEMENT_KEY_REF,
+        )
+        .data(tlv::encode(0x7C, &inner))
+        .le(256);
         let resp = match self.run(second).await {
             // YubiKeys answer a wrong witness with 6982, piv-authenticator (Nitrokey) with 6A80.
             Err(
@@ -377,15 +323,17 @@ impl<C: Card> Piv<C> {
         ];
         data.extend_from_slice(new.bytes());
         let data = Zeroizing::new(data);
-        self.run(Command::new(0, 0xFF, 0xFF, 0xFF).data(data.to_vec()))
-            .await
-            .map(|_| ())
+        self.run(
+            Command::new(0, Instruction::SetManagementKey as u8, 0xFF, 0xFF).data(data.to_vec()),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The management key's algorithm from YubiKey GET METADATA, `None` on tokens without it.
     pub async fn management_key_algorithm(&mut self) -> Result<Option<Algorithm>, PivError> {
         match self
-            .run(Command::new(0, 0xF7, 0, MANAGEMENT_KEY_REF).le(256))
+            .run(Command::new(0, Instruction::GetMetadata as u8, 0, MANAGEMENT_KEY_REF).le(256))
             .await
         {
             Ok(m) => Ok(tlv::find(&m, 0x01)?
@@ -439,7 +387,7 @@ impl<C: Card> Piv<C> {
 
     /// GENERATE ASYMMETRIC KEY PAIR (SP 800-73-4 Part 2 §3.3.2); needs the management key.
     pub async fn generate(&mut self, slot: Slot, alg: Algorithm) -> Result<PublicKey, PivError> {
-        let cmd = Command::new(0, 0x47, 0, slot as u8)
+        let cmd = Command::new(0, Instruction::GenerateAsymmetric as u8, 0, slot as u8)
             .data(vec![0xAC, 0x03, 0x80, 0x01, alg as u8])
             .le(65536);
         let resp = self.run(cmd).await?;
@@ -449,7 +397,10 @@ impl<C: Card> Piv<C> {
 
     /// YubiKey GET VERSION (INS FD); `None` on tokens without it.
     pub async fn version(&mut self) -> Result<Option<[u8; 3]>, PivError> {
-        match self.run(Command::new(0, 0xFD, 0, 0).le(256)).await {
+        match self
+            .run(Command::new(0, Instruction::GetVersion as u8, 0, 0).le(256))
+            .await
+        {
             Ok(v) => v
                 .try_into()
                 .map(Some)
@@ -463,7 +414,10 @@ impl<C: Card> Piv<C> {
 
     /// YubiKey GET SERIAL (INS F8); `None` on tokens without it.
     pub async fn serial(&mut self) -> Result<Option<u32>, PivError> {
-        match self.run(Command::new(0, 0xF8, 0, 0).le(256)).await {
+        match self
+            .run(Command::new(0, Instruction::GetSerial as u8, 0, 0).le(256))
+            .await
+        {
             Ok(v) => <[u8; 4]>::try_from(v)
                 .map(|b| Some(u32::from_be_bytes(b)))
                 .map_err(|_| PivError::Malformed("serial length".into())),

@@ -1,0 +1,219 @@
+//! The workspace's shape, checked on its sources: no two modules of one crate reach each other
+//! (through `crate::` or `super::` paths), so every crate reads as layers from its leaves up.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const CRATES: [&str; 7] = ["api", "ccid", "token", "renewal", "server", "web", "kiosk"];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace above server/")
+        .to_path_buf()
+}
+
+/// Every `.rs` file under `dir`, with its module path (`piv/mod.rs` → `piv`, `a/b.rs` → `a::b`).
+fn modules(src: &Path) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "bin") {
+                    stack.push(p);
+                }
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let rel = p.strip_prefix(src).expect("under src");
+            let mut parts: Vec<String> = rel
+                .iter()
+                .map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string())
+                .collect();
+            if matches!(
+                parts.last().map(String::as_str),
+                Some("mod" | "lib" | "main")
+            ) {
+                parts.pop();
+            }
+            let name = parts.join("::");
+            out.push((name, std::fs::read_to_string(&p).expect("readable")));
+        }
+    }
+    out
+}
+
+/// The module a path names: the longest known module it starts with.
+fn resolve(path: &str, known: &BTreeSet<String>) -> Option<String> {
+    let mut parts: Vec<&str> = path.split("::").collect();
+    while !parts.is_empty() {
+        let candidate = parts.join("::");
+        if known.contains(&candidate) {
+            return Some(candidate);
+        }
+        parts.pop();
+    }
+    None
+}
+
+/// `crate::a::b` and `super::c` paths in `text`, as absolute module paths from `module`.
+fn references(module: &str, text: &str) -> Vec<String> {
+    let mut out = vec![];
+    for (prefix, base) in [
+        ("crate::", String::new()),
+        (
+            "super::",
+            module
+                .rsplit_once("::")
+                .map_or(String::new(), |(p, _)| p.to_string()),
+        ),
+    ] {
+        for (i, _) in text.match_indices(prefix) {
+            // Not the tail of a longer path (`foo::super::`) and not inside a word.
+            let before = text[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let rest: String = text[i + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let mut rest = rest.trim_end_matches(':');
+            let mut base = base.clone();
+            while let Some(up) = rest.strip_prefix("super::") {
+                rest = up;
+                base = base
+                    .rsplit_once("::")
+                    .map_or(String::new(), |(p, _)| p.to_string());
+            }
+            let full = if base.is_empty() {
+                rest.to_string()
+            } else {
+                format!("{base}::{rest}")
+            };
+            out.push(full);
+        }
+    }
+    out
+}
+
+/// Module-to-module edges of one crate (a module's references into its own descendants or
+/// ancestors are its own structure, not a dependency between peers).
+fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mods = modules(src);
+    let known: BTreeSet<String> = mods.iter().map(|(m, _)| m.clone()).collect();
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (m, text) in &mods {
+        for r in references(m, text) {
+            let Some(to) = resolve(&r, &known) else {
+                continue;
+            };
+            let related = to.is_empty()
+                || m.is_empty()
+                || to == *m
+                || to.starts_with(&format!("{m}::"))
+                || m.starts_with(&format!("{to}::"));
+            if !related {
+                g.entry(m.clone()).or_default().insert(to);
+            }
+        }
+    }
+    g
+}
+
+/// A cycle in `g`, if there is one (depth-first search, colours).
+fn cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        g: &BTreeMap<String, BTreeSet<String>>,
+        state: &mut BTreeMap<String, u8>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        state.insert(n.to_string(), 1);
+        path.push(n.to_string());
+        for next in g.get(n).into_iter().flatten() {
+            match state.get(next.as_str()).copied().unwrap_or(0) {
+                1 => {
+                    let start = path.iter().position(|p| p == next).unwrap_or(0);
+                    let mut c = path[start..].to_vec();
+                    c.push(next.clone());
+                    return Some(c);
+                }
+                0 => {
+                    if let Some(c) = visit(next, g, state, path) {
+                        return Some(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        path.pop();
+        state.insert(n.to_string(), 2);
+        None
+    }
+    let mut state = BTreeMap::new();
+    for n in g.keys() {
+        if state.get(n.as_str()).copied().unwrap_or(0) == 0 {
+            if let Some(c) = visit(n, g, &mut state, &mut vec![]) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn no_two_modules_of_a_crate_depend_on_each_other() {
+    let mut found = vec![];
+    for krate in CRATES {
+        let src = workspace().join(krate).join("src");
+        assert!(!modules(&src).is_empty(), "{krate}: no sources read");
+        let g = graph(&src);
+        // Every cycle, not only the first: each found one is cut at its last edge and the
+        // search runs again (bounded by the number of edges).
+        let mut g = g;
+        let edges: usize = g.values().map(BTreeSet::len).sum();
+        for _ in 0..=edges {
+            let Some(c) = cycle(&g) else { break };
+            found.push(format!("{krate}: {}", c.join(" → ")));
+            if let [.., from, to] = &c[..] {
+                if let Some(e) = g.get_mut(from) {
+                    e.remove(to);
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "import cycles:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_cycle_finder_finds_a_planted_cycle() {
+    let dir = std::env::temp_dir().join(format!("layers-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("piv")).unwrap();
+    std::fs::write(dir.join("lib.rs"), "mod keys; mod piv;").unwrap();
+    std::fs::write(dir.join("keys.rs"), "use crate::piv::Algorithm;").unwrap();
+    std::fs::write(
+        dir.join("piv/mod.rs"),
+        "use crate::keys::Key; pub mod types;",
+    )
+    .unwrap();
+    std::fs::write(dir.join("piv/types.rs"), "use super::super::keys::Key;").unwrap();
+    let g = graph(&dir);
+    let c = cycle(&g).expect("keys → piv → keys");
+    assert!(
+        c.contains(&"keys".to_string()) && c.contains(&"piv".to_string()),
+        "{c:?}"
+    );
+    // Broken the way ccid broke it: keys uses only the leaf piv::types, which uses nothing.
+    std::fs::write(dir.join("keys.rs"), "use crate::piv::types::Algorithm;").unwrap();
+    std::fs::write(dir.join("piv/types.rs"), "pub enum Algorithm {}").unwrap();
+    assert_eq!(cycle(&graph(&dir)), None);
+    std::fs::remove_dir_all(&dir).ok();
+}
