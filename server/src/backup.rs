@@ -79,7 +79,7 @@ pub async fn backup(s: &crate::State, out: &Path) -> Result<Manifest, String> {
         counts(s).await?
     } else {
         let target = out.join(DATABASE);
-        crate::sql::sqlite_copy(&s.config.database_url, &target)
+        crate::store::sql::sqlite_copy(&s.config.database_url, &target)
             .await
             .map_err(|e| format!("copying the database: {e}"))?;
         set_owner_only(&target)?;
@@ -107,40 +107,17 @@ pub async fn backup(s: &crate::State, out: &Path) -> Result<Manifest, String> {
     Ok(m)
 }
 
-const LAST_INSTALLED: &str =
-    "SELECT number FROM orders WHERE installed_at IS NOT NULL ORDER BY installed_at DESC, number DESC LIMIT 1";
-
 async fn counts(s: &crate::State) -> Result<(i64, Option<String>), String> {
-    let e = |e: crate::sql::Error| e.to_string();
-    let n: i64 = crate::sql::query("SELECT COUNT(*) AS n FROM orders")
-        .fetch_one(&s.db.pool)
-        .await
-        .and_then(|r| r.try_get("n"))
-        .map_err(e)?;
-    let last = crate::sql::query(LAST_INSTALLED)
-        .fetch_optional(&s.db.pool)
-        .await
-        .map_err(e)?
-        .map(|r| r.try_get::<String>("number"))
-        .transpose()
-        .map_err(e)?;
-    Ok((n, last))
+    let e = |e: crate::store::sql::Error| e.to_string();
+    Ok((
+        s.db.order_count().await.map_err(e)?,
+        s.db.last_installed().await.map_err(e)?,
+    ))
 }
 
 /// What the copy itself holds (read from the copy, not the live database).
 fn counts_in(db: &Path) -> Result<(i64, Option<String>), String> {
-    let e = |e: rusqlite::Error| format!("reading the copy: {e}");
-    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(e)?;
-    let n = c
-        .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
-        .map_err(e)?;
-    let last = match c.query_row(LAST_INSTALLED, [], |r| r.get(0)) {
-        Ok(v) => Some(v),
-        Err(rusqlite::Error::QueryReturnedNoRows) => None,
-        Err(err) => return Err(e(err)),
-    };
-    Ok((n, last))
+    crate::store::records::counts_in_sqlite_file(db).map_err(|e| format!("reading the copy: {e}"))
 }
 
 /// Lays a backup into `data` (new or empty), each file checked against the manifest first.

@@ -53,34 +53,7 @@ impl Challenges {
     }
 }
 
-/// Records the use of challenge `id` (in the consuming transaction, where there is one); false
-/// when it was used before.
-pub async fn consume<'a>(
-    target: impl Into<crate::sql::Target<'a>>,
-    id: &str,
-    expires_at: i64,
-) -> Result<bool, crate::sql::Error> {
-    Ok(crate::sql::query(
-        "INSERT INTO used_challenges (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(expires_at)
-    .execute(target)
-    .await?
-    .rows_affected()
-        == 1)
-}
-
-pub(crate) const FORGET: &str = "DELETE FROM used_challenges WHERE expires_at < $1";
-
-/// Forgets uses of challenges that have expired (they fail the expiry check anyway).
-pub async fn forget_expired(db: &crate::db::Store, now: i64) -> Result<u64, crate::sql::Error> {
-    Ok(crate::sql::query(FORGET)
-        .bind(now)
-        .execute(&db.writer)
-        .await?
-        .rows_affected())
-}
+pub use crate::store::challenges::{consume, forget_expired};
 
 #[cfg(test)]
 mod tests {
@@ -114,7 +87,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_use_is_refused_twice_and_forgotten_after_expiry() {
-        let (_dir, db) = crate::db::test_store().await;
+        let (_dir, db) = crate::store::test_store().await;
         assert!(consume(&db.writer, "old", 100).await.unwrap());
         assert!(consume(&db.writer, "new", 10_000).await.unwrap());
         assert!(!consume(&db.writer, "new", 10_000).await.unwrap(), "used");

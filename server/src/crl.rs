@@ -72,17 +72,9 @@ impl Cache {
 
 /// Every certificate this CA revoked: (serial, when, reason code).
 async fn revoked(s: &State) -> Result<Vec<(Vec<u8>, i64, u8)>, String> {
-    let rows = crate::sql::query(
-        "SELECT serial, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at, serial",
-    )
-    .fetch_all(&s.db.pool)
-    .await
-    .map_err(|e| e.to_string())?;
+    let rows = s.db.revocations().await.map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let serial: String = r.try_get("serial").map_err(|e| e.to_string())?;
-        let at: i64 = r.try_get("revoked_at").map_err(|e| e.to_string())?;
-        let reason: Option<i64> = r.try_get("revocation_reason").map_err(|e| e.to_string())?;
+    for (serial, at, reason) in rows {
         let bytes = crate::ca::decode_hex(&serial)
             .ok_or_else(|| format!("stored serial {serial} is not hex"))?;
         out.push((

@@ -45,8 +45,8 @@ impl AppError {
     }
 }
 
-impl From<crate::sql::Error> for AppError {
-    fn from(e: crate::sql::Error) -> Self {
+impl From<crate::store::sql::Error> for AppError {
+    fn from(e: crate::store::sql::Error) -> Self {
         // A unique violation is a conflict the client caused (e.g. a second open order).
         if e.is_unique_violation() {
             return AppError::conflict(
@@ -58,9 +58,9 @@ impl From<crate::sql::Error> for AppError {
     }
 }
 
-impl From<crate::db::TransitionError> for AppError {
-    fn from(e: crate::db::TransitionError) -> Self {
-        use crate::db::TransitionError as T;
+impl From<crate::store::TransitionError> for AppError {
+    fn from(e: crate::store::TransitionError) -> Self {
+        use crate::store::TransitionError as T;
         match e {
             T::Illegal(i) => AppError::conflict("illegal_transition", i.to_string()),
             T::Moved { .. } => AppError::conflict(

@@ -1,6 +1,6 @@
 //! Background work: unpaid orders expire, notices leave the outbox, renewal reminders are queued.
 
-use crate::db::{transition, Step, TransitionError};
+use crate::store::{transition, Step, TransitionError};
 use crate::{now, State};
 use api::{Event, OrderStatus};
 
@@ -31,10 +31,10 @@ const CONTACT: &str =
 
 /// Moves orders still awaiting payment after `payment_ttl_secs` to `payment_expired`. Returns how
 /// many expired. A late notice for such an order is refunded (see the notice handler).
-pub async fn expire_unpaid(s: &State) -> Result<usize, crate::sql::Error> {
+pub async fn expire_unpaid(s: &State) -> Result<usize, crate::store::sql::Error> {
     let t = now();
     let cutoff = t - s.config.payment_ttl_secs;
-    let rows = crate::sql::query(UNPAID)
+    let rows = crate::store::sql::query(UNPAID)
         .bind(OrderStatus::AwaitingPayment.as_str())
         .bind(cutoff)
         .fetch_all(&s.db.pool)
@@ -53,11 +53,11 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::sql::Error> {
         .note("payment time limit passed");
         match transition(&mut tx, step).await {
             Ok(_) => {
-                let rows = crate::sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending' RETURNING id, method").bind(&number).fetch_all(&mut tx).await?;
+                let rows = crate::store::sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending' RETURNING id, method").bind(&number).fetch_all(&mut tx).await?;
                 let ended = rows
                     .iter()
                     .map(|r| Ok((r.try_get("id")?, r.try_get("method")?)))
-                    .collect::<Result<Vec<_>, crate::sql::Error>>()?;
+                    .collect::<Result<Vec<_>, crate::store::sql::Error>>()?;
                 tx.commit().await?;
                 crate::routes::close_at_provider(s, ended);
                 n += 1;
@@ -67,7 +67,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::sql::Error> {
             Err(TransitionError::Moved { .. }) => {}
             Err(TransitionError::Store(e)) => return Err(e),
             Err(e @ TransitionError::Illegal(_)) => {
-                return Err(crate::sql::Error::Other(e.to_string()))
+                return Err(crate::store::sql::Error::Other(e.to_string()))
             }
         }
         tx.commit().await?;
@@ -80,7 +80,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::sql::Error> {
 /// many were recorded. Bounded per run; the provider's answer goes through the notice checks.
 pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
     let t = now();
-    let rows = crate::sql::query(UNRECONCILED)
+    let rows = crate::store::sql::query(UNRECONCILED)
         .bind(t - s.config.reconcile_after_secs)
         .bind(t - s.config.payment_ttl_secs - 3600)
         .fetch_all(&s.db.pool)
@@ -172,14 +172,14 @@ const OUTBOX_BATCH: usize = 200;
 /// otherwise to files in `outbox/` in the data directory. A notice that cannot be delivered stays
 /// queued for the next run, and so do the run's other notices of its kind (the relay that just
 /// failed is not tried 200 times). Returns how many were delivered.
-pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
+pub async fn deliver_outbox(s: &State) -> Result<usize, crate::store::sql::Error> {
     let t = now();
     let claim = if s.db.writer.is_postgres() {
         CLAIM_NOTICES_PG
     } else {
         CLAIM_NOTICES
     };
-    let rows = crate::sql::query(claim)
+    let rows = crate::store::sql::query(claim)
         .bind(t + CLAIM_SECS)
         .bind(t)
         .bind(OUTBOX_BATCH as i64)
@@ -266,21 +266,25 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::sql::Error> {
 /// again — at least once, never lost.
 const MARK_EVERY: usize = 32;
 
-async fn mark_sent(s: &State, ids: &mut Vec<i64>) -> Result<(), crate::sql::Error> {
+async fn mark_sent(s: &State, ids: &mut Vec<i64>) -> Result<(), crate::store::sql::Error> {
     stamp_now(s, MARK_SENT, ids).await?;
     ids.clear();
     Ok(())
 }
 
 /// Runs `sql` ($1 = now, $2 = id) for each of `ids`, in one transaction.
-async fn stamp_now(s: &State, sql: &'static str, ids: &[i64]) -> Result<(), crate::sql::Error> {
+async fn stamp_now(
+    s: &State,
+    sql: &'static str,
+    ids: &[i64],
+) -> Result<(), crate::store::sql::Error> {
     if ids.is_empty() {
         return Ok(());
     }
     let t = now();
     let mut tx = s.db.writer.begin().await?;
     for &id in ids {
-        crate::sql::query(sql)
+        crate::store::sql::query(sql)
             .bind(t)
             .bind(id)
             .execute(&mut tx)
@@ -291,9 +295,9 @@ async fn stamp_now(s: &State, sql: &'static str, ids: &[i64]) -> Result<(), crat
 
 /// Queues renewal reminders for certificates this CA issued that expire within
 /// `reminder_days`, to the contacts of the subject's last renewal (once per certificate).
-pub async fn queue_reminders(s: &State) -> Result<usize, crate::sql::Error> {
+pub async fn queue_reminders(s: &State) -> Result<usize, crate::store::sql::Error> {
     let t = now();
-    let rows = crate::sql::query(EXPIRING)
+    let rows = crate::store::sql::query(EXPIRING)
         .bind(t)
         .bind(t + s.config.reminder_days * 86_400)
         .fetch_all(&s.db.pool)
@@ -304,17 +308,17 @@ pub async fn queue_reminders(s: &State) -> Result<usize, crate::sql::Error> {
         let subject: String = r.try_get("subject")?;
         let not_after: i64 = r.try_get("not_after")?;
         // A newer certificate for the same subject means this one was already renewed.
-        let newer = crate::sql::query(NEWER)
+        let newer = crate::store::sql::query(NEWER)
             .bind(&subject)
             .bind(not_after)
             .fetch_optional(&s.db.pool)
             .await?;
-        let contact = crate::sql::query(CONTACT)
+        let contact = crate::store::sql::query(CONTACT)
             .bind(&subject)
             .fetch_optional(&s.db.pool)
             .await?;
         let mut tx = s.db.writer.begin().await?;
-        let first = crate::sql::query(
+        let first = crate::store::sql::query(
             "UPDATE certificates SET reminded_at = $1 WHERE serial = $2 AND reminded_at IS NULL",
         )
         .bind(t)
@@ -331,7 +335,7 @@ pub async fn queue_reminders(s: &State) -> Result<usize, crate::sql::Error> {
             {
                 let days = (not_after - t) / 86_400;
                 let body = format!("您的数字证书（{subject}）将在 {days} 天后到期，请在到期前在线续期。\nYour certificate ({subject}) expires in {days} days; renew it online before then.");
-                crate::db::notify_operator(
+                crate::store::notify_operator(
                     &mut tx,
                     &form,
                     "证书即将到期 / Certificate expiring",
@@ -355,7 +359,7 @@ mod tests {
     /// SQLite's plan for each periodic query reads through indexes; none scans a table.
     #[tokio::test]
     async fn the_periodic_queries_use_indexes() {
-        let (_dir, db) = crate::db::test_store().await;
+        let (_dir, db) = crate::store::test_store().await;
         for q in [
             super::UNPAID,
             super::UNRECONCILED,
@@ -364,9 +368,9 @@ mod tests {
             super::EXPIRING,
             super::NEWER,
             super::CONTACT,
-            crate::challenge::FORGET,
+            crate::store::challenges::FORGET,
         ] {
-            let mut explain = crate::sql::query_owned(format!("EXPLAIN QUERY PLAN {q}"));
+            let mut explain = crate::store::sql::query_owned(format!("EXPLAIN QUERY PLAN {q}"));
             for n in (1..10).take_while(|n| q.contains(&format!("${n}"))) {
                 explain = explain.bind(n.to_string());
             }

@@ -4,10 +4,8 @@
 pub mod backup;
 pub mod ca;
 pub mod challenge;
-pub mod check;
 pub mod config_file;
 pub mod crl;
-pub mod db;
 pub mod edge;
 pub mod error;
 pub mod health;
@@ -18,6 +16,7 @@ pub mod limit;
 pub mod metrics;
 pub mod notify;
 pub mod ocsp;
+pub mod store;
 
 /// Parses a personalization export of management keys, one token per line:
 /// `certificate serial (hex), algorithm (3des|aes128|aes192|aes256), key (hex)`; `#` comments and
@@ -60,7 +59,6 @@ pub mod payment;
 pub mod refund;
 pub mod routes;
 pub mod sig;
-pub mod sql;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -264,7 +262,7 @@ impl Config {
 
 pub struct AppState {
     pub config: Config,
-    pub db: db::Store,
+    pub db: store::Store,
     pub ca: ca::Ca,
     pub sandbox: payment::Sandbox,
     /// The payment providers set up (empty: payments are refused as unavailable).
@@ -346,7 +344,7 @@ impl AppState {
             ));
         }
         let challenges = challenge::Challenges::new(&kek);
-        let db = db::Store::connect(&config.database_url, kek)
+        let db = store::Store::connect(&config.database_url, kek)
             .await
             .map_err(|e| format!("database: {e}"))?;
         let http = reqwest::Client::builder()
@@ -488,16 +486,9 @@ pub async fn demo_certificate(
 ) -> Result<Vec<u8>, String> {
     let der = s.ca.issue_end_entity(subject, key, not_before, not_after)?;
     let summary = ccid::cert::summarize(&der, now()).map_err(|e| e.to_string())?;
-    crate::sql::query(
-        "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&summary.serial)
-    .bind(&summary.subject)
-    .bind(not_after)
-    .bind(der.clone())
-    .execute(&s.db.writer)
-    .await
-    .map_err(|e| e.to_string())?;
+    s.db.record_certificate(&summary.serial, &summary.subject, not_after, &der)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(der)
 }
 

@@ -935,14 +935,10 @@ fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<(), String>
 
 async fn check(store: &Store) -> Result<(), String> {
     let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
-    let bad = certrenew_server::check::invariants(&state.db)
+    let bad = certrenew_server::store::check::invariants(&state.db)
         .await
         .map_err(|e| e.to_string())?;
-    let n: i64 = certrenew_server::sql::query("SELECT COUNT(*) AS n FROM orders")
-        .fetch_one(&state.db.pool)
-        .await
-        .and_then(|r| r.try_get("n"))
-        .map_err(|e| e.to_string())?;
+    let n = state.db.order_count().await.map_err(|e| e.to_string())?;
     for b in &bad {
         println!("violation: {b}");
     }

@@ -164,27 +164,17 @@ impl Metrics {
 }
 
 /// The metrics as OpenMetrics text, the gauges read from the database first.
-pub async fn render(s: &crate::State) -> Result<String, crate::sql::Error> {
+pub async fn render(s: &crate::State) -> Result<String, crate::store::sql::Error> {
     let m = &s.metrics;
-    let rows = crate::sql::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status")
-        .fetch_all(&s.db.pool)
-        .await?;
     m.orders.clear();
-    for r in rows {
-        m.orders
-            .get_or_create(&StatusLabels {
-                status: r.try_get("status")?,
-            })
-            .set(r.try_get("n")?);
+    for (status, n) in s.db.orders_by_state().await? {
+        m.orders.get_or_create(&StatusLabels { status }).set(n);
     }
-    let backlog: i64 = crate::sql::query("SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")
-        .fetch_one(&s.db.pool)
-        .await?
-        .try_get("n")?;
+    let backlog = s.db.outbox_backlog().await?;
     m.outbox_backlog.set(backlog);
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, &m.registry)
-        .map_err(|e| crate::sql::Error::Other(e.to_string()))?;
+        .map_err(|e| crate::store::sql::Error::Other(e.to_string()))?;
     Ok(out)
 }
 

@@ -3,8 +3,8 @@
 //! then asked of the provider by a job — idempotently, under a key of ours — until the provider
 //! confirms. Only then is the payment `refunded`, and the order with it.
 
-use crate::db::Step;
-use crate::sql::{self, Tx};
+use crate::store::sql::{self, Tx};
+use crate::store::Step;
 use crate::{now, State};
 use api::{Event, OrderStatus};
 
@@ -228,9 +228,9 @@ async fn complete(s: &State, d: &Due) -> Result<(), sql::Error> {
             "payment",
             t,
         );
-        if let Err(e) = crate::db::transition(&mut tx, step.note(&note)).await {
+        if let Err(e) = crate::store::transition(&mut tx, step.note(&note)).await {
             return Err(match e {
-                crate::db::TransitionError::Store(e) => e,
+                crate::store::TransitionError::Store(e) => e,
                 other => sql::Error::Other(other.to_string()),
             });
         }
@@ -322,7 +322,7 @@ pub async fn retry_failed(s: &State, id: &str, who: &str) -> Result<bool, sql::E
         t,
     )
     .await?;
-    crate::db::record_console(&mut tx, who, "retry_refund", id, &order).await?;
+    crate::store::record_console(&mut tx, who, "retry_refund", id, &order).await?;
     tx.commit().await?;
     s.refunds_ready.notify_one();
     Ok(true)

@@ -1,7 +1,7 @@
 //! HTTP routes. Handlers are thin: parse, call the order logic, map errors.
 
-use crate::db::{transition, Order, Payment, PaymentStatus, Step, TransitionError};
 use crate::error::{AppError, AppResult};
+use crate::store::{transition, Order, Payment, PaymentStatus, Step, TransitionError};
 use crate::{now, random_id, sha256_hex, State};
 use api::{Event, OrderStatus, OrderView};
 use axum::extract::rejection::JsonRejection;
@@ -268,10 +268,11 @@ async fn apply(
         return Err(not_ours());
     }
     let summary = ccid::cert::summarize(&der, t).map_err(|_| not_ours())?;
-    let row = crate::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
-        .bind(&summary.serial)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    let row =
+        crate::store::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
+            .bind(&summary.serial)
+            .fetch_optional(&s.db.pool)
+            .await?;
     // A certificate byte-identical to one this CA recorded when issuing it needs no signature
     // check (a P-256 verification); any other must carry this CA's signature.
     let recorded = row
@@ -341,7 +342,7 @@ async fn apply(
     }
     let (y, m, d) = crate::china_date(t);
     let day = format!("{y:04}{m:02}{d:02}");
-    let seq: i64 = crate::sql::query("INSERT INTO order_seq (day, last) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET last = order_seq.last + 1 RETURNING last")
+    let seq: i64 = crate::store::sql::query("INSERT INTO order_seq (day, last) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET last = order_seq.last + 1 RETURNING last")
         .bind(&day)
         .fetch_one(&mut tx)
         .await?
@@ -350,7 +351,7 @@ async fn apply(
     // Hashed once: bound in the INSERT and kept in the order view built afterwards.
     let (fingerprint, token_hash) = (sha256_hex(&der), sha256_hex(token.as_bytes()));
     let form_json = serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
-    let inserted = crate::sql::query(
+    let inserted = crate::store::sql::query(
         // The trigger writes the audit record applied → awaiting payment, by the applicant.
         "INSERT INTO orders (number, cert_fingerprint, cert_serial, subject, old_cert, old_not_after, period_months, fee_fen, new_not_after, form_json, operator_name, status, open, applied_at, updated_at, token_hash, actor)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14, 'applicant')",
@@ -438,7 +439,7 @@ pub(crate) async fn view(s: &State, o: &Order) -> AppResult<OrderView> {
     let payment = s.db.latest_payment(&o.number).await?;
     // Invoices are issued on installation: no query before.
     let invoice = if o.status == OrderStatus::Installed {
-        crate::sql::query("SELECT * FROM invoices WHERE order_number = $1")
+        crate::store::sql::query("SELECT * FROM invoices WHERE order_number = $1")
             .bind(&o.number)
             .fetch_optional(&s.db.pool)
             .await?
@@ -498,7 +499,7 @@ fn payment_view(p: &Payment) -> api::PaymentView {
     }
 }
 
-fn invoice_view(r: &crate::sql::Row) -> Result<api::InvoiceView, crate::sql::Error> {
+fn invoice_view(r: &crate::store::sql::Row) -> Result<api::InvoiceView, crate::store::sql::Error> {
     Ok(api::InvoiceView {
         number: r.try_get("number")?,
         issued_at: r.try_get("issued_at")?,
@@ -566,10 +567,10 @@ async fn cancel(
 /// Closes an order's pending payments (the order no longer takes money: a later notice for them
 /// is refunded). Returns them (id, method), to be closed at the provider once committed.
 pub(crate) async fn close_pending_payments(
-    tx: &mut crate::sql::Tx,
+    tx: &mut crate::store::sql::Tx,
     number: &str,
-) -> Result<Vec<(String, String)>, crate::sql::Error> {
-    let rows = crate::sql::query(
+) -> Result<Vec<(String, String)>, crate::store::sql::Error> {
+    let rows = crate::store::sql::query(
         "UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending' RETURNING id, method",
     )
     .bind(number)
@@ -596,11 +597,11 @@ pub(crate) fn close_at_provider(s: &State, payments: Vec<(String, String)>) {
 /// asked of the provider by the refund job; the order becomes `Refunded` when the provider
 /// confirms (`refund::run`). Callers wake the job once they commit.
 pub(crate) async fn refund(
-    tx: &mut crate::sql::Tx,
+    tx: &mut crate::store::sql::Tx,
     number: &str,
     actor: &str,
     t: i64,
-) -> Result<(), crate::db::TransitionError> {
+) -> Result<(), crate::store::TransitionError> {
     crate::refund::queue_order(tx, number, &format!("refund ({actor})"), t).await?;
     Ok(())
 }
@@ -672,18 +673,19 @@ async fn create_payment(
     let mut tx = s.db.writer.begin().await?;
     // The new payment replaces the order's pending ones: money still sent to those is returned.
     let replaced = close_pending_payments(&mut tx, &number).await?;
-    let made: i64 = crate::sql::query("SELECT COUNT(*) AS n FROM payments WHERE order_number = $1")
-        .bind(&number)
-        .fetch_one(&mut tx)
-        .await?
-        .try_get("n")?;
+    let made: i64 =
+        crate::store::sql::query("SELECT COUNT(*) AS n FROM payments WHERE order_number = $1")
+            .bind(&number)
+            .fetch_one(&mut tx)
+            .await?
+            .try_get("n")?;
     if made >= PAYMENTS_PER_ORDER {
         return Err(AppError::conflict(
             "too_many_payments",
             "this order has made as many payments as it may; apply again",
         ));
     }
-    crate::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)")
+    crate::store::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)")
         .bind(&id)
         .bind(&number)
         .bind(method)
@@ -695,7 +697,7 @@ async fn create_payment(
         .execute(&mut tx)
         .await?;
     // Still awaiting payment (a notice may have moved it meanwhile): else no new payment.
-    let status: String = crate::sql::query("SELECT status FROM orders WHERE number = $1")
+    let status: String = crate::store::sql::query("SELECT status FROM orders WHERE number = $1")
         .bind(&number)
         .fetch_one(&mut tx)
         .await?
@@ -717,7 +719,7 @@ async fn create_payment(
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(payment = %id, error = %e, "the provider did not create the trade");
-            crate::sql::query(
+            crate::store::sql::query(
                 "UPDATE payments SET status = 'closed' WHERE id = $1 AND status = 'pending'",
             )
             .bind(&id)
@@ -729,7 +731,7 @@ async fn create_payment(
             ));
         }
     };
-    crate::sql::query("UPDATE payments SET qr_payload = $1, pay_url = $2 WHERE id = $3")
+    crate::store::sql::query("UPDATE payments SET qr_payload = $1, pay_url = $2 WHERE id = $3")
         .bind(created.qr_payload)
         .bind(created.pay_url)
         .bind(&id)
@@ -803,7 +805,7 @@ pub(crate) async fn take_payment(s: &State, notice: &crate::payment::Paid) -> Ap
     if p.amount_fen != notice.amount_fen {
         // Money came, but not the amount asked for: recorded for the review console to settle
         // (acknowledged, so the provider stops resending; the record is what counts).
-        crate::sql::query("INSERT INTO payment_discrepancies (payment_id, order_number, kind, amount_fen, expected_fen, trade_no, at) VALUES ($1, $2, 'wrong_amount', $3, $4, $5, $6) ON CONFLICT (trade_no, kind) DO NOTHING")
+        crate::store::sql::query("INSERT INTO payment_discrepancies (payment_id, order_number, kind, amount_fen, expected_fen, trade_no, at) VALUES ($1, $2, 'wrong_amount', $3, $4, $5, $6) ON CONFLICT (trade_no, kind) DO NOTHING")
             .bind(&p.id)
             .bind(&p.order_number)
             .bind(notice.amount_fen)
@@ -816,7 +818,7 @@ pub(crate) async fn take_payment(s: &State, notice: &crate::payment::Paid) -> Ap
         tracing::warn!(payment = %p.id, order = %p.order_number, paid = notice.amount_fen, expected = p.amount_fen, "payment of a wrong amount recorded as a discrepancy");
         return Ok(());
     }
-    let taken = crate::sql::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
+    let taken = crate::store::sql::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
         .bind(t)
         .bind(&notice.trade_no)
         .bind(&p.id)
@@ -827,7 +829,7 @@ pub(crate) async fn take_payment(s: &State, notice: &crate::payment::Paid) -> Ap
     if !taken {
         // Money for a payment that was closed (expired with its order, replaced by a newer one,
         // the order cancelled): recorded with its trade and returned.
-        let late = crate::sql::query("UPDATE payments SET paid_at = $1, trade_no = $2 WHERE id = $3 AND status IN ('expired', 'closed')")
+        let late = crate::store::sql::query("UPDATE payments SET paid_at = $1, trade_no = $2 WHERE id = $3 AND status IN ('expired', 'closed')")
             .bind(t)
             .bind(&notice.trade_no)
             .bind(&p.id)
@@ -892,7 +894,7 @@ pub(crate) async fn take_payment(s: &State, notice: &crate::payment::Paid) -> Ap
     }
     // Read in the transaction: a second connection here could wait on a pool this notice's
     // concurrent repeats hold (PostgreSQL).
-    let revoked = crate::sql::query("SELECT c.revoked_at FROM orders o JOIN certificates c ON c.serial = o.cert_serial WHERE o.number = $1")
+    let revoked = crate::store::sql::query("SELECT c.revoked_at FROM orders o JOIN certificates c ON c.serial = o.cert_serial WHERE o.number = $1")
         .bind(&p.order_number)
         .fetch_optional(&mut tx)
         .await?
@@ -997,7 +999,7 @@ async fn issue(
     let serial_hex = crate::ca::serial_hex(&serial);
     let step = Step::new(&number, OrderStatus::Approved, Event::Issue, "ca", t)
         .note(&serial_hex)
-        .also(crate::db::Also::Issued {
+        .also(crate::store::Also::Issued {
             cert: &der,
             key: &key_fp,
         });
@@ -1019,7 +1021,7 @@ async fn issue(
             )),
         };
     }
-    crate::sql::query(
+    crate::store::sql::query(
         "INSERT INTO certificates (serial, subject, not_after, der, renews) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(crate::ca::serial_hex(&serial))
@@ -1075,7 +1077,7 @@ async fn management_answer(
     let Json(req) = req?;
     let key = install_key(&s, &o).await?;
     // Counted before answering, in one statement, so parallel requests cannot pass the limit.
-    let counted = crate::sql::query("UPDATE orders SET management_answers = management_answers + 1 WHERE number = $1 AND status = $2 AND management_answers < $3")
+    let counted = crate::store::sql::query("UPDATE orders SET management_answers = management_answers + 1 WHERE number = $1 AND status = $2 AND management_answers < $3")
         .bind(&number)
         .bind(OrderStatus::Issued.as_str())
         .bind(MANAGEMENT_ANSWERS)
@@ -1167,9 +1169,9 @@ async fn confirm(
         serde_json::from_str(&o.form_json).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut tx = s.db.writer.begin().await?;
     let step = Step::new(&number, OrderStatus::Issued, Event::Install, "applicant", t);
-    transition(&mut tx, step.also(crate::db::Also::Installed)).await?;
+    transition(&mut tx, step.also(crate::store::Also::Installed)).await?;
     // The token keeps its management key: file it under the certificate it now holds.
-    crate::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) SELECT $1, algorithm, key_bytes, wrapped, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
+    crate::store::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) SELECT $1, algorithm, key_bytes, wrapped, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
         .bind(&summary.serial)
         .bind(t)
         .bind(&o.cert_serial)
@@ -1184,7 +1186,7 @@ async fn confirm(
         invoice.number,
         api::yuan(invoice.total_fen)
     );
-    crate::db::notify_operator(
+    crate::store::notify_operator(
         &mut tx,
         &form,
         "证书续期完成 / Certificate renewed",
@@ -1210,7 +1212,7 @@ async fn invoice(
     headers: HeaderMap,
 ) -> AppResult<Json<api::InvoiceView>> {
     authorized(&s, &number, &headers).await?;
-    let row = crate::sql::query("SELECT * FROM invoices WHERE order_number = $1")
+    let row = crate::store::sql::query("SELECT * FROM invoices WHERE order_number = $1")
         .bind(&number)
         .fetch_optional(&s.db.pool)
         .await?
@@ -1316,7 +1318,7 @@ async fn ocsp_answer(s: &State, addr: std::net::SocketAddr, der: &[u8], get: boo
     let mut known = std::collections::HashMap::new();
     for id in &parsed.ids {
         let serial = id.serial_hex();
-        let row = crate::sql::query(
+        let row = crate::store::sql::query(
             "SELECT revoked_at, revocation_reason FROM certificates WHERE serial = $1",
         )
         .bind(&serial)
@@ -1470,10 +1472,11 @@ async fn prefill(
     let cert = Certificate::from_der(&der).map_err(|_| not_ours())?;
     let summary = ccid::cert::summarize(&der, t).map_err(|_| not_ours())?;
     // Only a certificate this CA recorded, byte for byte (which also proves it issued it).
-    let row = crate::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
-        .bind(&summary.serial)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    let row =
+        crate::store::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
+            .bind(&summary.serial)
+            .fetch_optional(&s.db.pool)
+            .await?;
     let Some(row) = row.filter(|r| r.try_get::<Vec<u8>>("der").ok().as_deref() == Some(&der[..]))
     else {
         return Err(not_ours());
@@ -1545,7 +1548,7 @@ async fn renewal_info(
     if aki != s.ca.key_id() {
         return Err(AppError::NotFound);
     }
-    let row = crate::sql::query(
+    let row = crate::store::sql::query(
         "SELECT not_after FROM certificates WHERE serial = $1 AND revoked_at IS NULL",
     )
     .bind(crate::ca::serial_hex(&serial))

@@ -208,7 +208,7 @@ async fn the_alipay_sdk_accepts_our_requests_and_we_accept_its_answers_and_notic
     ])
     .await;
     assert_eq!(
-        certrenew_server::check::invariants(&s.state.db)
+        certrenew_server::store::check::invariants(&s.state.db)
             .await
             .unwrap(),
         Vec::<String>::new()

@@ -68,7 +68,7 @@ async fn a_backup_under_load_restores_into_a_working_server() {
     .await
     .unwrap();
     assert_eq!(
-        certrenew_server::check::invariants(&state.db)
+        certrenew_server::store::check::invariants(&state.db)
             .await
             .unwrap(),
         Vec::<String>::new()

@@ -142,8 +142,9 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
         assert!(issued.revoked_at.is_some());
         assert_eq!(issued.revocation_reason, Some(1));
         // Its own page: who revoked it, what it renewed, the order that issued it, the PEM.
-        let cert: api::CertificateDetail =
-            auditor.get(&s, &format!("/admin/certificates/{serial}")).await;
+        let cert: api::CertificateDetail = auditor
+            .get(&s, &format!("/admin/certificates/{serial}"))
+            .await;
         assert_eq!(cert.certificate.revocation_reason, Some(1));
         assert_eq!(cert.revoked_by.as_deref(), Some("operator1"));
         let old_serial = ccid::cert::summarize(&der, 0).unwrap().serial;
@@ -153,9 +154,10 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
         assert_eq!(cert.key, "p256");
         assert_eq!(cert.fingerprint.len(), 64);
         assert!(cert.pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
-        let old: api::CertificateDetail =
-            auditor.get(&s, &format!("/admin/certificates/{old_serial}")).await;
-        assert_eq!(old.renewed_by, [serial.clone()]);
+        let old: api::CertificateDetail = auditor
+            .get(&s, &format!("/admin/certificates/{old_serial}"))
+            .await;
+        assert_eq!(old.renewed_by, std::slice::from_ref(&serial));
         assert_eq!(old.orders.len(), 1, "the order that renewed it");
         let r = auditor
             .http
@@ -175,7 +177,7 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
             assert_eq!(auditor.post(&s, &path, body).await, 403, "{path}");
         }
         // Every console change is in the console's own audit trail, by whom.
-        let rows = certrenew_server::sql::query(
+        let rows = certrenew_server::store::sql::query(
             "SELECT username, action, target FROM console_audit WHERE action NOT IN ('view_personal_data', 'login') ORDER BY id",
         )
         .fetch_all(&s.state.db.pool)
@@ -346,11 +348,12 @@ async fn logins_logouts_and_refused_passwords_are_audited() {
         who.post(&s, "/admin/logout", serde_json::json!({})).await,
         200
     );
-    let rows =
-        certrenew_server::sql::query("SELECT username, action FROM console_audit ORDER BY id")
-            .fetch_all(&s.state.db.pool)
-            .await
-            .unwrap();
+    let rows = certrenew_server::store::sql::query(
+        "SELECT username, action FROM console_audit ORDER BY id",
+    )
+    .fetch_all(&s.state.db.pool)
+    .await
+    .unwrap();
     let got: Vec<(String, String)> = rows
         .iter()
         .map(|r| (r.try_get("username").unwrap(), r.try_get("action").unwrap()))

@@ -9,7 +9,7 @@ use common::*;
 
 async fn no_violations(s: &Server) {
     assert_eq!(
-        certrenew_server::check::invariants(&s.state.db)
+        certrenew_server::store::check::invariants(&s.state.db)
             .await
             .unwrap(),
         Vec::<String>::new()
@@ -116,7 +116,7 @@ async fn a_revoked_certificate_is_refused_even_if_its_orders_were_not_moved() {
         let s = &s;
         async move {
             let serial = ccid::cert::summarize(&cert, 0).unwrap().serial;
-            certrenew_server::sql::query(
+            certrenew_server::store::sql::query(
                 "UPDATE certificates SET revoked_at = 1, revocation_reason = 1 WHERE serial = $1",
             )
             .bind(serial)
@@ -175,7 +175,7 @@ async fn a_revoked_certificate_is_refused_even_if_its_orders_were_not_moved() {
     let (mut a4, c4) = s.token(30).await;
     let (n4, t4) = apply(&s, &mut a4, &c4).await;
     let serial = ccid::cert::summarize(&c4, 0).unwrap().serial;
-    certrenew_server::sql::query("UPDATE certificates SET revoked_at = 1 WHERE serial = $1")
+    certrenew_server::store::sql::query("UPDATE certificates SET revoked_at = 1 WHERE serial = $1")
         .bind(serial)
         .execute(&s.state.db.writer)
         .await
@@ -227,12 +227,14 @@ async fn management_key_answers_are_few_and_only_for_an_issued_order() {
     pay(&s, &n2, &t2).await;
     s.approve(&n2, &csrf).await;
     issue_certificate(&s, &mut a2, &d2, &n2, &t2).await;
-    certrenew_server::sql::query("UPDATE orders SET issued_at = issued_at - $1 WHERE number = $2")
-        .bind(certrenew_server::routes::MANAGEMENT_WINDOW_SECS + 1)
-        .bind(&n2)
-        .execute(&s.state.db.writer)
-        .await
-        .unwrap();
+    certrenew_server::store::sql::query(
+        "UPDATE orders SET issued_at = issued_at - $1 WHERE number = $2",
+    )
+    .bind(certrenew_server::routes::MANAGEMENT_WINDOW_SECS + 1)
+    .bind(&n2)
+    .execute(&s.state.db.writer)
+    .await
+    .unwrap();
     let r = ask_management_key(&s, &n2, &t2).await;
     assert_eq!(code_of(r).await, (409, "management_key_expired".into()));
 }
@@ -341,7 +343,7 @@ async fn payments_are_bounded_by_their_order() {
     assert_eq!(code_of(r).await, (409, "too_many_payments".into()));
     let (mut a2, d2) = s.token(30).await;
     let (n2, t2) = apply(&s, &mut a2, &d2).await;
-    certrenew_server::sql::query(
+    certrenew_server::store::sql::query(
         "UPDATE orders SET applied_at = applied_at - $1 WHERE number = $2",
     )
     .bind(s.state.config.payment_ttl_secs)
@@ -519,7 +521,7 @@ async fn the_crl_is_cached_until_a_revocation_and_never_truncated() {
         "no reasonCode for unspecified (RFC 5280 §5.3.1)"
     );
     // 100,001 revocations, the newest last: before, the cut at 100,000 dropped the newest.
-    certrenew_server::sql::query(
+    certrenew_server::store::sql::query(
         "INSERT INTO certificates (serial, subject, not_after, der, revoked_at, revocation_reason) \
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100001) \
          SELECT printf('7F%08X', i), 'CN=x', 0, x'00', 1000000 + i, 1 FROM n",
@@ -780,7 +782,7 @@ async fn credentials_are_checked_before_the_body() {
 #[tokio::test]
 async fn the_store_applies_events_and_refuses_illegal_ones() {
     use api::Event;
-    use certrenew_server::db::{transition, Step, TransitionError};
+    use certrenew_server::store::{transition, Step, TransitionError};
     for backend in backends() {
         let s = Server::start(backend, |_| {}).await;
         let (mut applet, der) = s.token(30).await;

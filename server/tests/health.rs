@@ -35,7 +35,7 @@ async fn readiness_names_each_part() {
         assert_eq!(body["migrations"], "ok");
         assert_eq!(body["ca_key"], "ok");
         // A database restored from before the newest migration, under the running server.
-        let newest: String = certrenew_server::sql::query(
+        let newest: String = certrenew_server::store::sql::query(
             "SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1",
         )
         .fetch_one(&s.state.db.pool)
@@ -43,7 +43,7 @@ async fn readiness_names_each_part() {
         .unwrap()
         .try_get("name")
         .unwrap();
-        certrenew_server::sql::query("DELETE FROM schema_migrations WHERE name = $1")
+        certrenew_server::store::sql::query("DELETE FROM schema_migrations WHERE name = $1")
             .bind(&newest)
             .execute(&s.state.db.writer)
             .await

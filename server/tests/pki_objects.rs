@@ -120,7 +120,7 @@ async fn objects(alg: ccid::piv::Algorithm, tag: &str, out: &Path) {
 /// can be revoked (with reason unspecified) like any issued certificate.
 async fn renewed_stored(s: &Server, der: &[u8]) -> Vec<u8> {
     let summary = ccid::cert::summarize(der, 0).unwrap();
-    certrenew_server::sql::query(
+    certrenew_server::store::sql::query(
         "INSERT INTO certificates (serial, subject, not_after, der) VALUES ($1, $2, $3, $4)",
     )
     .bind(&summary.serial)

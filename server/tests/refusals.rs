@@ -274,7 +274,7 @@ async fn notices_refused_and_repeated() {
         assert_eq!(codes, [200, 409], "{backend}");
         assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 4);
         assert_eq!(
-            certrenew_server::check::invariants(&s.state.db)
+            certrenew_server::store::check::invariants(&s.state.db)
                 .await
                 .unwrap(),
             Vec::<String>::new()
@@ -391,7 +391,7 @@ async fn cancel_before_and_after_payment() {
     assert_eq!(provider_refunds(&s, &p.id).await, (1, p.amount_fen));
     assert_eq!(settle_refunds(&s).await, 0, "nothing left to refund");
     assert_eq!(
-        certrenew_server::check::invariants(&s.state.db)
+        certrenew_server::store::check::invariants(&s.state.db)
             .await
             .unwrap(),
         Vec::<String>::new()
@@ -515,7 +515,7 @@ async fn without_a_provider_payments_are_refused_not_faked() {
     );
     // A payment made while the sandbox was on (say, before a restart without it) cannot be
     // paid there any more.
-    certrenew_server::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ('P1', $1, 'online', 20000, 't', '91350100M000100Y43', 'pending', 0, 4000000000)")
+    certrenew_server::store::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ('P1', $1, 'online', 20000, 't', '91350100M000100Y43', 'pending', 0, 4000000000)")
         .bind(&number)
         .execute(&s.state.db.writer)
         .await
@@ -543,7 +543,7 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
     let (number, token) = apply(&s, &mut applet, &der).await;
     let p = new_payment(&s, &number, &token).await;
     // The time to pay runs out: the order was applied for longer ago than that.
-    certrenew_server::sql::query("UPDATE orders SET applied_at = applied_at - $1")
+    certrenew_server::store::sql::query("UPDATE orders SET applied_at = applied_at - $1")
         .bind(s.state.config.payment_ttl_secs + 1)
         .execute(&s.state.db.writer)
         .await
@@ -578,7 +578,7 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
     assert_eq!(settle_refunds(&s).await, 1);
     assert_eq!(payment_status(&s, &p.id).await, "refunded");
     assert_eq!(provider_refunds(&s, &p.id).await, (1, p.amount_fen));
-    let recorded: String = certrenew_server::sql::query(
+    let recorded: String = certrenew_server::store::sql::query(
         "SELECT trade_no FROM payments WHERE id = $1 AND refunded_at IS NOT NULL",
     )
     .bind(&p.id)
@@ -597,7 +597,7 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
         .unwrap();
     assert_eq!(r.status(), 409);
     assert_eq!(
-        certrenew_server::check::invariants(&s.state.db)
+        certrenew_server::store::check::invariants(&s.state.db)
             .await
             .unwrap(),
         Vec::<String>::new()

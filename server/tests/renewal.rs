@@ -242,7 +242,7 @@ async fn happy_path_on(backend: &str) {
     // applied→awaiting, paid, under review, approved, issued, installed.
     assert_eq!(s.state.db.audit_count(&number).await.unwrap(), 6);
     // Written by the database's trigger with each transition: who, from → to, and the note.
-    let trail: Vec<(String, String, String, String)> = certrenew_server::sql::query(
+    let trail: Vec<(String, String, String, String)> = certrenew_server::store::sql::query(
         "SELECT actor, from_status, to_status, note FROM audit WHERE order_number = $1 ORDER BY id",
     )
     .bind(&number)
@@ -508,7 +508,7 @@ async fn lost_notices_are_found_by_reconciliation() {
             "{backend}: a second run finds nothing new"
         );
         assert_eq!(
-            certrenew_server::check::invariants(&s.state.db)
+            certrenew_server::store::check::invariants(&s.state.db)
                 .await
                 .unwrap(),
             Vec::<String>::new(),
@@ -572,7 +572,7 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
     })
     .await;
     let queue = |kind: &'static str, to: &'static str| {
-        certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, 0)")
+        certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, 0)")
             .bind(kind)
             .bind(to)
             .bind("数字证书续期完成")
@@ -643,7 +643,7 @@ async fn a_failing_channel_is_tried_once_per_run() {
         ("sms", "13900139000"),
         ("sms", "13700137000"),
     ] {
-        certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, '数字证书续期完成', '您的证书已续期。', 0)")
+        certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, '数字证书续期完成', '您的证书已续期。', 0)")
             .bind(kind)
             .bind(to)
             .execute(&s.state.db.writer)
@@ -679,7 +679,7 @@ async fn each_notice_leaves_once_when_servers_deliver_at_once() {
         };
         let mut tx = s.state.db.writer.begin().await.unwrap();
         for i in 0..QUEUED {
-            certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', $1, '数字证书续期完成', '您的证书已续期。', 0)")
+            certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', $1, '数字证书续期完成', '您的证书已续期。', 0)")
                 .bind(format!("ops{i}@supplier.cn"))
                 .execute(&mut tx)
                 .await
@@ -829,7 +829,7 @@ async fn notices_go_through_a_relay_requiring_starttls_and_login() {
     let queue_and_deliver = |s: &Server| {
         let (db, state) = (s.state.db.writer.clone(), s.state.clone());
         async move {
-            certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', 'ops@supplier.cn', '数字证书续期完成', '您的证书已续期。', 0)")
+            certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', 'ops@supplier.cn', '数字证书续期完成', '您的证书已续期。', 0)")
                 .execute(&db)
                 .await
                 .unwrap();
@@ -1003,7 +1003,7 @@ async fn management_keys_are_wrapped_at_rest() {
         let s = Server::start(backend, |_| {}).await;
         let db = &s.state.db;
         let raw = |serial: &'static str| {
-            certrenew_server::sql::query(
+            certrenew_server::store::sql::query(
                 "SELECT key_bytes, wrapped FROM management_keys WHERE cert_serial = $1",
             )
             .bind(serial)
@@ -1023,7 +1023,7 @@ async fn management_keys_are_wrapped_at_rest() {
 
         // A row written before wrapping existed.
         let legacy = ManagementKey::new(ccid::piv::Algorithm::Tdes, &[0x5A; 24]).unwrap();
-        certrenew_server::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ('0A02', 3, $1, 0, 0)")
+        certrenew_server::store::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ('0A02', 3, $1, 0, 0)")
             .bind(vec![0x5Au8; 24])
             .execute(&db.writer)
             .await
@@ -1070,7 +1070,7 @@ async fn secret_files_are_owner_only() {
     }
     // Personal data too: the database with its WAL, and the outbox's files (full phones and
     // e-mail addresses), in a directory only the owner enters. Before: the umask's 0644/0755.
-    certrenew_server::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('sms', '13800138000', 's', 'b', 0)")
+    certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('sms', '13800138000', 's', 'b', 0)")
         .execute(&s.state.db.writer)
         .await
         .unwrap();

@@ -238,7 +238,7 @@ async fn wechat_pays_through_its_sdk_and_its_notices_are_verified_and_decrypted(
     assert_eq!(s.order_post(&n5, &t5, "/cancel", &()).await.status(), 200);
     assert_eq!(certrenew_server::refund::run(&s.state).await.unwrap(), 0);
     let due = || async {
-        certrenew_server::sql::query("SELECT next_at FROM refunds WHERE payment_id = $1")
+        certrenew_server::store::sql::query("SELECT next_at FROM refunds WHERE payment_id = $1")
             .bind(&p5.id)
             .fetch_one(&s.state.db.pool)
             .await
@@ -283,7 +283,7 @@ async fn wechat_pays_through_its_sdk_and_its_notices_are_verified_and_decrypted(
     ])
     .await;
     assert_eq!(
-        certrenew_server::check::invariants(&s.state.db)
+        certrenew_server::store::check::invariants(&s.state.db)
             .await
             .unwrap(),
         Vec::<String>::new()
@@ -418,7 +418,7 @@ async fn a_failed_refund_is_listed_and_retried_from_the_console() {
     assert_eq!(r.trade_no, books["trades"][&p.id]["transaction_id"]);
     assert!(r.last_error.contains("500"), "{}", r.last_error);
     // Its last attempt fails too: left for a person.
-    certrenew_server::sql::query("UPDATE refunds SET attempts = $1, next_at = 0")
+    certrenew_server::store::sql::query("UPDATE refunds SET attempts = $1, next_at = 0")
         .bind(certrenew_server::refund::MAX_ATTEMPTS - 1)
         .execute(&s.state.db.writer)
         .await

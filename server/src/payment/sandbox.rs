@@ -214,7 +214,7 @@ struct Trade {
 }
 
 async fn trade(s: &State, id: &str) -> AppResult<Option<Trade>> {
-    let row = crate::sql::query("SELECT trade_no, total_fen, subject, notify_url, status, expires_at FROM sandbox_alipay_trades WHERE out_trade_no = $1")
+    let row = crate::store::sql::query("SELECT trade_no, total_fen, subject, notify_url, status, expires_at FROM sandbox_alipay_trades WHERE out_trade_no = $1")
         .bind(id)
         .fetch_optional(&s.db.pool)
         .await?;
@@ -267,7 +267,7 @@ async fn open_trade(s: &State, biz: &Value, notify_url: &str) -> AppResult<Resul
     }
     let t = now();
     let expires = parse_gmt8(&str_of("time_expire")).unwrap_or(t + 2 * 3600);
-    crate::sql::query("INSERT INTO sandbox_alipay_trades (out_trade_no, trade_no, total_fen, subject, notify_url, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 'WAIT_BUYER_PAY', $6, $7) ON CONFLICT (out_trade_no) DO NOTHING")
+    crate::store::sql::query("INSERT INTO sandbox_alipay_trades (out_trade_no, trade_no, total_fen, subject, notify_url, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 'WAIT_BUYER_PAY', $6, $7) ON CONFLICT (out_trade_no) DO NOTHING")
         .bind(&id)
         .bind(format!("2026{}", crate::random_id(12)))
         .bind(total)
@@ -337,7 +337,7 @@ async fn query(s: &State, id: &str) -> AppResult<Value> {
 }
 
 async fn close(s: &State, id: &str) -> AppResult<Value> {
-    let closed = crate::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_CLOSED' WHERE out_trade_no = $1 AND status = 'WAIT_BUYER_PAY'")
+    let closed = crate::store::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_CLOSED' WHERE out_trade_no = $1 AND status = 'WAIT_BUYER_PAY'")
         .bind(id)
         .execute(&s.db.writer)
         .await?
@@ -352,7 +352,7 @@ async fn close(s: &State, id: &str) -> AppResult<Value> {
 }
 
 async fn refunded_fen(s: &State, id: &str) -> AppResult<i64> {
-    let r = crate::sql::query("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
+    let r = crate::store::sql::query("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
         .bind(id)
         .fetch_one(&s.db.pool)
         .await?;
@@ -390,7 +390,7 @@ async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResul
             "fund_change": fund_change, "refund_fee": api::yuan(total_refunded),
         })
     };
-    let already = crate::sql::query("SELECT amount_fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1 AND out_request_no = $2")
+    let already = crate::store::sql::query("SELECT amount_fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1 AND out_request_no = $2")
         .bind(id)
         .bind(request_no)
         .fetch_optional(&s.db.pool)
@@ -404,7 +404,7 @@ async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResul
         return Ok(failure("40004", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
     }
     let mut tx = s.db.writer.begin().await?;
-    let before: i64 = crate::sql::query("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
+    let before: i64 = crate::store::sql::query("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
         .bind(id)
         .fetch_one(&mut tx)
         .await?
@@ -416,7 +416,7 @@ async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResul
             "退款金额超限",
         ));
     }
-    crate::sql::query("INSERT INTO sandbox_alipay_refunds (out_trade_no, out_request_no, amount_fen, at) VALUES ($1, $2, $3, $4)")
+    crate::store::sql::query("INSERT INTO sandbox_alipay_refunds (out_trade_no, out_request_no, amount_fen, at) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(request_no)
         .bind(amount)
@@ -424,7 +424,7 @@ async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResul
         .execute(&mut tx)
         .await?;
     if before + amount == t.total_fen {
-        crate::sql::query(
+        crate::store::sql::query(
             "UPDATE sandbox_alipay_trades SET status = 'TRADE_CLOSED' WHERE out_trade_no = $1",
         )
         .bind(id)
@@ -444,7 +444,7 @@ async fn refund_query(s: &State, id: &str, request_no: &str) -> AppResult<Value>
     let Some(t) = trade(s, id).await? else {
         return Ok(not_exist());
     };
-    let r = crate::sql::query("SELECT amount_fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1 AND out_request_no = $2")
+    let r = crate::store::sql::query("SELECT amount_fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1 AND out_request_no = $2")
         .bind(id)
         .bind(request_no)
         .fetch_optional(&s.db.pool)
@@ -496,7 +496,7 @@ async fn cashier_pay(
     let t = trade(&s, &id).await?.ok_or(AppError::NotFound)?;
     let at = now();
     if t.status == "WAIT_BUYER_PAY" && t.expires_at > at {
-        let paid = crate::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_SUCCESS', paid_at = $1 WHERE out_trade_no = $2 AND status = 'WAIT_BUYER_PAY'")
+        let paid = crate::store::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_SUCCESS', paid_at = $1 WHERE out_trade_no = $2 AND status = 'WAIT_BUYER_PAY'")
             .bind(at)
             .bind(&id)
             .execute(&s.db.writer)

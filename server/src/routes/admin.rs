@@ -2,8 +2,8 @@
 //! Sessions live in an HttpOnly, SameSite=Strict cookie; every state change also needs the
 //! session's CSRF token in `X-CSRF-Token`.
 
-use crate::db::{transition, Order, Payment, Step, TransitionError};
 use crate::error::{AppError, AppResult};
+use crate::store::{transition, Order, Payment, Step, TransitionError};
 use crate::{now, random_id, sha256_hex, State};
 use api::{Event, OrderStatus};
 use argon2::{PasswordHasher, PasswordVerifier};
@@ -94,7 +94,7 @@ pub async fn create_admin_with_roles(
     }
     let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let hash = hash_password(password)?;
-    crate::sql::query("INSERT INTO admins (username, password_hash, roles) VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE SET password_hash = $2, roles = $3")
+    crate::store::sql::query("INSERT INTO admins (username, password_hash, roles) VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE SET password_hash = $2, roles = $3")
         .bind(username)
         .bind(hash)
         .bind(roles.join(","))
@@ -129,10 +129,11 @@ async fn login(
         tracing::warn!(user = %loggable(&l.username), client = %addr.ip(), "admin login rate-limited");
         return Err(AppError::RateLimited);
     }
-    let row = crate::sql::query("SELECT password_hash, roles FROM admins WHERE username = $1")
-        .bind(&l.username)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    let row =
+        crate::store::sql::query("SELECT password_hash, roles FROM admins WHERE username = $1")
+            .bind(&l.username)
+            .fetch_optional(&s.db.pool)
+            .await?;
     // Verify against a fixed hash when the user is unknown, so timing does not reveal names.
     let hash: String = match &row {
         Some(r) => r.try_get("password_hash")?,
@@ -157,7 +158,7 @@ async fn login(
         // A wrong password for a real account is in the console's trail (guessing shows there).
         if row.is_some() {
             let mut tx = s.db.writer.begin().await?;
-            crate::db::record_console(&mut tx, &l.username, "login_refused", "", "").await?;
+            crate::store::record_console(&mut tx, &l.username, "login_refused", "", "").await?;
             tx.commit().await?;
         }
         return Err(AppError::Unauthorized("wrong username or password"));
@@ -170,7 +171,7 @@ async fn login(
     let token = random_id(32);
     let csrf = random_id(16);
     let mut tx = s.db.writer.begin().await?;
-    crate::sql::query(
+    crate::store::sql::query(
         "INSERT INTO sessions (token_hash, username, csrf, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(sha256_hex(token.as_bytes()))
@@ -179,7 +180,7 @@ async fn login(
     .bind(now() + SESSION_SECS)
     .execute(&mut tx)
     .await?;
-    crate::db::record_console(&mut tx, &l.username, "login", "", "").await?;
+    crate::store::record_console(&mut tx, &l.username, "login", "", "").await?;
     tx.commit().await?;
     let secure = if s.config.public_url.starts_with("https://") {
         "; Secure"
@@ -249,7 +250,7 @@ impl Admin {
 /// 401 without a session, 403 otherwise.
 async fn console(s: &State, headers: &HeaderMap, need: Need) -> AppResult<Admin> {
     let token = cookie_token(headers).ok_or(AppError::Unauthorized("login required"))?;
-    let row = crate::sql::query(
+    let row = crate::store::sql::query(
         "SELECT s.username, s.csrf, a.roles FROM sessions s JOIN admins a ON a.username = s.username WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
     .bind(sha256_hex(token.as_bytes()))
@@ -287,11 +288,11 @@ async fn logout(
     let who = console(&s, &headers, Need::Session).await?;
     if let Some(token) = cookie_token(&headers) {
         let mut tx = s.db.writer.begin().await?;
-        crate::sql::query("DELETE FROM sessions WHERE token_hash = $1")
+        crate::store::sql::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(sha256_hex(token.as_bytes()))
             .execute(&mut tx)
             .await?;
-        crate::db::record_console(&mut tx, &who.username, "logout", "", "").await?;
+        crate::store::record_console(&mut tx, &who.username, "logout", "", "").await?;
         tx.commit().await?;
     }
     Ok((
@@ -337,7 +338,7 @@ async fn list(
     } else {
         "SELECT o.*, c.revoked_at AS certificate_revoked_at FROM orders o LEFT JOIN certificates c ON c.serial = o.cert_serial WHERE o.status = $1 AND (o.number LIKE $2 OR o.subject LIKE $2 OR o.operator_name LIKE $2) AND o.applied_at >= $3 AND o.applied_at < $4 ORDER BY o.updated_at LIMIT $5 OFFSET $6"
     };
-    let rows = crate::sql::query(sql)
+    let rows = crate::store::sql::query(sql)
         .bind(status)
         .bind(&pattern)
         .bind(q.from.unwrap_or(0))
@@ -368,7 +369,7 @@ async fn order_detail(
     let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
     let form = if who.has(Role::Reviewer) {
         let mut tx = s.db.writer.begin().await?;
-        crate::db::record_console(&mut tx, &who.username, "view_personal_data", &number, "")
+        crate::store::record_console(&mut tx, &who.username, "view_personal_data", &number, "")
             .await?;
         tx.commit().await?;
         serde_json::from_str(&o.form_json).ok()
@@ -407,7 +408,7 @@ async fn revoke(
     let serial = serial.to_ascii_uppercase();
     let t = crate::now();
     let mut tx = s.db.writer.begin().await?;
-    let changed = crate::sql::query("UPDATE certificates SET revoked_at = $1, revocation_reason = $2, revoked_by = $3 WHERE serial = $4 AND revoked_at IS NULL")
+    let changed = crate::store::sql::query("UPDATE certificates SET revoked_at = $1, revocation_reason = $2, revoked_by = $3 WHERE serial = $4 AND revoked_at IS NULL")
         .bind(t)
         .bind(code)
         .bind(&who)
@@ -417,14 +418,14 @@ async fn revoke(
         .rows_affected();
     if changed == 1 {
         let unpaid = stop_renewals(&mut tx, &serial, &who, t).await?;
-        crate::db::record_console(&mut tx, &who, "revoke", &serial, &req.reason).await?;
+        crate::store::record_console(&mut tx, &who, "revoke", &serial, &req.reason).await?;
         tx.commit().await?;
         // Their QR codes stop taking money; money already owed goes back now.
         crate::routes::close_at_provider(&s, unpaid);
         s.refunds_ready.notify_one();
     } else {
         drop(tx);
-        let known = crate::sql::query("SELECT serial FROM certificates WHERE serial = $1")
+        let known = crate::store::sql::query("SELECT serial FROM certificates WHERE serial = $1")
             .bind(&serial)
             .fetch_optional(&s.db.pool)
             .await?;
@@ -446,17 +447,18 @@ async fn revoke(
 /// unpaid ones are cancelled, paid ones refunded — at whatever step they were. Gives the pending
 /// payments it closed (id, method), to be closed at their provider once committed.
 async fn stop_renewals(
-    tx: &mut crate::sql::Tx,
+    tx: &mut crate::store::sql::Tx,
     serial: &str,
     who: &str,
     t: i64,
-) -> Result<Vec<(String, String)>, crate::db::TransitionError> {
+) -> Result<Vec<(String, String)>, crate::store::TransitionError> {
     let mut unpaid = vec![];
-    let open =
-        crate::sql::query("SELECT number, status FROM orders WHERE cert_serial = $1 AND open = 1")
-            .bind(serial)
-            .fetch_all(&mut *tx)
-            .await?;
+    let open = crate::store::sql::query(
+        "SELECT number, status FROM orders WHERE cert_serial = $1 AND open = 1",
+    )
+    .bind(serial)
+    .fetch_all(&mut *tx)
+    .await?;
     for r in open {
         let number: String = r.try_get("number")?;
         let status: String = r.try_get("status")?;
@@ -499,7 +501,7 @@ async fn discrepancies(
     headers: HeaderMap,
 ) -> AppResult<Json<Vec<Discrepancy>>> {
     console(&s, &headers, Need::Read).await?;
-    let rows = crate::sql::query(
+    let rows = crate::store::sql::query(
         "SELECT * FROM payment_discrepancies WHERE resolved_at IS NULL ORDER BY at LIMIT 200",
     )
     .fetch_all(&s.db.pool)
@@ -538,7 +540,7 @@ async fn resend(
     let who = console(&s, &headers, Need::Operate).await?.username;
     s.db.order(&number).await?.ok_or(AppError::NotFound)?;
     let mut tx = s.db.writer.begin().await?;
-    let queued = crate::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) SELECT kind, recipient, subject, body, $2 FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox WHERE subject LIKE $1 OR body LIKE $1 GROUP BY kind)")
+    let queued = crate::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) SELECT kind, recipient, subject, body, $2 FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox WHERE subject LIKE $1 OR body LIKE $1 GROUP BY kind)")
         .bind(format!("%{number}%"))
         .bind(now())
         .execute(&mut tx)
@@ -550,7 +552,7 @@ async fn resend(
             "no notice was sent about this order yet",
         ));
     }
-    crate::db::record_console(
+    crate::store::record_console(
         &mut tx,
         &who,
         "resend",
@@ -585,7 +587,7 @@ async fn certificates(
     } else {
         "SELECT serial, subject, not_after, revoked_at, revocation_reason FROM certificates WHERE serial LIKE $1 OR subject LIKE $1 ORDER BY not_after DESC LIMIT 200"
     };
-    let rows = crate::sql::query(sql)
+    let rows = crate::store::sql::query(sql)
         .bind(&pattern)
         .fetch_all(&s.db.pool)
         .await?;
@@ -636,7 +638,7 @@ async fn export(
         _ => return Err(AppError::NotFound),
     };
     let mut tx = s.db.writer.begin().await?;
-    crate::db::record_console(&mut tx, &who.username, "export", &file, "").await?;
+    crate::store::record_console(&mut tx, &who.username, "export", &file, "").await?;
     tx.commit().await?;
     Ok((
         [
@@ -744,9 +746,9 @@ async fn decide(
     } else {
         "approve"
     };
-    crate::db::record_console(&mut tx, who, action, number, note).await?;
+    crate::store::record_console(&mut tx, who, action, number, note).await?;
     if to == OrderStatus::Rejected {
-        crate::sql::query("UPDATE orders SET remarks = $1 WHERE number = $2")
+        crate::store::sql::query("UPDATE orders SET remarks = $1 WHERE number = $2")
             .bind(note)
             .bind(number)
             .execute(&mut tx)
@@ -767,12 +769,12 @@ async fn decide(
 /// Issues the e-invoice of a paid order (immutable once written). Number: year (2), province
 /// 44 (Guangdong), channel 1, and a 15-digit sequence.
 pub async fn issue_invoice(
-    tx: &mut crate::sql::Tx,
+    tx: &mut crate::store::sql::Tx,
     number: &str,
     p: &Payment,
     t: i64,
-) -> Result<api::InvoiceView, crate::sql::Error> {
-    let seq: i64 = crate::sql::query("INSERT INTO invoice_seq (id, last) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET last = invoice_seq.last + 1 RETURNING last")
+) -> Result<api::InvoiceView, crate::store::sql::Error> {
+    let seq: i64 = crate::store::sql::query("INSERT INTO invoice_seq (id, last) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET last = invoice_seq.last + 1 RETURNING last")
         .fetch_one(&mut *tx)
         .await?
         .try_get("last")?;
@@ -789,7 +791,7 @@ pub async fn issue_invoice(
         tax_fen: tax,
         total_fen: p.amount_fen,
     };
-    crate::sql::query("INSERT INTO invoices (number, order_number, issued_at, buyer_title, buyer_taxpayer_id, item, amount_fen, tax_fen, total_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+    crate::store::sql::query("INSERT INTO invoices (number, order_number, issued_at, buyer_title, buyer_taxpayer_id, item, amount_fen, tax_fen, total_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(&inv.number)
         .bind(number)
         .bind(t)

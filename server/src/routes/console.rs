@@ -1,54 +1,9 @@
 //! What the console shows of an order beyond its row: read from the order's audit trail,
 //! payments, refunds, certificates and notices.
 
-use crate::db::Order;
-use crate::sql::{self, Row};
+use crate::store::sql;
+use crate::store::Order;
 use crate::State;
-
-fn timeline_step(r: &Row) -> Result<api::TimelineStep, sql::Error> {
-    Ok(api::TimelineStep {
-        at: r.try_get("at")?,
-        actor: r.try_get("actor")?,
-        from: r.try_get("from_status")?,
-        to: r.try_get("to_status")?,
-        note: r.try_get("note")?,
-    })
-}
-
-fn payment_record(r: &Row) -> Result<api::PaymentRecord, sql::Error> {
-    Ok(api::PaymentRecord {
-        id: r.try_get("id")?,
-        method: crate::payment::stored_method(&r.try_get::<String>("method")?),
-        amount_fen: r.try_get("amount_fen")?,
-        status: r.try_get("status")?,
-        trade_no: r.try_get::<Option<String>>("trade_no")?.unwrap_or_default(),
-        created_at: r.try_get("created_at")?,
-        paid_at: r.try_get("paid_at")?,
-        refunded_at: r.try_get("refunded_at")?,
-    })
-}
-
-async fn certificate(
-    s: &State,
-    serial: &str,
-    role: &str,
-) -> Result<Option<api::CertificateRecord>, sql::Error> {
-    let row = sql::query("SELECT serial, subject, not_after, revoked_at, revocation_reason FROM certificates WHERE serial = $1")
-        .bind(serial)
-        .fetch_optional(&s.db.pool)
-        .await?;
-    row.map(|r| {
-        Ok(api::CertificateRecord {
-            serial: r.try_get("serial")?,
-            role: role.to_string(),
-            subject: r.try_get("subject")?,
-            not_after: r.try_get("not_after")?,
-            revoked_at: r.try_get("revoked_at")?,
-            revocation_reason: r.try_get("revocation_reason")?,
-        })
-    })
-    .transpose()
-}
 
 /// The order's page, its form given only when the caller may see it.
 pub async fn order_detail(
@@ -57,43 +12,16 @@ pub async fn order_detail(
     form: Option<api::ApplicationForm>,
 ) -> Result<api::OrderDetail, sql::Error> {
     let number = o.number.clone();
-    let timeline = sql::query("SELECT at, actor, from_status, to_status, note FROM audit WHERE order_number = $1 ORDER BY id")
-        .bind(&number)
-        .fetch_all(&s.db.pool)
-        .await?
-        .iter()
-        .map(timeline_step)
-        .collect::<Result<_, _>>()?;
-    let payments = sql::query("SELECT id, method, amount_fen, status, trade_no, created_at, paid_at, refunded_at FROM payments WHERE order_number = $1 ORDER BY created_at")
-        .bind(&number)
-        .fetch_all(&s.db.pool)
-        .await?
-        .iter()
-        .map(payment_record)
-        .collect::<Result<_, _>>()?;
+    let timeline = s.db.timeline(&number).await?;
+    let payments = s.db.payment_records(&number).await?;
     let mut certificates = vec![];
-    certificates.extend(certificate(s, &o.cert_serial, "renewed").await?);
+    certificates.extend(s.db.certificate_record(&o.cert_serial, "renewed").await?);
     if let Some(der) = &o.issued_cert {
         if let Ok(summary) = ccid::cert::summarize(der, 0) {
-            certificates.extend(certificate(s, &summary.serial, "issued").await?);
+            certificates.extend(s.db.certificate_record(&summary.serial, "issued").await?);
         }
     }
-    // Notices name their order in the subject or the text.
-    let notices = sql::query("SELECT kind, recipient, subject, created_at, sent_at FROM outbox WHERE subject LIKE $1 OR body LIKE $1 ORDER BY id LIMIT 50")
-        .bind(format!("%{number}%"))
-        .fetch_all(&s.db.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(api::NoticeRecord {
-                kind: r.try_get("kind")?,
-                recipient: api::validate::mask(&r.try_get::<String>("recipient")?),
-                subject: r.try_get("subject")?,
-                created_at: r.try_get("created_at")?,
-                sent_at: r.try_get("sent_at")?,
-            })
-        })
-        .collect::<Result<_, sql::Error>>()?;
+    let notices = s.db.order_notices(&number).await?;
     let revoked = certificates
         .iter()
         .find(|c| c.role == "renewed")
@@ -114,42 +42,25 @@ pub async fn certificate_detail(
     s: &State,
     serial: &str,
 ) -> Result<Option<api::CertificateDetail>, sql::Error> {
-    let Some(r) = sql::query("SELECT serial, subject, not_after, revoked_at, revocation_reason, revoked_by, renews, der FROM certificates WHERE serial = $1")
-        .bind(serial)
-        .fetch_optional(&s.db.pool)
-        .await?
-    else {
+    let Some(row) = s.db.certificate_row(serial).await? else {
         return Ok(None);
     };
-    let der: Vec<u8> = r.try_get("der")?;
+    let der = row.der;
     let summary = ccid::cert::summarize(&der, 0).ok();
-    let revoked_at: Option<i64> = r.try_get("revoked_at")?;
-    let renews: Option<String> = r.try_get("renews")?;
-    let renewed_by =
-        sql::query("SELECT serial FROM certificates WHERE renews = $1 ORDER BY not_after")
-            .bind(serial)
-            .fetch_all(&s.db.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("serial"))
-            .collect::<Result<Vec<String>, _>>()?;
+    let revoked_at = row.record.revoked_at;
+    let renews = row.renews;
+    let renewed_by = s.db.renewals_of(serial).await?;
     // The orders that renewed it, then the one (renewing its predecessor) that issued it.
-    let mut numbers =
-        sql::query("SELECT number FROM orders WHERE cert_serial = $1 ORDER BY applied_at")
-            .bind(serial)
-            .fetch_all(&s.db.pool)
+    let mut numbers: Vec<String> =
+        s.db.orders_renewing(serial)
             .await?
-            .iter()
-            .map(|r| r.try_get("number"))
-            .collect::<Result<Vec<String>, _>>()?;
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
     if let Some(prev) = &renews {
-        let rows = sql::query("SELECT number, issued_cert FROM orders WHERE cert_serial = $1")
-            .bind(prev)
-            .fetch_all(&s.db.pool)
-            .await?;
-        for o in rows {
-            if o.try_get::<Option<Vec<u8>>>("issued_cert")?.as_deref() == Some(&der[..]) {
-                numbers.push(o.try_get("number")?);
+        for (n, issued) in s.db.orders_renewing(prev).await? {
+            if issued.as_deref() == Some(&der[..]) {
+                numbers.push(n);
             }
         }
     }
@@ -165,14 +76,7 @@ pub async fn certificate_detail(
         .map(|b| format!("{b:02X}"))
         .collect();
     Ok(Some(api::CertificateDetail {
-        certificate: api::CertificateRecord {
-            serial: r.try_get("serial")?,
-            role: String::new(),
-            subject: r.try_get("subject")?,
-            not_after: r.try_get("not_after")?,
-            revoked_at,
-            revocation_reason: r.try_get("revocation_reason")?,
-        },
+        certificate: row.record,
         issuer: summary
             .as_ref()
             .map(|s| s.issuer.clone())
@@ -184,7 +88,7 @@ pub async fn certificate_detail(
             _ => String::new(),
         },
         fingerprint,
-        revoked_by: r.try_get("revoked_by")?,
+        revoked_by: row.revoked_by,
         renews,
         renewed_by,
         orders,

@@ -1,7 +1,7 @@
 //! The console's dashboard (renewals and revenue per day and month, orders by state,
 //! certificates expiring soon) and the CSV exports accounting takes (paid orders, invoices).
 
-use crate::sql;
+use crate::store::sql;
 use crate::State;
 
 const DAY: i64 = 86_400;
@@ -51,52 +51,15 @@ fn per_month(rows: &[(i64, i64)], today: i64) -> Vec<api::DatedValue> {
         .collect()
 }
 
-async fn day_sums(
-    s: &State,
-    sql_text: &'static str,
-    since: i64,
-) -> Result<Vec<(i64, i64)>, sql::Error> {
-    sql::query(sql_text)
-        .bind(CST)
-        .bind(DAY)
-        .bind(since)
-        .fetch_all(&s.db.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("day")?, r.try_get("v")?)))
-        .collect()
-}
-
 pub async fn dashboard(s: &State, now: i64) -> Result<api::Dashboard, sql::Error> {
     let today = (now + CST).div_euclid(DAY);
-    let renewals = day_sums(
-        s,
-        "SELECT (installed_at + $1) / $2 AS day, COUNT(*) AS v FROM orders WHERE installed_at IS NOT NULL AND installed_at >= $3 GROUP BY (installed_at + $1) / $2",
-        now - 31 * DAY,
-    )
-    .await?;
+    let renewals = s.db.renewals_per_day(CST, DAY, now - 31 * DAY).await?;
     // Money kept: paid and not (being) refunded.
-    let revenue = day_sums(
-        s,
-        "SELECT (paid_at + $1) / $2 AS day, CAST(SUM(amount_fen) AS BIGINT) AS v FROM payments WHERE status = 'paid' AND paid_at >= $3 GROUP BY (paid_at + $1) / $2",
-        now - 400 * DAY,
-    )
-    .await?;
-    let orders_by_state =
-        sql::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
-            .fetch_all(&s.db.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
-            .collect::<Result<_, sql::Error>>()?;
+    let revenue = s.db.revenue_per_day(CST, DAY, now - 400 * DAY).await?;
+    let orders_by_state = s.db.orders_by_state().await?;
     let mut expiring = [0; 3];
     for (i, days) in [30, 60, 90].into_iter().enumerate() {
-        expiring[i] = sql::query("SELECT COUNT(*) AS n FROM certificates c WHERE c.revoked_at IS NULL AND c.not_after >= $1 AND c.not_after < $2 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.cert_serial = c.serial AND o.status = 'installed')")
-            .bind(now)
-            .bind(now + days * DAY)
-            .fetch_one(&s.db.pool)
-            .await?
-            .try_get("n")?;
+        expiring[i] = s.db.expiring_between(now, now + days * DAY).await?;
     }
     Ok(api::Dashboard {
         renewals_per_day: per_day(&renewals, today, 30),
@@ -140,21 +103,18 @@ fn date_time(t: i64) -> String {
 
 /// Paid orders (money kept or refunded), for accounting: one row per payment that took money.
 pub async fn paid_orders_csv(s: &State) -> Result<String, sql::Error> {
-    let rows = sql::query("SELECT o.number, o.subject, p.id, p.method, p.trade_no, p.amount_fen, p.paid_at, p.status, i.number AS invoice FROM payments p JOIN orders o ON o.number = p.order_number LEFT JOIN invoices i ON i.order_number = o.number WHERE p.paid_at IS NOT NULL ORDER BY p.paid_at")
-        .fetch_all(&s.db.pool)
-        .await?;
     let mut out = vec![];
-    for r in &rows {
+    for p in s.db.paid_payments().await? {
         out.push(vec![
-            r.try_get::<String>("number")?,
-            r.try_get::<String>("subject")?,
-            r.try_get::<String>("id")?,
-            r.try_get::<String>("method")?,
-            r.try_get::<Option<String>>("trade_no")?.unwrap_or_default(),
-            api::yuan(r.try_get("amount_fen")?),
-            date_time(r.try_get("paid_at")?),
-            r.try_get::<String>("status")?,
-            r.try_get::<Option<String>>("invoice")?.unwrap_or_default(),
+            p.order,
+            p.subject,
+            p.payment,
+            p.method,
+            p.trade_no.unwrap_or_default(),
+            api::yuan(p.amount_fen),
+            date_time(p.paid_at),
+            p.status,
+            p.invoice.unwrap_or_default(),
         ]);
     }
     Ok(csv(
@@ -175,21 +135,18 @@ pub async fn paid_orders_csv(s: &State) -> Result<String, sql::Error> {
 
 /// Invoices issued, for accounting.
 pub async fn invoices_csv(s: &State) -> Result<String, sql::Error> {
-    let rows = sql::query("SELECT number, order_number, issued_at, buyer_title, buyer_taxpayer_id, item, amount_fen, tax_fen, total_fen FROM invoices ORDER BY issued_at, number")
-        .fetch_all(&s.db.pool)
-        .await?;
     let mut out = vec![];
-    for r in &rows {
+    for i in s.db.invoice_rows().await? {
         out.push(vec![
-            r.try_get::<String>("number")?,
-            r.try_get::<String>("order_number")?,
-            date_time(r.try_get("issued_at")?),
-            r.try_get::<String>("buyer_title")?,
-            r.try_get::<String>("buyer_taxpayer_id")?,
-            r.try_get::<String>("item")?,
-            api::yuan(r.try_get("amount_fen")?),
-            api::yuan(r.try_get("tax_fen")?),
-            api::yuan(r.try_get("total_fen")?),
+            i.number,
+            i.order,
+            date_time(i.issued_at),
+            i.buyer_title,
+            i.buyer_taxpayer_id,
+            i.item,
+            api::yuan(i.amount_fen),
+            api::yuan(i.tax_fen),
+            api::yuan(i.total_fen),
         ]);
     }
     Ok(csv(

@@ -155,7 +155,7 @@ pub async fn lost_notice_is_reconciled(s: &super::Server, mock: &Mock, method: &
     let p = payment(s, &number, &token, method, "深圳市某医疗器械有限公司").await;
     mock.post(&format!("/_test/pay?out_trade_no={}&drop=1", p.id))
         .await;
-    certrenew_server::sql::query(
+    certrenew_server::store::sql::query(
         "UPDATE payments SET created_at = created_at - 1000 WHERE id = $1",
     )
     .bind(&p.id)
@@ -236,7 +236,7 @@ pub async fn refunds_end_at_the_provider(s: &super::Server, mock: &Mock, method:
     let p = payment(s, &n, &t, method, TITLE).await;
     mock.post(&format!("/_test/pay?out_trade_no={}&drop=1", p.id))
         .await;
-    certrenew_server::sql::query(
+    certrenew_server::store::sql::query(
         "UPDATE orders SET applied_at = applied_at - $1 WHERE number = $2",
     )
     .bind(s.state.config.payment_ttl_secs + 1)

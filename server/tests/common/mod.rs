@@ -63,7 +63,7 @@ async fn database_url(backend: &str, dir: &std::path::Path) -> String {
 impl Server {
     /// `SELECT COUNT(*) AS n …` run on the server's database.
     pub async fn count(&self, sql: &'static str) -> i64 {
-        certrenew_server::sql::query(sql)
+        certrenew_server::store::sql::query(sql)
             .fetch_one(&self.state.db.pool)
             .await
             .unwrap()
@@ -476,7 +476,7 @@ pub async fn revoke_certificate(s: &Server, csrf: &str, cert: &[u8], reason: &st
 
 /// The stored status of a payment.
 pub async fn payment_status(s: &Server, id: &str) -> String {
-    certrenew_server::sql::query("SELECT status FROM payments WHERE id = $1")
+    certrenew_server::store::sql::query("SELECT status FROM payments WHERE id = $1")
         .bind(id)
         .fetch_one(&s.state.db.pool)
         .await
@@ -555,10 +555,12 @@ pub async fn settle_refunds(s: &Server) -> usize {
         {
             break;
         }
-        certrenew_server::sql::query("UPDATE refunds SET next_at = 0 WHERE status = 'pending'")
-            .execute(&s.state.db.writer)
-            .await
-            .unwrap();
+        certrenew_server::store::sql::query(
+            "UPDATE refunds SET next_at = 0 WHERE status = 'pending'",
+        )
+        .execute(&s.state.db.writer)
+        .await
+        .unwrap();
         confirmed += certrenew_server::refund::run(&s.state).await.unwrap();
     }
     confirmed
@@ -566,7 +568,7 @@ pub async fn settle_refunds(s: &Server) -> usize {
 
 /// The refunds the provider (the sandbox's books) made for a payment, and their sum in fen.
 pub async fn provider_refunds(s: &Server, payment_id: &str) -> (i64, i64) {
-    let r = certrenew_server::sql::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
+    let r = certrenew_server::store::sql::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
         .bind(payment_id)
         .fetch_one(&s.state.db.pool)
         .await
@@ -577,12 +579,12 @@ pub async fn provider_refunds(s: &Server, payment_id: &str) -> (i64, i64) {
 /// The payer paid at the provider just before the close reached it (the race a late notice
 /// comes from): the sandbox's books mark the trade paid. Its trade number.
 pub async fn provider_paid(s: &Server, payment_id: &str) -> String {
-    certrenew_server::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_SUCCESS', paid_at = 1 WHERE out_trade_no = $1")
+    certrenew_server::store::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_SUCCESS', paid_at = 1 WHERE out_trade_no = $1")
         .bind(payment_id)
         .execute(&s.state.db.writer)
         .await
         .unwrap();
-    certrenew_server::sql::query(
+    certrenew_server::store::sql::query(
         "SELECT trade_no FROM sandbox_alipay_trades WHERE out_trade_no = $1",
     )
     .bind(payment_id)

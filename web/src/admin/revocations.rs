@@ -68,7 +68,8 @@ pub fn Revocations(props: &RevocationsProps) -> Html {
             let (found, q) = (found.clone(), (*query).clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let path = format!("/certificates?q={}", js_sys::encode_uri_component(&q));
-                if let Ok(r) = super::call::<Vec<CertificateRecord>>("GET", &path, None, None).await {
+                if let Ok(r) = super::call::<Vec<CertificateRecord>>("GET", &path, None, None).await
+                {
                     found.set(Some(r));
                 }
             });
@@ -83,7 +84,8 @@ pub fn Revocations(props: &RevocationsProps) -> Html {
                 let (open, serial) = (open.clone(), serial.clone());
                 wasm_bindgen_futures::spawn_local(async move {
                     let path = format!("/certificates/{serial}");
-                    if let Ok(d) = super::call::<CertificateDetail>("GET", &path, None, None).await {
+                    if let Ok(d) = super::call::<CertificateDetail>("GET", &path, None, None).await
+                    {
                         open.set(Some(d));
                     }
                 });

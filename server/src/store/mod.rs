@@ -3,8 +3,15 @@
 //! that change state start with their write, so SQLite takes its lock at once and never has to
 //! upgrade a read snapshot.
 
-use crate::sql::{self, Error, Pool, Row};
+pub mod challenges;
+pub mod check;
+pub mod console;
+pub mod records;
+pub mod reports;
+pub mod sql;
+
 use api::{Event, OrderStatus};
+use sql::{Error, Pool, Row};
 
 #[derive(Clone)]
 pub struct Store {
@@ -20,101 +27,101 @@ pub struct Store {
 const SQLITE_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/sqlite/0001_init.sql"),
     ),
     (
         "0002_sandbox_trades",
-        include_str!("../migrations/sqlite/0002_sandbox_trades.sql"),
+        include_str!("../../migrations/sqlite/0002_sandbox_trades.sql"),
     ),
     (
         "0003_management_keys",
-        include_str!("../migrations/sqlite/0003_management_keys.sql"),
+        include_str!("../../migrations/sqlite/0003_management_keys.sql"),
     ),
     (
         "0004_revocation",
-        include_str!("../migrations/sqlite/0004_revocation.sql"),
+        include_str!("../../migrations/sqlite/0004_revocation.sql"),
     ),
     (
         "0005_wrapped_management_keys",
-        include_str!("../migrations/sqlite/0005_wrapped_management_keys.sql"),
+        include_str!("../../migrations/sqlite/0005_wrapped_management_keys.sql"),
     ),
     (
         "0006_audit_trigger",
-        include_str!("../migrations/sqlite/0006_audit_trigger.sql"),
+        include_str!("../../migrations/sqlite/0006_audit_trigger.sql"),
     ),
     (
         "0007_stateless_challenges",
-        include_str!("../migrations/sqlite/0007_stateless_challenges.sql"),
+        include_str!("../../migrations/sqlite/0007_stateless_challenges.sql"),
     ),
     (
         "0008_job_indexes",
-        include_str!("../migrations/sqlite/0008_job_indexes.sql"),
+        include_str!("../../migrations/sqlite/0008_job_indexes.sql"),
     ),
     (
         "0009_outbox_claims",
-        include_str!("../migrations/sqlite/0009_outbox_claims.sql"),
+        include_str!("../../migrations/sqlite/0009_outbox_claims.sql"),
     ),
     (
         "0010_hardening",
-        include_str!("../migrations/sqlite/0010_hardening.sql"),
+        include_str!("../../migrations/sqlite/0010_hardening.sql"),
     ),
     (
         "0011_providers",
-        include_str!("../migrations/sqlite/0011_providers.sql"),
+        include_str!("../../migrations/sqlite/0011_providers.sql"),
     ),
     (
         "0012_console_roles",
-        include_str!("../migrations/sqlite/0012_console_roles.sql"),
+        include_str!("../../migrations/sqlite/0012_console_roles.sql"),
     ),
 ];
 const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init",
-        include_str!("../migrations/postgres/0001_init.sql"),
+        include_str!("../../migrations/postgres/0001_init.sql"),
     ),
     (
         "0002_sandbox_trades",
-        include_str!("../migrations/postgres/0002_sandbox_trades.sql"),
+        include_str!("../../migrations/postgres/0002_sandbox_trades.sql"),
     ),
     (
         "0003_management_keys",
-        include_str!("../migrations/postgres/0003_management_keys.sql"),
+        include_str!("../../migrations/postgres/0003_management_keys.sql"),
     ),
     (
         "0004_revocation",
-        include_str!("../migrations/postgres/0004_revocation.sql"),
+        include_str!("../../migrations/postgres/0004_revocation.sql"),
     ),
     (
         "0005_wrapped_management_keys",
-        include_str!("../migrations/postgres/0005_wrapped_management_keys.sql"),
+        include_str!("../../migrations/postgres/0005_wrapped_management_keys.sql"),
     ),
     (
         "0006_audit_trigger",
-        include_str!("../migrations/postgres/0006_audit_trigger.sql"),
+        include_str!("../../migrations/postgres/0006_audit_trigger.sql"),
     ),
     (
         "0007_stateless_challenges",
-        include_str!("../migrations/postgres/0007_stateless_challenges.sql"),
+        include_str!("../../migrations/postgres/0007_stateless_challenges.sql"),
     ),
     (
         "0008_job_indexes",
-        include_str!("../migrations/postgres/0008_job_indexes.sql"),
+        include_str!("../../migrations/postgres/0008_job_indexes.sql"),
     ),
     (
         "0009_outbox_claims",
-        include_str!("../migrations/postgres/0009_outbox_claims.sql"),
+        include_str!("../../migrations/postgres/0009_outbox_claims.sql"),
     ),
     (
         "0010_hardening",
-        include_str!("../migrations/postgres/0010_hardening.sql"),
+        include_str!("../../migrations/postgres/0010_hardening.sql"),
     ),
     (
         "0011_providers",
-        include_str!("../migrations/postgres/0011_providers.sql"),
+        include_str!("../../migrations/postgres/0011_providers.sql"),
     ),
     (
         "0012_console_roles",
-        include_str!("../migrations/postgres/0012_console_roles.sql"),
+        include_str!("../../migrations/postgres/0012_console_roles.sql"),
     ),
 ];
 
@@ -241,7 +248,9 @@ impl Store {
             }
             let mut tx = self.writer.begin().await?;
             for stmt in split_sql(sql) {
-                crate::sql::query_owned(stmt).execute(&mut tx).await?;
+                crate::store::sql::query_owned(stmt)
+                    .execute(&mut tx)
+                    .await?;
             }
             sql::query("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)")
                 .bind(*name)
@@ -660,13 +669,13 @@ pub async fn notify_operator(
 /// Writes what a console account did (or looked at) in the console's own audit trail, in the
 /// caller's transaction.
 pub async fn record_console(
-    tx: &mut crate::sql::Tx,
+    tx: &mut crate::store::sql::Tx,
     who: &str,
     action: &str,
     target: &str,
     detail: &str,
-) -> Result<(), crate::sql::Error> {
-    crate::sql::query("INSERT INTO console_audit (at, username, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+) -> Result<(), crate::store::sql::Error> {
+    crate::store::sql::query("INSERT INTO console_audit (at, username, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(crate::now())
         .bind(who)
         .bind(action)
@@ -678,7 +687,7 @@ pub async fn record_console(
 }
 
 #[cfg(test)]
-pub(crate) use crate::sql::TestDir;
+pub(crate) use sql::TestDir;
 
 /// A migrated SQLite store in a temporary directory (unit tests).
 #[cfg(test)]
@@ -696,12 +705,14 @@ mod tests {
 
     #[test]
     fn migrations_split_into_whole_statements() {
-        let sqlite = split_sql(include_str!("../migrations/sqlite/0006_audit_trigger.sql"));
+        let sqlite = split_sql(include_str!(
+            "../../migrations/sqlite/0006_audit_trigger.sql"
+        ));
         assert_eq!(sqlite.len(), 4, "{sqlite:#?}");
         assert!(sqlite[2].starts_with("CREATE TRIGGER orders_audit_insert"));
         assert!(sqlite[2].ends_with("END") && sqlite[2].contains("NEW.transition_note);"));
         let pg = split_sql(include_str!(
-            "../migrations/postgres/0006_audit_trigger.sql"
+            "../../migrations/postgres/0006_audit_trigger.sql"
         ));
         assert_eq!(pg.len(), 5, "{pg:#?}");
         assert!(pg[2].starts_with("CREATE FUNCTION") && pg[2].ends_with("$$"));

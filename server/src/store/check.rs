@@ -2,13 +2,13 @@
 //! Money: every paid payment is the one its open or installed order used (exactly one), or it
 //! was refunded; a closed order has no payment still pending.
 
-use crate::db::Store;
+use crate::store::Store;
 use api::OrderStatus;
 
 /// Returns one line per violation; empty when everything holds.
-pub async fn invariants(db: &Store) -> Result<Vec<String>, crate::sql::Error> {
+pub async fn invariants(db: &Store) -> Result<Vec<String>, super::sql::Error> {
     let mut bad = Vec::new();
-    let orders = crate::sql::query("SELECT number, status, open, issued_cert FROM orders")
+    let orders = super::sql::query("SELECT number, status, open, issued_cert FROM orders")
         .fetch_all(&db.pool)
         .await?;
     for o in &orders {
@@ -28,7 +28,7 @@ pub async fn invariants(db: &Store) -> Result<Vec<String>, crate::sql::Error> {
         if matches!(st, OrderStatus::Issued | OrderStatus::Installed) && cert.is_none() {
             bad.push(format!("{number}: {status} without a certificate"));
         }
-        let trail = crate::sql::query(
+        let trail = super::sql::query(
             "SELECT from_status, to_status FROM audit WHERE order_number = $1 ORDER BY id",
         )
         .bind(&number)
@@ -61,7 +61,7 @@ pub async fn invariants(db: &Store) -> Result<Vec<String>, crate::sql::Error> {
         }
         // A payment never outlives its order: once the order stops awaiting payment, no payment
         // of it is still open at the provider.
-        let pending = crate::sql::query(
+        let pending = super::sql::query(
             "SELECT id FROM payments WHERE order_number = $1 AND status = 'pending'",
         )
         .bind(&number)
@@ -73,7 +73,7 @@ pub async fn invariants(db: &Store) -> Result<Vec<String>, crate::sql::Error> {
                 pending.len()
             ));
         }
-        let paid = crate::sql::query("SELECT status FROM payments WHERE order_number = $1 AND status IN ('paid', 'refunded')").bind(&number).fetch_all(&db.pool).await?;
+        let paid = super::sql::query("SELECT status FROM payments WHERE order_number = $1 AND status IN ('paid', 'refunded')").bind(&number).fetch_all(&db.pool).await?;
         let paid_now = paid
             .iter()
             .filter(|p| {
