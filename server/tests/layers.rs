@@ -226,7 +226,6 @@ const SQL_STILL_OUTSIDE_THE_STORE: &[(&str, usize)] = &[
     ("payment/sandbox.rs", 10),
     ("refund.rs", 14),
     ("routes.rs", 21),
-    ("routes/admin.rs", 17),
 ];
 
 /// SQL statements written as string literals in `text` (`"SELECT …`, `r#"INSERT …`, …).

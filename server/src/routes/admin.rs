@@ -3,7 +3,7 @@
 //! session's CSRF token in `X-CSRF-Token`.
 
 use crate::error::{AppError, AppResult};
-use crate::store::{transition, Order, Payment, Step, TransitionError};
+use crate::store::{transition, Payment, Step, TransitionError};
 use crate::{now, random_id, sha256_hex, State};
 use api::{Event, OrderStatus};
 use argon2::{PasswordHasher, PasswordVerifier};
@@ -94,11 +94,7 @@ pub async fn create_admin_with_roles(
     }
     let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let hash = hash_password(password)?;
-    crate::store::sql::query("INSERT INTO admins (username, password_hash, roles) VALUES ($1, $2, $3) ON CONFLICT (username) DO UPDATE SET password_hash = $2, roles = $3")
-        .bind(username)
-        .bind(hash)
-        .bind(roles.join(","))
-        .execute(&s.db.writer)
+    s.db.set_admin(username, &hash, &roles.join(","))
         .await
         .map_err(|e| e.to_string())?;
     Ok(())
@@ -129,14 +125,10 @@ async fn login(
         tracing::warn!(user = %loggable(&l.username), client = %addr.ip(), "admin login rate-limited");
         return Err(AppError::RateLimited);
     }
-    let row =
-        crate::store::sql::query("SELECT password_hash, roles FROM admins WHERE username = $1")
-            .bind(&l.username)
-            .fetch_optional(&s.db.pool)
-            .await?;
+    let row = s.db.admin_credentials(&l.username).await?;
     // Verify against a fixed hash when the user is unknown, so timing does not reveal names.
     let hash: String = match &row {
-        Some(r) => r.try_get("password_hash")?,
+        Some((h, _)) => h.clone(),
         None => DUMMY_HASH.to_string(),
     };
     // Off the async workers (a verification takes tens of milliseconds), a few at a time.
@@ -163,23 +155,13 @@ async fn login(
         }
         return Err(AppError::Unauthorized("wrong username or password"));
     }
-    let roles: String = row
-        .as_ref()
-        .map(|r| r.try_get("roles"))
-        .transpose()?
-        .unwrap_or_default();
+    let roles: String = row.map(|(_, r)| r).unwrap_or_default();
     let token = random_id(32);
     let csrf = random_id(16);
     let mut tx = s.db.writer.begin().await?;
-    crate::store::sql::query(
-        "INSERT INTO sessions (token_hash, username, csrf, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(sha256_hex(token.as_bytes()))
-    .bind(&l.username)
-    .bind(&csrf)
-    .bind(now() + SESSION_SECS)
-    .execute(&mut tx)
-    .await?;
+    let hash = sha256_hex(token.as_bytes());
+    crate::store::admin::open_session(&mut tx, &hash, &l.username, &csrf, now() + SESSION_SECS)
+        .await?;
     crate::store::record_console(&mut tx, &l.username, "login", "", "").await?;
     tx.commit().await?;
     let secure = if s.config.public_url.starts_with("https://") {
@@ -250,24 +232,18 @@ impl Admin {
 /// 401 without a session, 403 otherwise.
 async fn console(s: &State, headers: &HeaderMap, need: Need) -> AppResult<Admin> {
     let token = cookie_token(headers).ok_or(AppError::Unauthorized("login required"))?;
-    let row = crate::store::sql::query(
-        "SELECT s.username, s.csrf, a.roles FROM sessions s JOIN admins a ON a.username = s.username WHERE s.token_hash = $1 AND s.expires_at > $2",
-    )
-    .bind(sha256_hex(token.as_bytes()))
-    .bind(now())
-    .fetch_optional(&s.db.pool)
-    .await?
-    .ok_or(AppError::Unauthorized("login required"))?;
-    if need != Need::Read {
-        let expected: String = row.try_get("csrf")?;
-        if headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-            return Err(AppError::Forbidden("missing or wrong CSRF token"));
-        }
+    let row =
+        s.db.session(&sha256_hex(token.as_bytes()), now())
+            .await?
+            .ok_or(AppError::Unauthorized("login required"))?;
+    if need != Need::Read
+        && headers.get("x-csrf-token").and_then(|v| v.to_str().ok()) != Some(row.csrf.as_str())
+    {
+        return Err(AppError::Forbidden("missing or wrong CSRF token"));
     }
-    let roles: String = row.try_get("roles")?;
     let who = Admin {
-        username: row.try_get("username")?,
-        roles: roles.split(',').filter_map(Role::parse).collect(),
+        username: row.username,
+        roles: row.roles.split(',').filter_map(Role::parse).collect(),
     };
     let allowed = match need {
         Need::Read | Need::Session => !who.roles.is_empty(),
@@ -288,10 +264,7 @@ async fn logout(
     let who = console(&s, &headers, Need::Session).await?;
     if let Some(token) = cookie_token(&headers) {
         let mut tx = s.db.writer.begin().await?;
-        crate::store::sql::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(sha256_hex(token.as_bytes()))
-            .execute(&mut tx)
-            .await?;
+        crate::store::admin::close_session(&mut tx, &sha256_hex(token.as_bytes())).await?;
         crate::store::record_console(&mut tx, &who.username, "logout", "", "").await?;
         tx.commit().await?;
     }
@@ -333,27 +306,20 @@ async fn list(
     }
     let pattern = format!("%{}%", q.q.unwrap_or_default().replace(['%', '_'], ""));
     // The queue, oldest change first; a search of all orders, newest application first.
-    let sql = if status == "all" {
-        "SELECT o.*, c.revoked_at AS certificate_revoked_at FROM orders o LEFT JOIN certificates c ON c.serial = o.cert_serial WHERE $1 = 'all' AND (o.number LIKE $2 OR o.subject LIKE $2 OR o.operator_name LIKE $2) AND o.applied_at >= $3 AND o.applied_at < $4 ORDER BY o.applied_at DESC, o.number DESC LIMIT $5 OFFSET $6"
-    } else {
-        "SELECT o.*, c.revoked_at AS certificate_revoked_at FROM orders o LEFT JOIN certificates c ON c.serial = o.cert_serial WHERE o.status = $1 AND (o.number LIKE $2 OR o.subject LIKE $2 OR o.operator_name LIKE $2) AND o.applied_at >= $3 AND o.applied_at < $4 ORDER BY o.updated_at LIMIT $5 OFFSET $6"
+    let search = crate::store::admin::OrderSearch {
+        status,
+        pattern: &pattern,
+        from: q.from.unwrap_or(0),
+        to: q.to.unwrap_or(i64::MAX),
+        limit: q.limit.unwrap_or(200).clamp(1, 200),
+        offset: q.offset.unwrap_or(0).max(0),
     };
-    let rows = crate::store::sql::query(sql)
-        .bind(status)
-        .bind(&pattern)
-        .bind(q.from.unwrap_or(0))
-        .bind(q.to.unwrap_or(i64::MAX))
-        .bind(q.limit.unwrap_or(200).clamp(1, 200))
-        .bind(q.offset.unwrap_or(0).max(0))
-        .fetch_all(&s.db.pool)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(super::console::admin_order(
-            Order::from_row(r)?,
-            r.try_get("certificate_revoked_at")?,
-        ));
-    }
+    let out =
+        s.db.search_orders(&search)
+            .await?
+            .into_iter()
+            .map(|(o, revoked)| super::console::admin_order(o, revoked))
+            .collect();
     Ok(Json(out))
 }
 
@@ -408,15 +374,7 @@ async fn revoke(
     let serial = serial.to_ascii_uppercase();
     let t = crate::now();
     let mut tx = s.db.writer.begin().await?;
-    let changed = crate::store::sql::query("UPDATE certificates SET revoked_at = $1, revocation_reason = $2, revoked_by = $3 WHERE serial = $4 AND revoked_at IS NULL")
-        .bind(t)
-        .bind(code)
-        .bind(&who)
-        .bind(&serial)
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
-    if changed == 1 {
+    if crate::store::admin::revoke_certificate(&mut tx, &serial, t, code, &who).await? {
         let unpaid = stop_renewals(&mut tx, &serial, &who, t).await?;
         crate::store::record_console(&mut tx, &who, "revoke", &serial, &req.reason).await?;
         tx.commit().await?;
@@ -425,16 +383,12 @@ async fn revoke(
         s.refunds_ready.notify_one();
     } else {
         drop(tx);
-        let known = crate::store::sql::query("SELECT serial FROM certificates WHERE serial = $1")
-            .bind(&serial)
-            .fetch_optional(&s.db.pool)
-            .await?;
-        return match known {
-            Some(_) => Err(AppError::conflict(
+        return match s.db.certificate_known(&serial).await? {
+            true => Err(AppError::conflict(
                 "already_revoked",
                 "this certificate is already revoked",
             )),
-            None => Err(AppError::NotFound),
+            false => Err(AppError::NotFound),
         };
     }
     s.ocsp_cache.clear();
@@ -453,15 +407,7 @@ async fn stop_renewals(
     t: i64,
 ) -> Result<Vec<(String, String)>, crate::store::TransitionError> {
     let mut unpaid = vec![];
-    let open = crate::store::sql::query(
-        "SELECT number, status FROM orders WHERE cert_serial = $1 AND open = 1",
-    )
-    .bind(serial)
-    .fetch_all(&mut *tx)
-    .await?;
-    for r in open {
-        let number: String = r.try_get("number")?;
-        let status: String = r.try_get("status")?;
+    for (number, status) in crate::store::admin::open_orders_of(tx, serial).await? {
         let Some(from) = OrderStatus::parse(&status) else {
             continue;
         };
@@ -483,17 +429,7 @@ async fn stop_renewals(
     Ok(unpaid)
 }
 
-/// A payment notice the orders could not take as it came, for a person to settle.
-#[derive(Serialize, Deserialize)]
-pub struct Discrepancy {
-    pub payment_id: String,
-    pub order_number: String,
-    pub kind: String,
-    pub amount_fen: i64,
-    pub expected_fen: i64,
-    pub trade_no: String,
-    pub at: i64,
-}
+pub use crate::store::admin::Discrepancy;
 
 /// Unsettled payment discrepancies (money of a wrong amount), oldest first.
 async fn discrepancies(
@@ -501,23 +437,7 @@ async fn discrepancies(
     headers: HeaderMap,
 ) -> AppResult<Json<Vec<Discrepancy>>> {
     console(&s, &headers, Need::Read).await?;
-    let rows = crate::store::sql::query(
-        "SELECT * FROM payment_discrepancies WHERE resolved_at IS NULL ORDER BY at LIMIT 200",
-    )
-    .fetch_all(&s.db.pool)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(Discrepancy {
-            payment_id: r.try_get("payment_id")?,
-            order_number: r.try_get("order_number")?,
-            kind: r.try_get("kind")?,
-            amount_fen: r.try_get("amount_fen")?,
-            expected_fen: r.try_get("expected_fen")?,
-            trade_no: r.try_get("trade_no")?,
-            at: r.try_get("at")?,
-        });
-    }
+    let out = s.db.discrepancies().await?;
     Ok(Json(out))
 }
 
@@ -540,12 +460,7 @@ async fn resend(
     let who = console(&s, &headers, Need::Operate).await?.username;
     s.db.order(&number).await?.ok_or(AppError::NotFound)?;
     let mut tx = s.db.writer.begin().await?;
-    let queued = crate::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) SELECT kind, recipient, subject, body, $2 FROM outbox WHERE id IN (SELECT MAX(id) FROM outbox WHERE subject LIKE $1 OR body LIKE $1 GROUP BY kind)")
-        .bind(format!("%{number}%"))
-        .bind(now())
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
+    let queued = crate::store::admin::requeue_notices(&mut tx, &number, now()).await?;
     if queued == 0 {
         return Err(AppError::conflict(
             "nothing_to_resend",
@@ -582,26 +497,7 @@ async fn certificates(
 ) -> AppResult<Json<Vec<api::CertificateRecord>>> {
     console(&s, &headers, Need::Read).await?;
     let pattern = format!("%{}%", q.q.unwrap_or_default().replace(['%', '_'], ""));
-    let sql = if q.revoked {
-        "SELECT serial, subject, not_after, revoked_at, revocation_reason FROM certificates WHERE revoked_at IS NOT NULL AND (serial LIKE $1 OR subject LIKE $1) ORDER BY revoked_at DESC LIMIT 200"
-    } else {
-        "SELECT serial, subject, not_after, revoked_at, revocation_reason FROM certificates WHERE serial LIKE $1 OR subject LIKE $1 ORDER BY not_after DESC LIMIT 200"
-    };
-    let rows = crate::store::sql::query(sql)
-        .bind(&pattern)
-        .fetch_all(&s.db.pool)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(api::CertificateRecord {
-            serial: r.try_get("serial")?,
-            role: String::new(),
-            subject: r.try_get("subject")?,
-            not_after: r.try_get("not_after")?,
-            revoked_at: r.try_get("revoked_at")?,
-            revocation_reason: r.try_get("revocation_reason")?,
-        });
-    }
+    let out = s.db.certificate_records_like(&pattern, q.revoked).await?;
     Ok(Json(out))
 }
 
@@ -748,11 +644,7 @@ async fn decide(
     };
     crate::store::record_console(&mut tx, who, action, number, note).await?;
     if to == OrderStatus::Rejected {
-        crate::store::sql::query("UPDATE orders SET remarks = $1 WHERE number = $2")
-            .bind(note)
-            .bind(number)
-            .execute(&mut tx)
-            .await?;
+        crate::store::admin::set_remarks(&mut tx, number, note).await?;
         let step = Step::new(number, to, Event::Refund, who, t).note("refund after rejection");
         transition(&mut tx, step).await?;
         crate::routes::refund(&mut tx, number, who, t).await?;
@@ -774,10 +666,7 @@ pub async fn issue_invoice(
     p: &Payment,
     t: i64,
 ) -> Result<api::InvoiceView, crate::store::sql::Error> {
-    let seq: i64 = crate::store::sql::query("INSERT INTO invoice_seq (id, last) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET last = invoice_seq.last + 1 RETURNING last")
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("last")?;
+    let seq = crate::store::admin::next_invoice_seq(tx).await?;
     let (y, _, _) = crate::china_date(t);
     // 6 % VAT on information technology services; the fee includes tax.
     let tax = (p.amount_fen * 6 + 53) / 106;
@@ -791,17 +680,6 @@ pub async fn issue_invoice(
         tax_fen: tax,
         total_fen: p.amount_fen,
     };
-    crate::store::sql::query("INSERT INTO invoices (number, order_number, issued_at, buyer_title, buyer_taxpayer_id, item, amount_fen, tax_fen, total_fen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(&inv.number)
-        .bind(number)
-        .bind(t)
-        .bind(&inv.buyer_title)
-        .bind(&inv.buyer_taxpayer_id)
-        .bind(&inv.item)
-        .bind(inv.amount_fen)
-        .bind(inv.tax_fen)
-        .bind(inv.total_fen)
-        .execute(&mut *tx)
-        .await?;
+    crate::store::admin::insert_invoice(tx, number, &inv).await?;
     Ok(inv)
 }

@@ -35,7 +35,7 @@ fn payment_record(r: &Row) -> Result<api::PaymentRecord, Error> {
     })
 }
 
-fn certificate_record(r: &Row, role: &str) -> Result<api::CertificateRecord, Error> {
+pub(super) fn certificate_record(r: &Row, role: &str) -> Result<api::CertificateRecord, Error> {
     Ok(api::CertificateRecord {
         serial: r.try_get("serial")?,
         role: role.to_string(),

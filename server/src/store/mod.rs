@@ -3,6 +3,7 @@
 //! that change state start with their write, so SQLite takes its lock at once and never has to
 //! upgrade a read snapshot.
 
+pub mod admin;
 pub mod challenges;
 pub mod check;
 pub mod console;
