@@ -363,7 +363,7 @@ mod tests {
         for q in [
             super::UNPAID,
             super::UNRECONCILED,
-            crate::refund::DUE,
+            crate::store::refunds::DUE,
             super::CLAIM_NOTICES,
             super::EXPIRING,
             super::NEWER,

@@ -8,6 +8,7 @@ pub mod challenges;
 pub mod check;
 pub mod console;
 pub mod records;
+pub mod refunds;
 pub mod reports;
 pub mod sql;
 
