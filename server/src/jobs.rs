@@ -4,44 +4,20 @@ use crate::store::{transition, Step, TransitionError};
 use crate::{now, State};
 use api::{Event, OrderStatus};
 
-// The jobs' queries run on every tick against tables that only grow; each is served by an index
-// (migration 0008, tested below).
-const UNPAID: &str = "SELECT number FROM orders WHERE status = $1 AND applied_at < $2 LIMIT 500";
-/// Payments to ask the provider about: pending ones past the wait, and for a few hours those
-/// closed before any money was seen (paid just before the close, the notice lost).
-const UNRECONCILED: &str = "SELECT id, method, created_at FROM payments WHERE status = 'pending' AND created_at <= $1 UNION ALL SELECT id, method, created_at FROM payments WHERE status IN ('closed', 'expired') AND trade_no IS NULL AND created_at > $2 AND created_at <= $1 ORDER BY created_at LIMIT 100";
-/// Claims up to $3 pending notices that no server holds, until $1 ($2 is now). The outer
-/// condition is checked again on rows another server changed meanwhile; on PostgreSQL rows being
-/// claimed by another server are skipped instead of waited for. SQLite has one writer, so its
-/// claims never overlap.
-const CLAIM_NOTICES: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3) AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) RETURNING id, kind, recipient, subject, body";
-const CLAIM_NOTICES_PG: &str = "UPDATE outbox SET claimed_until = $1 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2) RETURNING id, kind, recipient, subject, body";
-/// Ends the claim on a notice that was not delivered now, for the next run of any server.
-const RELEASE_NOTICE: &str =
-    "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND sent_at IS NULL";
-const MARK_SENT: &str = "UPDATE outbox SET sent_at = $1 WHERE id = $2 AND sent_at IS NULL";
-/// How long a claim holds: longer than a run takes (a channel that hangs is tried once per run).
+/// How long a claim on a notice holds: longer than a run takes (a channel that hangs is tried
+/// once per run).
 const CLAIM_SECS: i64 = 300;
-const EXPIRING: &str = "SELECT serial, subject, not_after FROM certificates WHERE revoked_at IS NULL AND reminded_at IS NULL AND not_after > $1 AND not_after <= $2 LIMIT 500";
-/// A newer certificate for the same subject: the expiring one was renewed already.
-const NEWER: &str = "SELECT serial FROM certificates WHERE subject = $1 AND not_after > $2 LIMIT 1";
-/// The contacts of the subject's last renewal.
-const CONTACT: &str =
-    "SELECT form_json FROM orders WHERE subject = $1 ORDER BY applied_at DESC LIMIT 1";
 
 /// Moves orders still awaiting payment after `payment_ttl_secs` to `payment_expired`. Returns how
 /// many expired. A late notice for such an order is refunded (see the notice handler).
 pub async fn expire_unpaid(s: &State) -> Result<usize, crate::store::sql::Error> {
     let t = now();
     let cutoff = t - s.config.payment_ttl_secs;
-    let rows = crate::store::sql::query(UNPAID)
-        .bind(OrderStatus::AwaitingPayment.as_str())
-        .bind(cutoff)
-        .fetch_all(&s.db.pool)
-        .await?;
+    let numbers =
+        s.db.orders_applied_before(OrderStatus::AwaitingPayment.as_str(), cutoff)
+            .await?;
     let mut n = 0;
-    for r in rows {
-        let number: String = r.try_get("number")?;
+    for number in numbers {
         let mut tx = s.db.writer.begin().await?;
         let step = Step::new(
             &number,
@@ -53,11 +29,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::store::sql::Error>
         .note("payment time limit passed");
         match transition(&mut tx, step).await {
             Ok(_) => {
-                let rows = crate::store::sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending' RETURNING id, method").bind(&number).fetch_all(&mut tx).await?;
-                let ended = rows
-                    .iter()
-                    .map(|r| Ok((r.try_get("id")?, r.try_get("method")?)))
-                    .collect::<Result<Vec<_>, crate::store::sql::Error>>()?;
+                let ended = crate::store::jobs::expire_pending_payments(&mut tx, &number).await?;
                 tx.commit().await?;
                 crate::routes::close_at_provider(s, ended);
                 n += 1;
@@ -80,16 +52,15 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::store::sql::Error>
 /// many were recorded. Bounded per run; the provider's answer goes through the notice checks.
 pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
     let t = now();
-    let rows = crate::store::sql::query(UNRECONCILED)
-        .bind(t - s.config.reconcile_after_secs)
-        .bind(t - s.config.payment_ttl_secs - 3600)
-        .fetch_all(&s.db.pool)
+    let due =
+        s.db.payments_to_reconcile(
+            t - s.config.reconcile_after_secs,
+            t - s.config.payment_ttl_secs - 3600,
+        )
         .await
         .map_err(|e| e.to_string())?;
     let mut n = 0;
-    for r in rows {
-        let id: String = r.try_get("id").map_err(|e| e.to_string())?;
-        let method: String = r.try_get("method").map_err(|e| e.to_string())?;
+    for (id, method) in due {
         let Some(provider) = s.payments.for_stored(&method) else {
             continue;
         };
@@ -174,29 +145,11 @@ const OUTBOX_BATCH: usize = 200;
 /// failed is not tried 200 times). Returns how many were delivered.
 pub async fn deliver_outbox(s: &State) -> Result<usize, crate::store::sql::Error> {
     let t = now();
-    let claim = if s.db.writer.is_postgres() {
-        CLAIM_NOTICES_PG
-    } else {
-        CLAIM_NOTICES
-    };
-    let rows = crate::store::sql::query(claim)
-        .bind(t + CLAIM_SECS)
-        .bind(t)
-        .bind(OUTBOX_BATCH as i64)
-        .fetch_all(&s.db.writer)
-        .await?;
-    if rows.is_empty() {
+    let mut queued =
+        s.db.claim_notices(t, t + CLAIM_SECS, OUTBOX_BATCH as i64)
+            .await?;
+    if queued.is_empty() {
         return Ok(0);
-    }
-    let mut queued = Vec::with_capacity(rows.len());
-    for r in &rows {
-        queued.push((
-            r.try_get::<i64>("id")?,
-            r.try_get::<String>("kind")?,
-            r.try_get::<String>("recipient")?,
-            r.try_get::<String>("subject")?,
-            r.try_get::<String>("body")?,
-        ));
     }
     // RETURNING gives no order; notices leave in the order they were queued.
     queued.sort_unstable_by_key(|q| q.0);
@@ -257,7 +210,7 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::store::sql::Error
     }
     mark_sent(s, &mut sent).await?;
     // Undelivered notices are given back at once, so the next run retries them (any server's).
-    stamp_now(s, RELEASE_NOTICE, &kept).await?;
+    s.db.release_notices(&kept, now()).await?;
     Ok(delivered)
 }
 
@@ -267,71 +220,30 @@ pub async fn deliver_outbox(s: &State) -> Result<usize, crate::store::sql::Error
 const MARK_EVERY: usize = 32;
 
 async fn mark_sent(s: &State, ids: &mut Vec<i64>) -> Result<(), crate::store::sql::Error> {
-    stamp_now(s, MARK_SENT, ids).await?;
+    s.db.mark_notices_sent(ids, now()).await?;
     ids.clear();
     Ok(())
-}
-
-/// Runs `sql` ($1 = now, $2 = id) for each of `ids`, in one transaction.
-async fn stamp_now(
-    s: &State,
-    sql: &'static str,
-    ids: &[i64],
-) -> Result<(), crate::store::sql::Error> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let t = now();
-    let mut tx = s.db.writer.begin().await?;
-    for &id in ids {
-        crate::store::sql::query(sql)
-            .bind(t)
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-    }
-    tx.commit().await
 }
 
 /// Queues renewal reminders for certificates this CA issued that expire within
 /// `reminder_days`, to the contacts of the subject's last renewal (once per certificate).
 pub async fn queue_reminders(s: &State) -> Result<usize, crate::store::sql::Error> {
     let t = now();
-    let rows = crate::store::sql::query(EXPIRING)
-        .bind(t)
-        .bind(t + s.config.reminder_days * 86_400)
-        .fetch_all(&s.db.pool)
-        .await?;
+    let expiring =
+        s.db.expiring_unreminded(t, t + s.config.reminder_days * 86_400)
+            .await?;
     let mut n = 0;
-    for r in rows {
-        let serial: String = r.try_get("serial")?;
-        let subject: String = r.try_get("subject")?;
-        let not_after: i64 = r.try_get("not_after")?;
+    for (serial, subject, not_after) in expiring {
         // A newer certificate for the same subject means this one was already renewed.
-        let newer = crate::store::sql::query(NEWER)
-            .bind(&subject)
-            .bind(not_after)
-            .fetch_optional(&s.db.pool)
-            .await?;
-        let contact = crate::store::sql::query(CONTACT)
-            .bind(&subject)
-            .fetch_optional(&s.db.pool)
-            .await?;
+        let newer = s.db.newer_certificate(&subject, not_after).await?;
+        let contact = s.db.last_form_of_subject(&subject).await?;
         let mut tx = s.db.writer.begin().await?;
-        let first = crate::store::sql::query(
-            "UPDATE certificates SET reminded_at = $1 WHERE serial = $2 AND reminded_at IS NULL",
-        )
-        .bind(t)
-        .bind(&serial)
-        .execute(&mut tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let first = crate::store::jobs::mark_reminded(&mut tx, &serial, t).await?;
         // Another server may have reminded it since the query above: once per certificate.
-        if first && newer.is_none() {
+        if first && !newer {
             if let Some(form) = contact
-                .and_then(|c| c.try_get::<String>("form_json").ok())
-                .and_then(|j| serde_json::from_str::<api::ApplicationForm>(&j).ok())
+                .as_deref()
+                .and_then(|j| serde_json::from_str::<api::ApplicationForm>(j).ok())
             {
                 let days = (not_after - t) / 86_400;
                 let body = format!("您的数字证书（{subject}）将在 {days} 天后到期，请在到期前在线续期。\nYour certificate ({subject}) expires in {days} days; renew it online before then.");
@@ -352,43 +264,4 @@ pub async fn queue_reminders(s: &State) -> Result<usize, crate::store::sql::Erro
         s.outbox_ready.notify_one();
     }
     Ok(n)
-}
-
-#[cfg(test)]
-mod tests {
-    /// SQLite's plan for each periodic query reads through indexes; none scans a table.
-    #[tokio::test]
-    async fn the_periodic_queries_use_indexes() {
-        let (_dir, db) = crate::store::test_store().await;
-        for q in [
-            super::UNPAID,
-            super::UNRECONCILED,
-            crate::store::refunds::DUE,
-            super::CLAIM_NOTICES,
-            super::EXPIRING,
-            super::NEWER,
-            super::CONTACT,
-            crate::store::challenges::FORGET,
-        ] {
-            let mut explain = crate::store::sql::query_owned(format!("EXPLAIN QUERY PLAN {q}"));
-            for n in (1..10).take_while(|n| q.contains(&format!("${n}"))) {
-                explain = explain.bind(n.to_string());
-            }
-            let plan = explain.fetch_all(&db.pool).await.unwrap();
-            let steps: Vec<String> = plan
-                .iter()
-                .map(|r| r.try_get::<String>("detail").unwrap())
-                .collect();
-            // Steps that read a table (SCAN, SEARCH) must go through an index; others
-            // ("LIST SUBQUERY 1") only say how the plan is nested.
-            let reads: Vec<&String> = steps
-                .iter()
-                .filter(|d| d.starts_with("SCAN") || d.starts_with("SEARCH"))
-                .collect();
-            assert!(
-                !reads.is_empty() && reads.iter().all(|d| d.contains("USING")),
-                "{q}: {steps:?}"
-            );
-        }
-    }
 }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod challenges;
 pub mod check;
 pub mod console;
+pub mod jobs;
 pub mod records;
 pub mod refunds;
 pub mod reports;
