@@ -204,31 +204,10 @@ async fn gateway(
         .into_response())
 }
 
-struct Trade {
-    trade_no: String,
-    total_fen: i64,
-    subject: String,
-    notify_url: String,
-    status: String,
-    expires_at: i64,
-}
+use crate::store::sandbox::Trade;
 
 async fn trade(s: &State, id: &str) -> AppResult<Option<Trade>> {
-    let row = crate::store::sql::query("SELECT trade_no, total_fen, subject, notify_url, status, expires_at FROM sandbox_alipay_trades WHERE out_trade_no = $1")
-        .bind(id)
-        .fetch_optional(&s.db.pool)
-        .await?;
-    Ok(match row {
-        None => None,
-        Some(r) => Some(Trade {
-            trade_no: r.try_get("trade_no")?,
-            total_fen: r.try_get("total_fen")?,
-            subject: r.try_get("subject")?,
-            notify_url: r.try_get("notify_url")?,
-            status: r.try_get("status")?,
-            expires_at: r.try_get("expires_at")?,
-        }),
-    })
+    Ok(s.db.sandbox_trade(id).await?)
 }
 
 /// `yyyy-MM-dd HH:mm:ss` (GMT+8) back to Unix time.
@@ -267,16 +246,18 @@ async fn open_trade(s: &State, biz: &Value, notify_url: &str) -> AppResult<Resul
     }
     let t = now();
     let expires = parse_gmt8(&str_of("time_expire")).unwrap_or(t + 2 * 3600);
-    crate::store::sql::query("INSERT INTO sandbox_alipay_trades (out_trade_no, trade_no, total_fen, subject, notify_url, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, 'WAIT_BUYER_PAY', $6, $7) ON CONFLICT (out_trade_no) DO NOTHING")
-        .bind(&id)
-        .bind(format!("2026{}", crate::random_id(12)))
-        .bind(total)
-        .bind(str_of("subject"))
-        .bind(notify_url)
-        .bind(t)
-        .bind(expires)
-        .execute(&s.db.writer)
-        .await?;
+    let trade_no = format!("2026{}", crate::random_id(12));
+    let subject = str_of("subject");
+    s.db.sandbox_open_trade(&crate::store::sandbox::NewTrade {
+        out_trade_no: &id,
+        trade_no: &trade_no,
+        total_fen: total,
+        subject: &subject,
+        notify_url,
+        created_at: t,
+        expires_at: expires,
+    })
+    .await?;
     let tr = trade(s, &id)
         .await?
         .ok_or(AppError::Internal("sandbox trade lost".into()))?;
@@ -337,14 +318,10 @@ async fn query(s: &State, id: &str) -> AppResult<Value> {
 }
 
 async fn close(s: &State, id: &str) -> AppResult<Value> {
-    let closed = crate::store::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_CLOSED' WHERE out_trade_no = $1 AND status = 'WAIT_BUYER_PAY'")
-        .bind(id)
-        .execute(&s.db.writer)
-        .await?
-        .rows_affected();
+    let closed = s.db.sandbox_close_trade(id).await?;
     Ok(match trade(s, id).await? {
         None => not_exist(),
-        Some(t) if closed == 1 || t.status == "TRADE_CLOSED" => {
+        Some(t) if closed || t.status == "TRADE_CLOSED" => {
             json!({ "code": "10000", "msg": "Success", "out_trade_no": id, "trade_no": t.trade_no })
         }
         Some(_) => failure("40004", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"),
@@ -352,11 +329,7 @@ async fn close(s: &State, id: &str) -> AppResult<Value> {
 }
 
 async fn refunded_fen(s: &State, id: &str) -> AppResult<i64> {
-    let r = crate::store::sql::query("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
-        .bind(id)
-        .fetch_one(&s.db.pool)
-        .await?;
-    Ok(r.try_get("n")?)
+    Ok(s.db.sandbox_refunded_fen(id).await?)
 }
 
 async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResult<Value> {
@@ -390,11 +363,7 @@ async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResul
             "fund_change": fund_change, "refund_fee": api::yuan(total_refunded),
         })
     };
-    let already = crate::store::sql::query("SELECT amount_fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1 AND out_request_no = $2")
-        .bind(id)
-        .bind(request_no)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    let already = s.db.sandbox_refund(id, request_no).await?;
     if already.is_some() {
         // The same request again: refunded once, no money moves now.
         return Ok(done("N", refunded_fen(s, id).await?));
@@ -404,11 +373,7 @@ async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResul
         return Ok(failure("40004", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
     }
     let mut tx = s.db.writer.begin().await?;
-    let before: i64 = crate::store::sql::query("SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS n FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
-        .bind(id)
-        .fetch_one(&mut tx)
-        .await?
-        .try_get("n")?;
+    let before = crate::store::sandbox::refunded_fen_in(&mut tx, id).await?;
     if before + amount > t.total_fen {
         return Ok(failure(
             "40004",
@@ -416,21 +381,8 @@ async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResul
             "退款金额超限",
         ));
     }
-    crate::store::sql::query("INSERT INTO sandbox_alipay_refunds (out_trade_no, out_request_no, amount_fen, at) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(request_no)
-        .bind(amount)
-        .bind(now())
-        .execute(&mut tx)
-        .await?;
-    if before + amount == t.total_fen {
-        crate::store::sql::query(
-            "UPDATE sandbox_alipay_trades SET status = 'TRADE_CLOSED' WHERE out_trade_no = $1",
-        )
-        .bind(id)
-        .execute(&mut tx)
-        .await?;
-    }
+    let closes = before + amount == t.total_fen;
+    crate::store::sandbox::book_refund(&mut tx, id, request_no, amount, now(), closes).await?;
     tx.commit().await?;
     tracing::info!(
         payment = id,
@@ -444,11 +396,7 @@ async fn refund_query(s: &State, id: &str, request_no: &str) -> AppResult<Value>
     let Some(t) = trade(s, id).await? else {
         return Ok(not_exist());
     };
-    let r = crate::store::sql::query("SELECT amount_fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1 AND out_request_no = $2")
-        .bind(id)
-        .bind(request_no)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    let r = s.db.sandbox_refund(id, request_no).await?;
     Ok(match r {
         // No such refund: Alipay answers success with no refund in it.
         None => {
@@ -457,7 +405,7 @@ async fn refund_query(s: &State, id: &str, request_no: &str) -> AppResult<Value>
         Some(r) => json!({
             "code": "10000", "msg": "Success", "out_trade_no": id, "trade_no": t.trade_no,
             "out_request_no": request_no, "total_amount": api::yuan(t.total_fen),
-            "refund_amount": api::yuan(r.try_get::<i64>("amount_fen")?), "refund_status": "REFUND_SUCCESS",
+            "refund_amount": api::yuan(r), "refund_status": "REFUND_SUCCESS",
         }),
     })
 }
@@ -496,13 +444,7 @@ async fn cashier_pay(
     let t = trade(&s, &id).await?.ok_or(AppError::NotFound)?;
     let at = now();
     if t.status == "WAIT_BUYER_PAY" && t.expires_at > at {
-        let paid = crate::store::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_SUCCESS', paid_at = $1 WHERE out_trade_no = $2 AND status = 'WAIT_BUYER_PAY'")
-            .bind(at)
-            .bind(&id)
-            .execute(&s.db.writer)
-            .await?
-            .rows_affected()
-            == 1;
+        let paid = s.db.sandbox_pay_trade(&id, at).await?;
         if paid {
             if s.config.sandbox_drop_notices {
                 tracing::warn!(payment = %id, "sandbox: notice dropped (fault injection)");

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod records;
 pub mod refunds;
 pub mod reports;
+pub mod sandbox;
 pub mod sql;
 
 use api::{Event, OrderStatus};
