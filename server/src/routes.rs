@@ -268,25 +268,16 @@ async fn apply(
         return Err(not_ours());
     }
     let summary = ccid::cert::summarize(&der, t).map_err(|_| not_ours())?;
-    let row =
-        crate::store::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
-            .bind(&summary.serial)
-            .fetch_optional(&s.db.pool)
-            .await?;
+    let row = s.db.certificate_der(&summary.serial).await?;
     // A certificate byte-identical to one this CA recorded when issuing it needs no signature
     // check (a P-256 verification); any other must carry this CA's signature.
-    let recorded = row
-        .as_ref()
-        .map(|r| r.try_get::<Vec<u8>>("der"))
-        .transpose()?;
-    if recorded.as_deref() != Some(der.as_slice()) && !s.ca.issued(&cert) {
+    let recorded = row.as_ref().map(|(d, _)| d.as_slice());
+    if recorded != Some(der.as_slice()) && !s.ca.issued(&cert) {
         return Err(not_ours());
     }
     check_window(&s, &summary, t)?;
-    if let Some(r) = &row {
-        if r.try_get::<Option<i64>>("revoked_at")?.is_some() {
-            return Err(AppError::Forbidden("this certificate is revoked"));
-        }
+    if row.as_ref().is_some_and(|(_, revoked)| revoked.is_some()) {
+        return Err(AppError::Forbidden("this certificate is revoked"));
     }
     // One renewal per certificate: once its successor is installed, that one renews next.
     if s.db.renewed(&summary.serial).await? {
@@ -342,36 +333,28 @@ async fn apply(
     }
     let (y, m, d) = crate::china_date(t);
     let day = format!("{y:04}{m:02}{d:02}");
-    let seq: i64 = crate::store::sql::query("INSERT INTO order_seq (day, last) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET last = order_seq.last + 1 RETURNING last")
-        .bind(&day)
-        .fetch_one(&mut tx)
-        .await?
-        .try_get("last")?;
+    let seq = crate::store::renewals::next_order_seq(&mut tx, &day).await?;
     let number = format!("01{day}{seq:07}");
     // Hashed once: bound in the INSERT and kept in the order view built afterwards.
     let (fingerprint, token_hash) = (sha256_hex(&der), sha256_hex(token.as_bytes()));
     let form_json = serde_json::to_string(&form).map_err(|e| AppError::Internal(e.to_string()))?;
-    let inserted = crate::store::sql::query(
-        // The trigger writes the audit record applied → awaiting payment, by the applicant.
-        "INSERT INTO orders (number, cert_fingerprint, cert_serial, subject, old_cert, old_not_after, period_months, fee_fen, new_not_after, form_json, operator_name, status, open, applied_at, updated_at, token_hash, actor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $13, $14, 'applicant')",
-    )
-    .bind(&number)
-    .bind(&fingerprint)
-    .bind(&summary.serial)
-    .bind(&summary.subject)
-    .bind(der.clone())
-    .bind(summary.not_after)
-    .bind(i64::from(form.period_months))
-    .bind(price.fee_fen)
-    .bind(new_not_after)
-    .bind(&form_json)
-    .bind(&form.operator.name)
-    .bind(OrderStatus::AwaitingPayment.as_str())
-    .bind(t)
-    .bind(&token_hash)
-    .execute(&mut tx)
-    .await;
+    let new_order = crate::store::renewals::NewOrder {
+        number: &number,
+        fingerprint: &fingerprint,
+        serial: &summary.serial,
+        subject: &summary.subject,
+        old_cert: &der,
+        old_not_after: summary.not_after,
+        period_months: i64::from(form.period_months),
+        fee_fen: price.fee_fen,
+        new_not_after,
+        form_json: &form_json,
+        operator_name: &form.operator.name,
+        status: OrderStatus::AwaitingPayment.as_str(),
+        at: t,
+        token_hash: &token_hash,
+    };
+    let inserted = crate::store::renewals::insert_order(&mut tx, &new_order).await;
     if let Err(e) = &inserted {
         if e.is_unique_violation() {
             return Err(AppError::conflict(
@@ -439,12 +422,7 @@ pub(crate) async fn view(s: &State, o: &Order) -> AppResult<OrderView> {
     let payment = s.db.latest_payment(&o.number).await?;
     // Invoices are issued on installation: no query before.
     let invoice = if o.status == OrderStatus::Installed {
-        crate::store::sql::query("SELECT * FROM invoices WHERE order_number = $1")
-            .bind(&o.number)
-            .fetch_optional(&s.db.pool)
-            .await?
-            .map(|r| invoice_view(&r))
-            .transpose()?
+        s.db.invoice_of(&o.number).await?
     } else {
         None
     };
@@ -497,19 +475,6 @@ fn payment_view(p: &Payment) -> api::PaymentView {
         qr_payload: p.qr_payload.clone().unwrap_or_default(),
         expires_at: p.expires_at,
     }
-}
-
-fn invoice_view(r: &crate::store::sql::Row) -> Result<api::InvoiceView, crate::store::sql::Error> {
-    Ok(api::InvoiceView {
-        number: r.try_get("number")?,
-        issued_at: r.try_get("issued_at")?,
-        buyer_title: r.try_get("buyer_title")?,
-        buyer_taxpayer_id: r.try_get("buyer_taxpayer_id")?,
-        item: r.try_get("item")?,
-        amount_fen: r.try_get("amount_fen")?,
-        tax_fen: r.try_get("tax_fen")?,
-        total_fen: r.try_get("total_fen")?,
-    })
 }
 
 async fn order(
@@ -570,15 +535,7 @@ pub(crate) async fn close_pending_payments(
     tx: &mut crate::store::sql::Tx,
     number: &str,
 ) -> Result<Vec<(String, String)>, crate::store::sql::Error> {
-    let rows = crate::store::sql::query(
-        "UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending' RETURNING id, method",
-    )
-    .bind(number)
-    .fetch_all(&mut *tx)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("method")?)))
-        .collect()
+    crate::store::renewals::close_pending_payments(tx, number).await
 }
 
 /// Closes payments at their provider, in the background: their QR codes stop taking money. A
@@ -673,35 +630,26 @@ async fn create_payment(
     let mut tx = s.db.writer.begin().await?;
     // The new payment replaces the order's pending ones: money still sent to those is returned.
     let replaced = close_pending_payments(&mut tx, &number).await?;
-    let made: i64 =
-        crate::store::sql::query("SELECT COUNT(*) AS n FROM payments WHERE order_number = $1")
-            .bind(&number)
-            .fetch_one(&mut tx)
-            .await?
-            .try_get("n")?;
+    let made = crate::store::renewals::payments_made(&mut tx, &number).await?;
     if made >= PAYMENTS_PER_ORDER {
         return Err(AppError::conflict(
             "too_many_payments",
             "this order has made as many payments as it may; apply again",
         ));
     }
-    crate::store::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)")
-        .bind(&id)
-        .bind(&number)
-        .bind(method)
-        .bind(o.fee_fen)
-        .bind(&title)
-        .bind(&taxpayer)
-        .bind(t)
-        .bind(expires_at)
-        .execute(&mut tx)
-        .await?;
+    let payment = crate::store::renewals::NewPayment {
+        id: &id,
+        order: &number,
+        method,
+        amount_fen: o.fee_fen,
+        invoice_title: &title,
+        taxpayer_id: &taxpayer,
+        created_at: t,
+        expires_at,
+    };
+    crate::store::renewals::insert_payment(&mut tx, &payment).await?;
     // Still awaiting payment (a notice may have moved it meanwhile): else no new payment.
-    let status: String = crate::store::sql::query("SELECT status FROM orders WHERE number = $1")
-        .bind(&number)
-        .fetch_one(&mut tx)
-        .await?
-        .try_get("status")?;
+    let status = crate::store::renewals::order_status_in(&mut tx, &number).await?;
     if status != OrderStatus::AwaitingPayment.as_str() {
         return Err(illegal(&o, "pay"));
     }
@@ -719,23 +667,14 @@ async fn create_payment(
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(payment = %id, error = %e, "the provider did not create the trade");
-            crate::store::sql::query(
-                "UPDATE payments SET status = 'closed' WHERE id = $1 AND status = 'pending'",
-            )
-            .bind(&id)
-            .execute(&s.db.writer)
-            .await?;
+            s.db.close_payment(&id).await?;
             return Err(AppError::Unavailable(
                 "provider_unavailable",
                 "the payment provider did not answer; try again in a moment",
             ));
         }
     };
-    crate::store::sql::query("UPDATE payments SET qr_payload = $1, pay_url = $2 WHERE id = $3")
-        .bind(created.qr_payload)
-        .bind(created.pay_url)
-        .bind(&id)
-        .execute(&s.db.writer)
+    s.db.set_payment_codes(&id, created.qr_payload, created.pay_url)
         .await?;
     let p = s.db.payment(&id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(payment_view(&p)))
@@ -805,38 +744,27 @@ pub(crate) async fn take_payment(s: &State, notice: &crate::payment::Paid) -> Ap
     if p.amount_fen != notice.amount_fen {
         // Money came, but not the amount asked for: recorded for the review console to settle
         // (acknowledged, so the provider stops resending; the record is what counts).
-        crate::store::sql::query("INSERT INTO payment_discrepancies (payment_id, order_number, kind, amount_fen, expected_fen, trade_no, at) VALUES ($1, $2, 'wrong_amount', $3, $4, $5, $6) ON CONFLICT (trade_no, kind) DO NOTHING")
-            .bind(&p.id)
-            .bind(&p.order_number)
-            .bind(notice.amount_fen)
-            .bind(p.amount_fen)
-            .bind(&notice.trade_no)
-            .bind(t)
-            .execute(&mut tx)
-            .await?;
+        crate::store::renewals::record_wrong_amount(
+            &mut tx,
+            &p.id,
+            &p.order_number,
+            notice.amount_fen,
+            p.amount_fen,
+            &notice.trade_no,
+            t,
+        )
+        .await?;
         tx.commit().await?;
         tracing::warn!(payment = %p.id, order = %p.order_number, paid = notice.amount_fen, expected = p.amount_fen, "payment of a wrong amount recorded as a discrepancy");
         return Ok(());
     }
-    let taken = crate::store::sql::query("UPDATE payments SET status = 'paid', paid_at = $1, trade_no = $2 WHERE id = $3 AND status = 'pending'")
-        .bind(t)
-        .bind(&notice.trade_no)
-        .bind(&p.id)
-        .execute(&mut tx)
-        .await?
-        .rows_affected()
-        == 1;
+    let taken =
+        crate::store::renewals::take_pending_payment(&mut tx, &p.id, &notice.trade_no, t).await?;
     if !taken {
         // Money for a payment that was closed (expired with its order, replaced by a newer one,
         // the order cancelled): recorded with its trade and returned.
-        let late = crate::store::sql::query("UPDATE payments SET paid_at = $1, trade_no = $2 WHERE id = $3 AND status IN ('expired', 'closed')")
-            .bind(t)
-            .bind(&notice.trade_no)
-            .bind(&p.id)
-            .execute(&mut tx)
-            .await?
-            .rows_affected()
-            == 1;
+        let late =
+            crate::store::renewals::record_late_money(&mut tx, &p.id, &notice.trade_no, t).await?;
         if late {
             crate::refund::queue(
                 &mut tx,
@@ -894,14 +822,8 @@ pub(crate) async fn take_payment(s: &State, notice: &crate::payment::Paid) -> Ap
     }
     // Read in the transaction: a second connection here could wait on a pool this notice's
     // concurrent repeats hold (PostgreSQL).
-    let revoked = crate::store::sql::query("SELECT c.revoked_at FROM orders o JOIN certificates c ON c.serial = o.cert_serial WHERE o.number = $1")
-        .bind(&p.order_number)
-        .fetch_optional(&mut tx)
-        .await?
-        .map(|r| r.try_get::<Option<i64>>("revoked_at"))
-        .transpose()?
-        .flatten()
-        .is_some();
+    let revoked =
+        crate::store::renewals::order_certificate_revoked(&mut tx, &p.order_number).await?;
     if revoked {
         // Revoked while the payment was under way: the renewal stops and the money goes back.
         let step = Step::new(
@@ -1021,15 +943,14 @@ async fn issue(
             )),
         };
     }
-    crate::store::sql::query(
-        "INSERT INTO certificates (serial, subject, not_after, der, renews) VALUES ($1, $2, $3, $4, $5)",
+    crate::store::renewals::insert_renewed_certificate(
+        &mut tx,
+        &crate::ca::serial_hex(&serial),
+        &o.subject,
+        o.new_not_after,
+        &der,
+        &o.cert_serial,
     )
-    .bind(crate::ca::serial_hex(&serial))
-    .bind(&o.subject)
-    .bind(o.new_not_after)
-    .bind(der.clone())
-    .bind(&o.cert_serial)
-    .execute(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(Json(api::IssueResponse {
@@ -1077,14 +998,10 @@ async fn management_answer(
     let Json(req) = req?;
     let key = install_key(&s, &o).await?;
     // Counted before answering, in one statement, so parallel requests cannot pass the limit.
-    let counted = crate::store::sql::query("UPDATE orders SET management_answers = management_answers + 1 WHERE number = $1 AND status = $2 AND management_answers < $3")
-        .bind(&number)
-        .bind(OrderStatus::Issued.as_str())
-        .bind(MANAGEMENT_ANSWERS)
-        .execute(&s.db.writer)
-        .await?
-        .rows_affected();
-    if counted != 1 {
+    let counted =
+        s.db.count_management_answer(&number, OrderStatus::Issued.as_str(), MANAGEMENT_ANSWERS)
+            .await?;
+    if !counted {
         return Err(AppError::conflict(
             "management_key_expired",
             "the management key was answered for too often; call the CA's hotline",
@@ -1171,11 +1088,7 @@ async fn confirm(
     let step = Step::new(&number, OrderStatus::Issued, Event::Install, "applicant", t);
     transition(&mut tx, step.also(crate::store::Also::Installed)).await?;
     // The token keeps its management key: file it under the certificate it now holds.
-    crate::store::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) SELECT $1, algorithm, key_bytes, wrapped, $2 FROM management_keys WHERE cert_serial = $3 ON CONFLICT (cert_serial) DO NOTHING")
-        .bind(&summary.serial)
-        .bind(t)
-        .bind(&o.cert_serial)
-        .execute(&mut tx)
+    crate::store::renewals::carry_management_key(&mut tx, &summary.serial, &o.cert_serial, t)
         .await?;
     let invoice = crate::routes::admin::issue_invoice(&mut tx, &number, &payment, t).await?;
     let body = format!(
@@ -1212,12 +1125,8 @@ async fn invoice(
     headers: HeaderMap,
 ) -> AppResult<Json<api::InvoiceView>> {
     authorized(&s, &number, &headers).await?;
-    let row = crate::store::sql::query("SELECT * FROM invoices WHERE order_number = $1")
-        .bind(&number)
-        .fetch_optional(&s.db.pool)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(invoice_view(&row)?))
+    let invoice = s.db.invoice_of(&number).await?;
+    Ok(Json(invoice.ok_or(AppError::NotFound)?))
 }
 
 /// The CA's certificate revocation list (DER, RFC 5280), valid for a day; signed again only
@@ -1318,27 +1227,12 @@ async fn ocsp_answer(s: &State, addr: std::net::SocketAddr, der: &[u8], get: boo
     let mut known = std::collections::HashMap::new();
     for id in &parsed.ids {
         let serial = id.serial_hex();
-        let row = crate::store::sql::query(
-            "SELECT revoked_at, revocation_reason FROM certificates WHERE serial = $1",
-        )
-        .bind(&serial)
-        .fetch_optional(&s.db.pool)
-        .await;
-        let status = match row {
+        let status = match s.db.revocation_of(&serial).await {
             Ok(None) => continue,
-            Ok(Some(r)) => match (
-                r.try_get::<Option<i64>>("revoked_at"),
-                r.try_get::<Option<i64>>("revocation_reason"),
-            ) {
-                (Ok(None), _) => crate::ocsp::Status::Good,
-                (Ok(Some(at)), Ok(reason)) => crate::ocsp::Status::Revoked {
-                    at,
-                    reason: reason.and_then(|c| u8::try_from(c).ok()).unwrap_or(0),
-                },
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::error!(error = %e, "ocsp lookup");
-                    return ocsp_reply(crate::ocsp::internal_error());
-                }
+            Ok(Some(None)) => crate::ocsp::Status::Good,
+            Ok(Some(Some((at, reason)))) => crate::ocsp::Status::Revoked {
+                at,
+                reason: reason.and_then(|c| u8::try_from(c).ok()).unwrap_or(0),
             },
             Err(e) => {
                 tracing::error!(error = %e, "ocsp lookup");
@@ -1472,16 +1366,11 @@ async fn prefill(
     let cert = Certificate::from_der(&der).map_err(|_| not_ours())?;
     let summary = ccid::cert::summarize(&der, t).map_err(|_| not_ours())?;
     // Only a certificate this CA recorded, byte for byte (which also proves it issued it).
-    let row =
-        crate::store::sql::query("SELECT der, revoked_at FROM certificates WHERE serial = $1")
-            .bind(&summary.serial)
-            .fetch_optional(&s.db.pool)
-            .await?;
-    let Some(row) = row.filter(|r| r.try_get::<Vec<u8>>("der").ok().as_deref() == Some(&der[..]))
-    else {
+    let row = s.db.certificate_der(&summary.serial).await?;
+    let Some((_, revoked_at)) = row.filter(|(recorded, _)| recorded[..] == der[..]) else {
         return Err(not_ours());
     };
-    if row.try_get::<Option<i64>>("revoked_at")?.is_some() {
+    if revoked_at.is_some() {
         return Err(AppError::conflict(
             "certificate_revoked",
             "this certificate is revoked",
@@ -1548,14 +1437,10 @@ async fn renewal_info(
     if aki != s.ca.key_id() {
         return Err(AppError::NotFound);
     }
-    let row = crate::store::sql::query(
-        "SELECT not_after FROM certificates WHERE serial = $1 AND revoked_at IS NULL",
-    )
-    .bind(crate::ca::serial_hex(&serial))
-    .fetch_optional(&s.db.pool)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let not_after: i64 = row.try_get("not_after")?;
+    let not_after =
+        s.db.unrevoked_not_after(&crate::ca::serial_hex(&serial))
+            .await?
+            .ok_or(AppError::NotFound)?;
     let start = not_after - s.config.renewal_window_days * 86_400;
     let body = serde_json::json!({
         "suggestedWindow": { "start": crate::rfc3339(start), "end": crate::rfc3339(not_after) },

@@ -10,6 +10,7 @@ pub mod console;
 pub mod jobs;
 pub mod records;
 pub mod refunds;
+pub mod renewals;
 pub mod reports;
 pub mod sandbox;
 pub mod sql;
