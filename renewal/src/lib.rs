@@ -370,26 +370,32 @@ pub async fn install<K: Token, A: RenewalApi>(
     let server_key = order
         .management_key_algorithm
         .and_then(Algorithm::from_byte);
-    let mut holder = match server_key {
-        Some(alg) => KeyHolder::Server {
-            api,
-            number: n,
-            order_token,
-            alg,
-            failed: None,
-        },
-        None => KeyHolder::Factory,
-    };
+    // The relay's own failure, kept so it is reported as the server's, not the token's.
+    let mut relay_failed: Option<CallError> = None;
     let written = token
         .with(async |piv| {
             piv.verify_pin(pin).await?;
             // Who holds the management key: the CA (this side relays its challenge), the token
             // itself behind the PIN (ykman's convention), or nobody changed the factory key.
-            if matches!(holder, KeyHolder::Factory) {
-                let key = piv.pin_protected_management_key().await?;
-                holder = KeyHolder::Local(key.unwrap_or_else(ManagementKey::default_tdes));
+            let mut holder = match server_key {
+                Some(alg) => KeyHolder::Server {
+                    api,
+                    number: n,
+                    order_token,
+                    alg,
+                    failed: None,
+                },
+                None => KeyHolder::Local(
+                    piv.pin_protected_management_key()
+                        .await?
+                        .unwrap_or_else(ManagementKey::default_tdes),
+                ),
+            };
+            let authenticated = piv.authenticate_with(&mut holder).await;
+            if let KeyHolder::Server { failed, .. } = &mut holder {
+                relay_failed = failed.take();
             }
-            piv.authenticate_with(&mut holder).await?;
+            authenticated?;
             piv.write_certificate(Slot::Authentication, &new_der)
                 .await?;
             if piv.read_certificate(Slot::Authentication).await?.as_deref() != Some(&new_der[..]) {
@@ -401,16 +407,10 @@ pub async fn install<K: Token, A: RenewalApi>(
                 .map(Some)
         })
         .await;
-    let proof = match (written, holder) {
-        // The relay to the CA failed: that is the server's error, not the token's.
-        (
-            Err(_),
-            KeyHolder::Server {
-                failed: Some(e), ..
-            },
-        ) => return Err(e.into()),
-        (r, _) => r?.ok_or(RenewalError::ReadBack)?,
-    };
+    if let Some(e) = relay_failed {
+        return Err(e.into());
+    }
+    let proof = written?.ok_or(RenewalError::ReadBack)?;
     // No local check of `proof`: the server verifies it against the new certificate, and
     // verifying here would ship RSA and P-256 verification code to every citizen.
     progress(Step::Confirm);
@@ -429,8 +429,6 @@ pub async fn install<K: Token, A: RenewalApi>(
 /// once in the download: the key here (factory default, or read from behind the PIN), or the CA's
 /// server, to which the token's witness and challenge are relayed.
 enum KeyHolder<'a, A> {
-    /// Not decided yet: read from behind the PIN, else the factory default.
-    Factory,
     Local(ManagementKey),
     Server {
         api: &'a A,
@@ -450,25 +448,21 @@ fn relay_failed() -> PivError {
 impl<A: RenewalApi> ManagementResponder for KeyHolder<'_, A> {
     fn algorithm(&self) -> Algorithm {
         match self {
-            KeyHolder::Factory => Algorithm::Tdes,
             KeyHolder::Local(k) => k.algorithm(),
             KeyHolder::Server { alg, .. } => *alg,
         }
     }
 
     async fn answer(&mut self, witness: &[u8]) -> Result<(Vec<u8>, Vec<u8>), PivError> {
-        let KeyHolder::Server {
-            api,
-            number,
-            order_token,
-            failed,
-            ..
-        } = self
-        else {
-            return match self {
-                KeyHolder::Local(k) => ccid::piv::respond(k, witness),
-                _ => ccid::piv::respond(&ManagementKey::default_tdes(), witness),
-            };
+        let (api, number, order_token, failed) = match self {
+            KeyHolder::Local(k) => return ccid::piv::respond(k, witness),
+            KeyHolder::Server {
+                api,
+                number,
+                order_token,
+                failed,
+                ..
+            } => (*api, *number, *order_token, failed),
         };
         let req = api::ManagementWitness {
             witness: api.b64_encode(witness),
@@ -490,18 +484,15 @@ impl<A: RenewalApi> ManagementResponder for KeyHolder<'_, A> {
     }
 
     async fn check(&mut self, challenge: &[u8], response: &[u8]) -> Result<bool, PivError> {
-        let KeyHolder::Server {
-            api,
-            number,
-            order_token,
-            failed,
-            ..
-        } = self
-        else {
-            return Ok(match self {
-                KeyHolder::Local(k) => k.encrypt(challenge) == response,
-                _ => ManagementKey::default_tdes().encrypt(challenge) == response,
-            });
+        let (api, number, order_token, failed) = match self {
+            KeyHolder::Local(k) => return Ok(k.encrypt(challenge) == response),
+            KeyHolder::Server {
+                api,
+                number,
+                order_token,
+                failed,
+                ..
+            } => (*api, *number, *order_token, failed),
         };
         let req = api::ManagementCheck {
             challenge: api.b64_encode(challenge),

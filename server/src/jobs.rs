@@ -29,7 +29,12 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::store::sql::Error>
         .note("payment time limit passed");
         match transition(&mut tx, step).await {
             Ok(_) => {
-                let ended = crate::store::jobs::expire_pending_payments(&mut tx, &number).await?;
+                let ended = crate::store::renewals::end_pending_payments(
+                    &mut tx,
+                    &number,
+                    crate::store::renewals::Ended::Expired,
+                )
+                .await?;
                 tx.commit().await?;
                 crate::routes::close_at_provider(s, ended);
                 n += 1;

@@ -535,7 +535,8 @@ pub(crate) async fn close_pending_payments(
     tx: &mut crate::store::sql::Tx,
     number: &str,
 ) -> Result<Vec<(String, String)>, crate::store::sql::Error> {
-    crate::store::renewals::close_pending_payments(tx, number).await
+    crate::store::renewals::end_pending_payments(tx, number, crate::store::renewals::Ended::Closed)
+        .await
 }
 
 /// Closes payments at their provider, in the background: their QR codes stop taking money. A

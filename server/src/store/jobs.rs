@@ -160,20 +160,6 @@ impl Store {
     }
 }
 
-/// Expires an order's pending payments; the ones ended (id, method), to close at their provider.
-pub async fn expire_pending_payments(
-    tx: &mut Tx,
-    number: &str,
-) -> Result<Vec<(String, String)>, Error> {
-    sql::query("UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending' RETURNING id, method")
-        .bind(number)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("method")?)))
-        .collect()
-}
-
 /// Marks a certificate reminded of; false when another server did first (once per certificate).
 pub async fn mark_reminded(tx: &mut Tx, serial: &str, t: i64) -> Result<bool, Error> {
     Ok(sql::query(

@@ -181,18 +181,31 @@ pub async fn insert_order(tx: &mut Tx, o: &NewOrder<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Closes an order's pending payments; them (id, method), to close at their provider.
-pub async fn close_pending_payments(
+/// Ends an order's pending payments as `closed` (the order no longer takes them) or `expired`
+/// (its time to pay passed); them (id, method), to close at their provider.
+pub async fn end_pending_payments(
     tx: &mut Tx,
     number: &str,
+    ended: Ended,
 ) -> Result<Vec<(String, String)>, Error> {
-    sql::query("UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending' RETURNING id, method")
+    let text = match ended {
+        Ended::Closed => "UPDATE payments SET status = 'closed' WHERE order_number = $1 AND status = 'pending' RETURNING id, method",
+        Ended::Expired => "UPDATE payments SET status = 'expired' WHERE order_number = $1 AND status = 'pending' RETURNING id, method",
+    };
+    sql::query(text)
         .bind(number)
         .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("method")?)))
         .collect()
+}
+
+/// How a pending payment ends without money.
+#[derive(Clone, Copy)]
+pub enum Ended {
+    Closed,
+    Expired,
 }
 
 /// How many payments the order has made.

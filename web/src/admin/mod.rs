@@ -10,6 +10,7 @@ pub mod refunds;
 pub mod revocations;
 
 use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
 
 /// A call to the admin API: the session cookie goes along (same origin); changes carry the CSRF
 /// token from the login.
@@ -70,6 +71,23 @@ async fn answered(resp: gloo_net::http::Response) -> Result<(), String> {
     }
     let e: api::ApiError = resp.json().await.map_err(|e| e.to_string())?;
     Err(e.code)
+}
+
+/// The value of the input or select an event came from.
+pub fn value(e: &yew::Event) -> String {
+    e.target()
+        .and_then(|t| {
+            t.clone()
+                .dyn_into::<web_sys::HtmlInputElement>()
+                .map(|i| i.value())
+                .ok()
+                .or_else(|| {
+                    t.dyn_into::<web_sys::HtmlSelectElement>()
+                        .ok()
+                        .map(|s| s.value())
+                })
+        })
+        .unwrap_or_default()
 }
 
 pub use api::AdminOrder;

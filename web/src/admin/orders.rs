@@ -6,7 +6,6 @@ use crate::components::token_view::date;
 use crate::i18n::Lang;
 use crate::i18n_admin::t;
 use api::{AdminOrder, OrderDetail};
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -15,21 +14,7 @@ pub struct OrdersProps {
     pub csrf: String,
 }
 
-fn value(e: &Event) -> String {
-    e.target()
-        .and_then(|t| {
-            t.clone()
-                .dyn_into::<web_sys::HtmlInputElement>()
-                .map(|i| i.value())
-                .ok()
-                .or_else(|| {
-                    t.dyn_into::<web_sys::HtmlSelectElement>()
-                        .ok()
-                        .map(|s| s.value())
-                })
-        })
-        .unwrap_or_default()
-}
+use super::value;
 
 const REASONS: [&str; 5] = [
     "key_compromise",

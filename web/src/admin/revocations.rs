@@ -5,7 +5,6 @@ use crate::components::token_view::date;
 use crate::i18n::Lang;
 use crate::i18n_admin::t;
 use api::{CertificateDetail, CertificateRecord};
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -22,13 +21,6 @@ fn reason_key(code: Option<i64>) -> &'static str {
         Some(5) => "reason_cessation_of_operation",
         _ => "reason_unspecified",
     }
-}
-
-fn input_value(e: &Event) -> String {
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-        .map(|i| i.value())
-        .unwrap_or_default()
 }
 
 #[component]
@@ -110,7 +102,7 @@ pub fn Revocations(props: &RevocationsProps) -> Html {
             <h2>{ t(lang, "certificates_title") }</h2>
             <form class="search-row" onsubmit={search}>
                 <input id="certificates-search" class="search" placeholder={t(lang, "certificates_search")} value={(*query).clone()}
-                    onchange={let q = query.clone(); Callback::from(move |e: Event| q.set(input_value(&e)))} />
+                    onchange={let q = query.clone(); Callback::from(move |e: Event| q.set(super::value(&e)))} />
                 <button id="certificates-search-submit" type="submit">{ t(lang, "search_button") }</button>
             </form>
             if let Some(list) = &*found {
