@@ -72,16 +72,36 @@ pub async fn serve(
 }
 
 /// The security headers of every response (those a handler set itself are kept): no framing,
-/// no MIME sniffing, no referrer to other sites, scripts only from this origin (WebAssembly
-/// compiled from them), HSTS when the public URL is https.
+/// no MIME sniffing, no referrer to other sites, HSTS when the public URL is https. The content
+/// security policy by what the response is: pages get [`CSP`] (scripts only from this origin,
+/// WebAssembly compiled from them); data (JSON, certificates, CSV, images) the API's
+/// [`DATA_CSP`], which lets nothing run should one be opened as a page; scripts, style sheets and
+/// WebAssembly never become documents (no worker is started from them), so they go without the
+/// document-only headers, which cost ~290 bytes a file of the citizen's first page.
 pub fn security_headers(https: bool) -> impl Fn(&mut axum::http::HeaderMap) + Clone {
     move |h: &mut axum::http::HeaderMap| {
         let set = |h: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
             h.entry(name)
                 .or_insert_with(|| HeaderValue::from_static(value));
         };
-        set(h, header::CONTENT_SECURITY_POLICY, CSP);
-        set(h, header::X_FRAME_OPTIONS, "DENY");
+        let kind = h
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let policy = if kind.starts_with("text/html") {
+            Some(CSP)
+        } else if ["text/javascript", "text/css", "application/wasm"]
+            .iter()
+            .any(|s| kind.starts_with(s))
+        {
+            None
+        } else {
+            Some(DATA_CSP)
+        };
+        if let Some(policy) = policy {
+            set(h, header::CONTENT_SECURITY_POLICY, policy);
+            set(h, header::X_FRAME_OPTIONS, "DENY");
+        }
         set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         set(
             h,
@@ -146,6 +166,9 @@ pub async fn request_log(
 }
 
 const REQUEST_ID: &str = "x-request-id";
+
+/// What is not a page: nothing loads or runs, nobody frames it.
+pub const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// No inline script anywhere (the pages load theirs from files); styles may be inline (the
 /// sandbox cashier's page); the app fetches only its own API.

@@ -610,12 +610,9 @@ async fn responses_carry_security_headers() {
     let s = Server::start("sqlite", |_| {}).await;
     let r = s.http.get(s.api("/prices")).send().await.unwrap();
     let h = r.headers();
+    // Data, not a page: nothing may load or run in it, should it be opened as one.
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("'unsafe-inline' 'self'"));
-    assert!(
-        csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
-        "no inline script: {csp}"
-    );
+    assert_eq!(csp, "default-src 'none'; frame-ancestors 'none'");
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin");
@@ -658,7 +655,14 @@ async fn static_files_are_served_compressed_with_cache_rules() {
     let r = get("/", "gzip, deflate, br").await;
     assert_eq!(r.headers()["content-encoding"], "br");
     assert_eq!(r.headers()["cache-control"], "no-cache");
-    assert!(r.headers().contains_key("content-security-policy"));
+    // A page: scripts from this origin only, never inline; no framing.
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("'unsafe-inline' 'self'"));
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+        "no inline script: {csp}"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
     assert_eq!(r.text().await.unwrap(), "BROTLI");
     let r = get("/index.html", "gzip").await;
     assert_eq!(r.headers()["content-encoding"], "gzip");
@@ -670,6 +674,10 @@ async fn static_files_are_served_compressed_with_cache_rules() {
         r.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
+    // A script never becomes a document: the document-only headers stay off it, nosniff stays.
+    assert!(r.headers().get("content-security-policy").is_none());
+    assert!(r.headers().get("x-frame-options").is_none());
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     std::fs::remove_dir_all(&web).unwrap();
 }
 
