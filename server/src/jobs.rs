@@ -36,7 +36,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::store::sql::Error>
                 )
                 .await?;
                 tx.commit().await?;
-                crate::routes::close_at_provider(s, ended);
+                crate::renewal::close_at_provider(s, ended);
                 n += 1;
                 continue;
             }
@@ -77,7 +77,7 @@ pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
                 continue;
             }
         };
-        match crate::routes::take_payment(s, &paid).await {
+        match crate::renewal::take_payment(s, &paid).await {
             Ok(()) => {
                 tracing::info!(payment = %id, "reconciliation: payment found at the provider");
                 n += 1;

@@ -55,9 +55,10 @@ pub fn management_keys_from_csv(
     }
     Ok(out)
 }
+pub mod http;
 pub mod payment;
 pub mod refund;
-pub mod routes;
+pub mod renewal;
 pub mod sig;
 
 use std::path::PathBuf;
@@ -437,7 +438,7 @@ impl AppState {
     }
 }
 
-pub use routes::app;
+pub use http::app;
 
 /// Creates `dir` (and its parents) owner-only, or makes an existing one so: it holds keys,
 /// personal data and notices.

@@ -723,7 +723,7 @@ async fn management_key_import(file: &std::path::Path, store: &Store) -> Result<
 }
 
 async fn admin_create(user: &str, roles: &[String], store: &Store) -> Result<(), String> {
-    use certrenew_server::routes::admin::{Role, DEFAULT_ROLES};
+    use certrenew_server::http::admin::{Role, DEFAULT_ROLES};
     let roles: Vec<Role> = if roles.is_empty() {
         DEFAULT_ROLES.to_vec()
     } else {
@@ -741,8 +741,7 @@ async fn admin_create(user: &str, roles: &[String], store: &Store) -> Result<(),
         }
     };
     let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
-    certrenew_server::routes::admin::create_admin_with_roles(&state, user, &password, &roles)
-        .await?;
+    certrenew_server::http::admin::create_admin_with_roles(&state, user, &password, &roles).await?;
     let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     println!("administrator {user} saved ({})", names.join(", "));
     Ok(())

@@ -5,7 +5,7 @@
 
 mod common;
 
-use certrenew_server::routes::admin::{create_admin_with_roles, Role};
+use certrenew_server::http::admin::{create_admin_with_roles, Role};
 use common::*;
 
 struct Account {

@@ -211,7 +211,7 @@ async fn management_key_answers_are_few_and_only_for_an_issued_order() {
     // Before: answered from approval on, without end.
     assert_eq!(ask().await, 409, "approved, not issued yet");
     issue_certificate(&s, &mut applet, &der, &number, &token).await;
-    for i in 0..certrenew_server::routes::MANAGEMENT_ANSWERS {
+    for i in 0..certrenew_server::renewal::MANAGEMENT_ANSWERS {
         assert_eq!(ask().await, 200, "answer {i}");
     }
     assert_eq!(ask().await, 409, "past the count");
@@ -230,7 +230,7 @@ async fn management_key_answers_are_few_and_only_for_an_issued_order() {
     certrenew_server::store::sql::query(
         "UPDATE orders SET issued_at = issued_at - $1 WHERE number = $2",
     )
-    .bind(certrenew_server::routes::MANAGEMENT_WINDOW_SECS + 1)
+    .bind(certrenew_server::renewal::MANAGEMENT_WINDOW_SECS + 1)
     .bind(&n2)
     .execute(&s.state.db.writer)
     .await
@@ -336,7 +336,7 @@ async fn payments_are_bounded_by_their_order() {
     let s = Server::start("sqlite", |_| {}).await;
     let (mut applet, der) = s.token(30).await;
     let (number, token) = apply(&s, &mut applet, &der).await;
-    for i in 0..certrenew_server::routes::PAYMENTS_PER_ORDER {
+    for i in 0..certrenew_server::renewal::PAYMENTS_PER_ORDER {
         payment_with_title(&s, &number, &token, &format!("公司{i}")).await;
     }
     let r = post_payment(&s, &number, &token, "再一个公司").await;

@@ -1,6 +1,7 @@
 //! The workspace's shape, checked on its sources: no two modules of one crate reach each other
 //! (through `crate::` or `super::` paths), so every crate reads as layers from its leaves up; and
-//! the server writes SQL in `server/src/store/` only.
+//! the server writes SQL in `server/src/store/` only, and its HTTP handlers stay short (the
+//! decisions are in `server/src/renewal/`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -283,4 +284,60 @@ fn sql_literals_are_counted() {
         2
     );
     assert_eq!(sql_literals(r#"const Q: &str = "  DELETE FROM t";"#), 1);
+}
+
+/// The length in lines of each top-level function of `text` (signature to closing brace).
+fn function_lengths(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = vec![];
+    for (i, line) in lines.iter().enumerate() {
+        let item = line
+            .trim_start_matches("pub ")
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("async ");
+        let Some(rest) = item.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if line.ends_with('}') {
+            out.push((name, 1));
+        } else if let Some(end) = lines[i..].iter().position(|l| *l == "}") {
+            out.push((name, end + 1));
+        }
+    }
+    out
+}
+
+/// Handlers extract, call the renewal (or the store) and respond: about 40 lines at most, so the
+/// decisions live in `server/src/renewal/`, not in the HTTP layer.
+#[test]
+fn http_handlers_are_short() {
+    const MOST: usize = 42;
+    let http = workspace().join("server").join("src").join("http");
+    let mut long = vec![];
+    for e in std::fs::read_dir(&http).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        for (name, n) in function_lengths(&text) {
+            if n > MOST {
+                long.push(format!("{}: {name} is {n} lines", e.path().display()));
+            }
+        }
+    }
+    assert!(long.is_empty(), "over {MOST} lines:\n{}", long.join("\n"));
+}
+
+#[test]
+fn function_lengths_are_measured() {
+    let text = "pub async fn a(\n    x: u8,\n) {\n    x;\n}\n\nfn b() {}\nfn c() {\n}\n";
+    assert_eq!(
+        function_lengths(text),
+        vec![
+            ("a".to_string(), 5),
+            ("b".to_string(), 1),
+            ("c".to_string(), 2)
+        ]
+    );
 }

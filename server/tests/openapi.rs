@@ -3,7 +3,7 @@
 
 mod common;
 
-use certrenew_server::routes::ROUTES;
+use certrenew_server::http::ROUTES;
 use std::collections::BTreeSet;
 
 #[tokio::test]

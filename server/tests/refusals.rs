@@ -466,7 +466,7 @@ async fn admin_logins_are_rate_limited_per_client() {
         c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
-    certrenew_server::routes::admin::create_admin(&s.state, "reviewer", "correct horse battery")
+    certrenew_server::http::admin::create_admin(&s.state, "reviewer", "correct horse battery")
         .await
         .unwrap();
     let attempt = |client: &'static str, password: &'static str| {

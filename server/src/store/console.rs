@@ -1,5 +1,5 @@
 //! What the console shows of orders and certificates beyond their rows: audit trails, payments,
-//! certificates, notices — read here, assembled into pages by `routes::console`.
+//! certificates, notices — read here, assembled into pages by `http::console`.
 
 use super::sql::{self, Error, Row};
 use super::Store;

@@ -182,7 +182,7 @@ impl Server {
     }
 
     pub async fn admin_login(&self) -> String {
-        certrenew_server::routes::admin::create_admin(
+        certrenew_server::http::admin::create_admin(
             &self.state,
             "reviewer",
             "correct horse battery",

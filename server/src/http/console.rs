@@ -50,26 +50,7 @@ pub async fn certificate_detail(
     let revoked_at = row.record.revoked_at;
     let renews = row.renews;
     let renewed_by = s.db.renewals_of(serial).await?;
-    // The orders that renewed it, then the one (renewing its predecessor) that issued it.
-    let mut numbers: Vec<String> =
-        s.db.orders_renewing(serial)
-            .await?
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-    if let Some(prev) = &renews {
-        for (n, issued) in s.db.orders_renewing(prev).await? {
-            if issued.as_deref() == Some(&der[..]) {
-                numbers.push(n);
-            }
-        }
-    }
-    let mut orders = vec![];
-    for n in numbers {
-        if let Some(o) = s.db.order(&n).await? {
-            orders.push(admin_order(o, revoked_at));
-        }
-    }
+    let orders = certificate_orders(s, serial, renews.as_deref(), &der, revoked_at).await?;
     use sha2::Digest;
     let fingerprint = sha2::Sha256::digest(&der)
         .iter()
@@ -94,6 +75,36 @@ pub async fn certificate_detail(
         orders,
         pem: pem_certificate(&der),
     }))
+}
+
+/// The orders that renewed a certificate, then the one (renewing its predecessor) that issued it.
+async fn certificate_orders(
+    s: &State,
+    serial: &str,
+    renews: Option<&str>,
+    der: &[u8],
+    revoked_at: Option<i64>,
+) -> Result<Vec<api::AdminOrder>, sql::Error> {
+    let mut numbers: Vec<String> =
+        s.db.orders_renewing(serial)
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+    if let Some(prev) = renews {
+        for (n, issued) in s.db.orders_renewing(prev).await? {
+            if issued.as_deref() == Some(der) {
+                numbers.push(n);
+            }
+        }
+    }
+    let mut orders = vec![];
+    for n in numbers {
+        if let Some(o) = s.db.order(&n).await? {
+            orders.push(admin_order(o, revoked_at));
+        }
+    }
+    Ok(orders)
 }
 
 /// RFC 7468 text of a certificate (64 base64 characters a line), for the operator to copy.

@@ -3,7 +3,7 @@
 //! session's CSRF token in `X-CSRF-Token`.
 
 use crate::error::{AppError, AppResult};
-use crate::store::{transition, Payment, Step, TransitionError};
+use crate::store::{transition, Step};
 use crate::{now, random_id, sha256_hex, State};
 use api::{Event, OrderStatus};
 use argon2::{PasswordHasher, PasswordVerifier};
@@ -125,37 +125,8 @@ async fn login(
         tracing::warn!(user = %loggable(&l.username), client = %addr.ip(), "admin login rate-limited");
         return Err(AppError::RateLimited);
     }
-    let row = s.db.admin_credentials(&l.username).await?;
-    // Verify against a fixed hash when the user is unknown, so timing does not reveal names.
-    let hash: String = match &row {
-        Some((h, _)) => h.clone(),
-        None => DUMMY_HASH.to_string(),
-    };
-    // Off the async workers (a verification takes tens of milliseconds), a few at a time.
-    let _permit = s
-        .password_checks
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
     let password = zeroize::Zeroizing::new(std::mem::take(&mut l.password));
-    let ok = tokio::task::spawn_blocking(move || {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok()
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    if !ok || row.is_none() {
-        tracing::info!(user = %loggable(&l.username), "admin login refused");
-        // A wrong password for a real account is in the console's trail (guessing shows there).
-        if row.is_some() {
-            let mut tx = s.db.writer.begin().await?;
-            crate::store::record_console(&mut tx, &l.username, "login_refused", "", "").await?;
-            tx.commit().await?;
-        }
-        return Err(AppError::Unauthorized("wrong username or password"));
-    }
-    let roles: String = row.map(|(_, r)| r).unwrap_or_default();
+    let roles = check_password(&s, &l.username, password).await?;
     let token = random_id(32);
     let csrf = random_id(16);
     let mut tx = s.db.writer.begin().await?;
@@ -170,15 +141,54 @@ async fn login(
         ""
     };
     let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/api/v1/admin; Max-Age={SESSION_SECS}{secure}");
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Json(SessionInfo {
-            username: l.username,
-            csrf,
-            roles: roles.split(',').map(str::to_string).collect(),
-        }),
-    )
-        .into_response())
+    let roles = roles.split(',').map(str::to_string).collect();
+    let info = SessionInfo {
+        username: l.username,
+        csrf,
+        roles,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(info)).into_response())
+}
+
+/// The account's roles when `password` is its password; refused (and a real account's refusal
+/// recorded in the console's trail) otherwise.
+async fn check_password(
+    s: &State,
+    username: &str,
+    password: zeroize::Zeroizing<String>,
+) -> AppResult<String> {
+    let row = s.db.admin_credentials(username).await?;
+    // Verify against a fixed hash when the user is unknown, so timing does not reveal names.
+    let hash: String = match &row {
+        Some((h, _)) => h.clone(),
+        None => DUMMY_HASH.to_string(),
+    };
+    // Off the async workers (a verification takes tens of milliseconds), a few at a time.
+    let _permit = s
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let ok = tokio::task::spawn_blocking(move || {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    match row {
+        Some((_, roles)) if ok => Ok(roles),
+        _ => {
+            tracing::info!(user = %loggable(username), "admin login refused");
+            // A wrong password for a real account is in the console's trail (guessing shows there).
+            if row.is_some() {
+                let mut tx = s.db.writer.begin().await?;
+                crate::store::record_console(&mut tx, username, "login_refused", "", "").await?;
+                tx.commit().await?;
+            }
+            Err(AppError::Unauthorized("wrong username or password"))
+        }
+    }
 }
 
 /// A username as the log may show it: what anyone typed, so cut to 64 characters and escaped
@@ -342,9 +352,7 @@ async fn order_detail(
     } else {
         None
     };
-    Ok(Json(
-        crate::routes::console::order_detail(&s, o, form).await?,
-    ))
+    Ok(Json(crate::http::console::order_detail(&s, o, form).await?))
 }
 
 #[derive(serde::Deserialize)]
@@ -379,7 +387,7 @@ async fn revoke(
         crate::store::record_console(&mut tx, &who, "revoke", &serial, &req.reason).await?;
         tx.commit().await?;
         // Their QR codes stop taking money; money already owed goes back now.
-        crate::routes::close_at_provider(&s, unpaid);
+        crate::renewal::close_at_provider(&s, unpaid);
         s.refunds_ready.notify_one();
     } else {
         drop(tx);
@@ -413,7 +421,7 @@ async fn stop_renewals(
         };
         // Unpaid: closed (no money to return); paid, at any step: refunded.
         let event = if from == OrderStatus::AwaitingPayment {
-            unpaid.extend(crate::routes::close_pending_payments(tx, &number).await?);
+            unpaid.extend(crate::renewal::close_pending_payments(tx, &number).await?);
             Event::Cancel
         } else {
             Event::Refund
@@ -423,7 +431,7 @@ async fn stop_renewals(
         }
         let step = Step::new(&number, from, event, who, t).note("certificate revoked");
         if transition(tx, step).await? == OrderStatus::Refunding {
-            crate::routes::refund(tx, &number, who, t).await?;
+            crate::renewal::refund(tx, &number, who, t).await?;
         }
     }
     Ok(unpaid)
@@ -517,7 +525,7 @@ async fn dashboard(
     headers: HeaderMap,
 ) -> AppResult<Json<api::Dashboard>> {
     console(&s, &headers, Need::Read).await?;
-    Ok(Json(crate::routes::dashboard::dashboard(&s, now()).await?))
+    Ok(Json(crate::http::dashboard::dashboard(&s, now()).await?))
 }
 
 /// CSV for accounting: `paid-orders.csv` or `invoices.csv` (each export audited: invoices name
@@ -529,8 +537,8 @@ async fn export(
 ) -> AppResult<Response> {
     let who = console(&s, &headers, Need::Read).await?;
     let text = match file.as_str() {
-        "paid-orders.csv" => crate::routes::dashboard::paid_orders_csv(&s).await?,
-        "invoices.csv" => crate::routes::dashboard::invoices_csv(&s).await?,
+        "paid-orders.csv" => crate::http::dashboard::paid_orders_csv(&s).await?,
+        "invoices.csv" => crate::http::dashboard::invoices_csv(&s).await?,
         _ => return Err(AppError::NotFound),
     };
     let mut tx = s.db.writer.begin().await?;
@@ -572,7 +580,9 @@ async fn approve(
     headers: HeaderMap,
 ) -> AppResult<Json<api::OrderView>> {
     let who = console(&s, &headers, Need::Decide).await?.username;
-    decide(&s, &number, &who, Event::Approve, "").await
+    Ok(Json(
+        crate::renewal::decide(&s, &number, &who, Event::Approve, "").await?,
+    ))
 }
 
 #[cfg(test)]
@@ -600,86 +610,7 @@ async fn reject(
     let who = console(&s, &headers, Need::Decide).await?.username;
     let reason = api::validate::text(&r.reason, 200)
         .map_err(|e| AppError::Fields(vec![("reason".into(), e)]))?;
-    decide(&s, &number, &who, Event::Reject, &reason).await
-}
-
-async fn decide(
-    s: &State,
-    number: &str,
-    who: &str,
-    event: Event,
-    note: &str,
-) -> AppResult<Json<api::OrderView>> {
-    let o = s.db.order(number).await?.ok_or(AppError::NotFound)?;
-    if o.status != OrderStatus::UnderReview {
-        return Err(AppError::conflict(
-            "illegal_transition",
-            format!(
-                "only orders under review can be decided; this one is {}",
-                o.status.as_str()
-            ),
-        ));
-    }
-    if event == Event::Approve {
-        crate::routes::refuse_revoked(s, &o.cert_serial).await?;
-    }
-    let t = now();
-    let mut tx = s.db.writer.begin().await?;
-    // Two administrators at once: only the first transition succeeds.
-    let step = Step::new(number, OrderStatus::UnderReview, event, who, t).note(note);
-    let to = match transition(&mut tx, step).await {
-        Ok(to) => to,
-        Err(TransitionError::Moved { .. }) => {
-            return Err(AppError::conflict(
-                "illegal_transition",
-                "another administrator decided this order first",
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let action = if to == OrderStatus::Rejected {
-        "reject"
-    } else {
-        "approve"
-    };
-    crate::store::record_console(&mut tx, who, action, number, note).await?;
-    if to == OrderStatus::Rejected {
-        crate::store::admin::set_remarks(&mut tx, number, note).await?;
-        let step = Step::new(number, to, Event::Refund, who, t).note("refund after rejection");
-        transition(&mut tx, step).await?;
-        crate::routes::refund(&mut tx, number, who, t).await?;
-    }
-    tx.commit().await?;
-    if to == OrderStatus::Rejected {
-        // The refund is asked of the provider now, not at the job's next poll (up to 30 s).
-        s.refunds_ready.notify_one();
-    }
-    let o = s.db.order(number).await?.ok_or(AppError::NotFound)?;
-    Ok(Json(crate::routes::view(s, &o).await?))
-}
-
-/// Issues the e-invoice of a paid order (immutable once written). Number: year (2), province
-/// 44 (Guangdong), channel 1, and a 15-digit sequence.
-pub async fn issue_invoice(
-    tx: &mut crate::store::sql::Tx,
-    number: &str,
-    p: &Payment,
-    t: i64,
-) -> Result<api::InvoiceView, crate::store::sql::Error> {
-    let seq = crate::store::admin::next_invoice_seq(tx).await?;
-    let (y, _, _) = crate::china_date(t);
-    // 6 % VAT on information technology services; the fee includes tax.
-    let tax = (p.amount_fen * 6 + 53) / 106;
-    let inv = api::InvoiceView {
-        number: format!("{:02}441{seq:015}", y % 100),
-        issued_at: t,
-        buyer_title: p.invoice_title.clone(),
-        buyer_taxpayer_id: p.taxpayer_id.clone(),
-        item: "证书服务费用 certificate service fee".into(),
-        amount_fen: p.amount_fen - tax,
-        tax_fen: tax,
-        total_fen: p.amount_fen,
-    };
-    crate::store::admin::insert_invoice(tx, number, &inv).await?;
-    Ok(inv)
+    Ok(Json(
+        crate::renewal::decide(&s, &number, &who, Event::Reject, &reason).await?,
+    ))
 }
