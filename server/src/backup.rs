@@ -73,7 +73,7 @@ pub async fn backup(s: &crate::State, out: &Path) -> Result<Manifest, String> {
     fresh_dir(out)?;
     let data = &s.config.data_dir;
     let mut files = vec![];
-    let postgres = s.db.pool.is_postgres();
+    let postgres = s.db.is_postgres();
     // The database first: keys never lag behind it (a key file is only ever added).
     let (orders, last_installed) = if postgres {
         counts(s).await?

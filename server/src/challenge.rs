@@ -88,12 +88,12 @@ mod tests {
     #[tokio::test]
     async fn a_use_is_refused_twice_and_forgotten_after_expiry() {
         let (_dir, db) = crate::store::test_store().await;
-        assert!(consume(&db.writer, "old", 100).await.unwrap());
-        assert!(consume(&db.writer, "new", 10_000).await.unwrap());
-        assert!(!consume(&db.writer, "new", 10_000).await.unwrap(), "used");
+        assert!(consume(db.raw(), "old", 100).await.unwrap());
+        assert!(consume(db.raw(), "new", 10_000).await.unwrap());
+        assert!(!consume(db.raw(), "new", 10_000).await.unwrap(), "used");
         assert_eq!(forget_expired(&db, 1_000).await.unwrap(), 1);
-        assert!(consume(&db.writer, "old", 100).await.unwrap(), "forgotten");
-        assert!(!consume(&db.writer, "new", 10_000).await.unwrap(), "kept");
+        assert!(consume(db.raw(), "old", 100).await.unwrap(), "forgotten");
+        assert!(!consume(db.raw(), "new", 10_000).await.unwrap(), "kept");
     }
 
     proptest! {

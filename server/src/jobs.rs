@@ -18,7 +18,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::store::sql::Error>
             .await?;
     let mut n = 0;
     for number in numbers {
-        let mut tx = s.db.writer.begin().await?;
+        let mut tx = s.db.begin().await?;
         let step = Step::new(
             &number,
             OrderStatus::AwaitingPayment,
@@ -242,7 +242,7 @@ pub async fn queue_reminders(s: &State) -> Result<usize, crate::store::sql::Erro
         // A newer certificate for the same subject means this one was already renewed.
         let newer = s.db.newer_certificate(&subject, not_after).await?;
         let contact = s.db.last_form_of_subject(&subject).await?;
-        let mut tx = s.db.writer.begin().await?;
+        let mut tx = s.db.begin().await?;
         let first = crate::store::jobs::mark_reminded(&mut tx, &serial, t).await?;
         // Another server may have reminded it since the query above: once per certificate.
         if first && !newer {

@@ -85,7 +85,7 @@ async fn retry(s: &State, d: &Due, why: &str) -> Result<(), sql::Error> {
 /// in one transaction.
 async fn complete(s: &State, d: &Due) -> Result<(), sql::Error> {
     let t = now();
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     if !crate::store::refunds::mark_done(&mut tx, &d.id, t).await? {
         return Ok(());
     }
@@ -136,7 +136,7 @@ pub async fn of_order(s: &State, number: &str) -> Result<Vec<api::RefundView>, s
 /// audit trail naming who; false when no failed refund has this id.
 pub async fn retry_failed(s: &State, id: &str, who: &str) -> Result<bool, sql::Error> {
     let t = now();
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     let Some(order) = crate::store::refunds::restart_failed(&mut tx, id, t).await? else {
         return Ok(false);
     };

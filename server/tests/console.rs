@@ -180,7 +180,7 @@ async fn roles_split_the_console_and_an_order_page_tells_its_story() {
         let rows = certrenew_server::store::sql::query(
             "SELECT username, action, target FROM console_audit WHERE action NOT IN ('view_personal_data', 'login') ORDER BY id",
         )
-        .fetch_all(&s.state.db.pool)
+        .fetch_all(s.state.db.raw())
         .await
         .unwrap();
         let actions: Vec<(String, String, String)> = rows
@@ -351,7 +351,7 @@ async fn logins_logouts_and_refused_passwords_are_audited() {
     let rows = certrenew_server::store::sql::query(
         "SELECT username, action FROM console_audit ORDER BY id",
     )
-    .fetch_all(&s.state.db.pool)
+    .fetch_all(s.state.db.raw())
     .await
     .unwrap();
     let got: Vec<(String, String)> = rows

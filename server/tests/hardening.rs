@@ -120,7 +120,7 @@ async fn a_revoked_certificate_is_refused_even_if_its_orders_were_not_moved() {
                 "UPDATE certificates SET revoked_at = 1, revocation_reason = 1 WHERE serial = $1",
             )
             .bind(serial)
-            .execute(&s.state.db.writer)
+            .execute(s.state.db.raw())
             .await
             .unwrap();
         }
@@ -177,7 +177,7 @@ async fn a_revoked_certificate_is_refused_even_if_its_orders_were_not_moved() {
     let serial = ccid::cert::summarize(&c4, 0).unwrap().serial;
     certrenew_server::store::sql::query("UPDATE certificates SET revoked_at = 1 WHERE serial = $1")
         .bind(serial)
-        .execute(&s.state.db.writer)
+        .execute(s.state.db.raw())
         .await
         .unwrap();
     assert_eq!(pay(&s, &n4, &t4).await.status, OrderStatus::Refunding);
@@ -232,7 +232,7 @@ async fn management_key_answers_are_few_and_only_for_an_issued_order() {
     )
     .bind(certrenew_server::renewal::MANAGEMENT_WINDOW_SECS + 1)
     .bind(&n2)
-    .execute(&s.state.db.writer)
+    .execute(s.state.db.raw())
     .await
     .unwrap();
     let r = ask_management_key(&s, &n2, &t2).await;
@@ -348,7 +348,7 @@ async fn payments_are_bounded_by_their_order() {
     )
     .bind(s.state.config.payment_ttl_secs)
     .bind(&n2)
-    .execute(&s.state.db.writer)
+    .execute(s.state.db.raw())
     .await
     .unwrap();
     let r = post_payment(&s, &n2, &t2, "某公司").await;
@@ -526,7 +526,7 @@ async fn the_crl_is_cached_until_a_revocation_and_never_truncated() {
          WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100001) \
          SELECT printf('7F%08X', i), 'CN=x', 0, x'00', 1000000 + i, 1 FROM n",
     )
-    .execute(&s.state.db.writer)
+    .execute(s.state.db.raw())
     .await
     .unwrap();
     s.state.crl_cache.clear();
@@ -796,7 +796,7 @@ async fn the_store_applies_events_and_refuses_illegal_ones() {
         let (mut applet, der) = s.token(30).await;
         let (number, token) = apply(&s, &mut applet, &der).await;
         let t = certrenew_server::now();
-        let mut tx = s.state.db.writer.begin().await.unwrap();
+        let mut tx = s.state.db.begin().await.unwrap();
         let step = Step::new(
             &number,
             OrderStatus::AwaitingPayment,

@@ -38,14 +38,14 @@ async fn readiness_names_each_part() {
         let newest: String = certrenew_server::store::sql::query(
             "SELECT name FROM schema_migrations ORDER BY name DESC LIMIT 1",
         )
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.raw())
         .await
         .unwrap()
         .try_get("name")
         .unwrap();
         certrenew_server::store::sql::query("DELETE FROM schema_migrations WHERE name = $1")
             .bind(&newest)
-            .execute(&s.state.db.writer)
+            .execute(s.state.db.raw())
             .await
             .unwrap();
         let (status, body) = ready().await;

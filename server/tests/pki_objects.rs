@@ -127,7 +127,7 @@ async fn renewed_stored(s: &Server, der: &[u8]) -> Vec<u8> {
     .bind(&summary.subject)
     .bind(summary.not_after)
     .bind(der.to_vec())
-    .execute(&s.state.db.writer)
+    .execute(s.state.db.raw())
     .await
     .unwrap();
     der.to_vec()

@@ -517,7 +517,7 @@ async fn without_a_provider_payments_are_refused_not_faked() {
     // paid there any more.
     certrenew_server::store::sql::query("INSERT INTO payments (id, order_number, method, amount_fen, invoice_title, taxpayer_id, status, created_at, expires_at) VALUES ('P1', $1, 'online', 20000, 't', '91350100M000100Y43', 'pending', 0, 4000000000)")
         .bind(&number)
-        .execute(&s.state.db.writer)
+        .execute(s.state.db.raw())
         .await
         .unwrap();
     for page in [
@@ -545,7 +545,7 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
     // The time to pay runs out: the order was applied for longer ago than that.
     certrenew_server::store::sql::query("UPDATE orders SET applied_at = applied_at - $1")
         .bind(s.state.config.payment_ttl_secs + 1)
-        .execute(&s.state.db.writer)
+        .execute(s.state.db.raw())
         .await
         .unwrap();
     assert_eq!(
@@ -582,7 +582,7 @@ async fn unpaid_orders_expire_and_late_money_is_returned() {
         "SELECT trade_no FROM payments WHERE id = $1 AND refunded_at IS NOT NULL",
     )
     .bind(&p.id)
-    .fetch_one(&s.state.db.pool)
+    .fetch_one(s.state.db.raw())
     .await
     .unwrap()
     .try_get("trade_no")

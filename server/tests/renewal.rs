@@ -246,7 +246,7 @@ async fn happy_path_on(backend: &str) {
         "SELECT actor, from_status, to_status, note FROM audit WHERE order_number = $1 ORDER BY id",
     )
     .bind(&number)
-    .fetch_all(&s.state.db.pool)
+    .fetch_all(s.state.db.raw())
     .await
     .unwrap()
     .iter()
@@ -577,7 +577,7 @@ async fn notices_go_by_smtp_and_the_sms_gateway() {
             .bind(to)
             .bind("数字证书续期完成")
             .bind("您的证书已续期至 2027-12-24。")
-            .execute(&s.state.db.writer)
+            .execute(s.state.db.raw())
     };
     queue("email", "ops@supplier.cn").await.unwrap();
     queue("sms", "13800138000").await.unwrap();
@@ -646,7 +646,7 @@ async fn a_failing_channel_is_tried_once_per_run() {
         certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ($1, $2, '数字证书续期完成', '您的证书已续期。', 0)")
             .bind(kind)
             .bind(to)
-            .execute(&s.state.db.writer)
+            .execute(s.state.db.raw())
             .await
             .unwrap();
     }
@@ -677,7 +677,7 @@ async fn each_notice_leaves_once_when_servers_deliver_at_once() {
         } else {
             s.state.clone()
         };
-        let mut tx = s.state.db.writer.begin().await.unwrap();
+        let mut tx = s.state.db.begin().await.unwrap();
         for i in 0..QUEUED {
             certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', $1, '数字证书续期完成', '您的证书已续期。', 0)")
                 .bind(format!("ops{i}@supplier.cn"))
@@ -827,7 +827,7 @@ async fn notices_go_through_a_relay_requiring_starttls_and_login() {
         })
     };
     let queue_and_deliver = |s: &Server| {
-        let (db, state) = (s.state.db.writer.clone(), s.state.clone());
+        let (db, state) = (s.state.db.raw().clone(), s.state.clone());
         async move {
             certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('email', 'ops@supplier.cn', '数字证书续期完成', '您的证书已续期。', 0)")
                 .execute(&db)
@@ -1007,7 +1007,7 @@ async fn management_keys_are_wrapped_at_rest() {
                 "SELECT key_bytes, wrapped FROM management_keys WHERE cert_serial = $1",
             )
             .bind(serial)
-            .fetch_one(&db.pool)
+            .fetch_one(db.raw())
         };
         let new = ManagementKey::new(ccid::piv::Algorithm::Aes256, &[0x3C; 32]).unwrap();
         db.set_management_key("0A01", &new, 0).await.unwrap();
@@ -1025,7 +1025,7 @@ async fn management_keys_are_wrapped_at_rest() {
         let legacy = ManagementKey::new(ccid::piv::Algorithm::Tdes, &[0x5A; 24]).unwrap();
         certrenew_server::store::sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ('0A02', 3, $1, 0, 0)")
             .bind(vec![0x5Au8; 24])
-            .execute(&db.writer)
+            .execute(db.raw())
             .await
             .unwrap();
         let (again, _) = certrenew_server::AppState::open(s.state.config.clone())
@@ -1071,7 +1071,7 @@ async fn secret_files_are_owner_only() {
     // Personal data too: the database with its WAL, and the outbox's files (full phones and
     // e-mail addresses), in a directory only the owner enters. Before: the umask's 0644/0755.
     certrenew_server::store::sql::query("INSERT INTO outbox (kind, recipient, subject, body, created_at) VALUES ('sms', '13800138000', 's', 'b', 0)")
-        .execute(&s.state.db.writer)
+        .execute(s.state.db.raw())
         .await
         .unwrap();
     assert_eq!(

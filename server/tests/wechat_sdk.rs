@@ -240,7 +240,7 @@ async fn wechat_pays_through_its_sdk_and_its_notices_are_verified_and_decrypted(
     let due = || async {
         certrenew_server::store::sql::query("SELECT next_at FROM refunds WHERE payment_id = $1")
             .bind(&p5.id)
-            .fetch_one(&s.state.db.pool)
+            .fetch_one(s.state.db.raw())
             .await
             .unwrap()
             .try_get::<i64>("next_at")
@@ -420,7 +420,7 @@ async fn a_failed_refund_is_listed_and_retried_from_the_console() {
     // Its last attempt fails too: left for a person.
     certrenew_server::store::sql::query("UPDATE refunds SET attempts = $1, next_at = 0")
         .bind(certrenew_server::refund::MAX_ATTEMPTS - 1)
-        .execute(&s.state.db.writer)
+        .execute(s.state.db.raw())
         .await
         .unwrap();
     assert_eq!(certrenew_server::refund::run(&s.state).await.unwrap(), 0);

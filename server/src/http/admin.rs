@@ -129,7 +129,7 @@ async fn login(
     let roles = check_password(&s, &l.username, password).await?;
     let token = random_id(32);
     let csrf = random_id(16);
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     let hash = sha256_hex(token.as_bytes());
     crate::store::admin::open_session(&mut tx, &hash, &l.username, &csrf, now() + SESSION_SECS)
         .await?;
@@ -182,7 +182,7 @@ async fn check_password(
             tracing::info!(user = %loggable(username), "admin login refused");
             // A wrong password for a real account is in the console's trail (guessing shows there).
             if row.is_some() {
-                let mut tx = s.db.writer.begin().await?;
+                let mut tx = s.db.begin().await?;
                 crate::store::record_console(&mut tx, username, "login_refused", "", "").await?;
                 tx.commit().await?;
             }
@@ -273,7 +273,7 @@ async fn logout(
 ) -> AppResult<Response> {
     let who = console(&s, &headers, Need::Session).await?;
     if let Some(token) = cookie_token(&headers) {
-        let mut tx = s.db.writer.begin().await?;
+        let mut tx = s.db.begin().await?;
         crate::store::admin::close_session(&mut tx, &sha256_hex(token.as_bytes())).await?;
         crate::store::record_console(&mut tx, &who.username, "logout", "", "").await?;
         tx.commit().await?;
@@ -344,7 +344,7 @@ async fn order_detail(
     let who = console(&s, &headers, Need::Read).await?;
     let o = s.db.order(&number).await?.ok_or(AppError::NotFound)?;
     let form = if who.has(Role::Reviewer) {
-        let mut tx = s.db.writer.begin().await?;
+        let mut tx = s.db.begin().await?;
         crate::store::record_console(&mut tx, &who.username, "view_personal_data", &number, "")
             .await?;
         tx.commit().await?;
@@ -381,7 +381,7 @@ async fn revoke(
     };
     let serial = serial.to_ascii_uppercase();
     let t = crate::now();
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     if crate::store::admin::revoke_certificate(&mut tx, &serial, t, code, &who).await? {
         let unpaid = stop_renewals(&mut tx, &serial, &who, t).await?;
         crate::store::record_console(&mut tx, &who, "revoke", &serial, &req.reason).await?;
@@ -467,7 +467,7 @@ async fn resend(
 ) -> AppResult<StatusCode> {
     let who = console(&s, &headers, Need::Operate).await?.username;
     s.db.order(&number).await?.ok_or(AppError::NotFound)?;
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     let queued = crate::store::admin::requeue_notices(&mut tx, &number, now()).await?;
     if queued == 0 {
         return Err(AppError::conflict(
@@ -541,7 +541,7 @@ async fn export(
         "invoices.csv" => crate::http::dashboard::invoices_csv(&s).await?,
         _ => return Err(AppError::NotFound),
     };
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     crate::store::record_console(&mut tx, &who.username, "export", &file, "").await?;
     tx.commit().await?;
     Ok((

@@ -372,7 +372,7 @@ async fn refund(s: &State, id: &str, request_no: &str, amount: &str) -> AppResul
     {
         return Ok(failure("40004", "ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
     }
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     let before = crate::store::sandbox::refunded_fen_in(&mut tx, id).await?;
     if before + amount > t.total_fen {
         return Ok(failure(

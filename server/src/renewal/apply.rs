@@ -84,7 +84,7 @@ pub async fn apply(
     // Never past the CA's own certificate (RFC 5280 §6: a chain is valid only while all are).
     let new_not_after =
         crate::add_months(summary.not_after, form.period_months).min(s.ca.not_after());
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     if !crate::challenge::consume(&mut tx, &req.challenge_id, challenge_expires).await? {
         return Err(AppError::conflict(
             "challenge",
@@ -191,7 +191,7 @@ pub async fn prefill(s: &State, req: &api::PrefillRequest, t: i64) -> AppResult<
             "the signature does not match the certificate",
         ));
     }
-    if !crate::challenge::consume(&s.db.writer, &req.challenge_id, expires).await? {
+    if !s.db.consume_challenge(&req.challenge_id, expires).await? {
         return Err(spent());
     }
     let line = s.db.lineage(&summary.serial).await?;

@@ -53,7 +53,7 @@ pub async fn issue(s: &State, o: &Order, req: &api::IssueRequest) -> AppResult<a
     let der =
         s.ca.issue_renewal(&old, &key, t, o.new_not_after, &serial)
             .map_err(AppError::Internal)?;
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     let serial_hex = crate::ca::serial_hex(&serial);
     let step = Step::new(&number, OrderStatus::Approved, Event::Issue, "ca", t)
         .note(&serial_hex)
@@ -212,7 +212,7 @@ pub async fn confirm(s: &State, o: Order, req: &api::ConfirmRequest) -> AppResul
             .ok_or(AppError::Internal("installed order without payment".into()))?;
     let form: api::ApplicationForm =
         serde_json::from_str(&o.form_json).map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     let step = Step::new(&number, OrderStatus::Issued, Event::Install, "applicant", t);
     transition(&mut tx, step.also(crate::store::Also::Installed)).await?;
     // The token keeps its management key: file it under the certificate it now holds.

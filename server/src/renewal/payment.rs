@@ -11,7 +11,7 @@ use api::{Event, OrderStatus, OrderView};
 pub async fn cancel(s: &State, o: Order) -> AppResult<OrderView> {
     let number = o.number.clone();
     let t = now();
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     // The state machine decides: closed before payment, refunded after, refused later on.
     o.status
         .on(Event::Cancel)
@@ -126,7 +126,7 @@ pub async fn create_payment(
         }
     }
     let id = format!("P{}", random_id(12));
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     // The new payment replaces the order's pending ones: money still sent to those is returned.
     let replaced = close_pending_payments(&mut tx, &number).await?;
     let made = crate::store::renewals::payments_made(&mut tx, &number).await?;
@@ -188,7 +188,7 @@ pub async fn take_payment(s: &State, notice: &crate::payment::Paid) -> AppResult
             .await?
             .ok_or(AppError::bad("notice", "unknown payment"))?;
     let t = now();
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     if p.amount_fen != notice.amount_fen {
         // Money came, but not the amount asked for: recorded for the review console to settle
         // (acknowledged, so the provider stops resending; the record is what counts).

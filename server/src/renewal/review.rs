@@ -28,7 +28,7 @@ pub async fn decide(
         super::order::refuse_revoked(s, &o.cert_serial).await?;
     }
     let t = now();
-    let mut tx = s.db.writer.begin().await?;
+    let mut tx = s.db.begin().await?;
     // Two administrators at once: only the first transition succeeds.
     let step = Step::new(number, OrderStatus::UnderReview, event, who, t).note(note);
     let to = match transition(&mut tx, step).await {

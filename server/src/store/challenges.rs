@@ -18,6 +18,17 @@ pub async fn consume<'a>(
         == 1)
 }
 
+impl super::Store {
+    /// [`consume`] on its own (no transaction of the caller's to join).
+    pub async fn consume_challenge(
+        &self,
+        id: &str,
+        expires_at: i64,
+    ) -> Result<bool, super::sql::Error> {
+        consume(&self.writer, id, expires_at).await
+    }
+}
+
 pub(crate) const FORGET: &str = "DELETE FROM used_challenges WHERE expires_at < $1";
 
 /// Forgets uses of challenges that have expired (they fail the expiry check anyway).

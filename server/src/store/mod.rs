@@ -20,11 +20,13 @@ use sql::{Error, Pool, Row};
 
 #[derive(Clone)]
 pub struct Store {
-    /// For reads.
-    pub pool: Pool,
+    /// For reads. Private, like `writer`: the store's own methods pick the pool (a write sent to
+    /// the readers fails on SQLite and passes on PostgreSQL); everyone else calls them or
+    /// [`Store::begin`].
+    pool: Pool,
     /// For writes. On SQLite a single connection, so writers queue on its lock instead of
     /// meeting SQLite's busy handler (which sleeps); on PostgreSQL the same pool as reads.
-    pub writer: Pool,
+    writer: Pool,
     /// Wraps management keys at rest.
     kek: std::sync::Arc<crate::keywrap::Kek>,
 }
@@ -131,6 +133,22 @@ const POSTGRES_MIGRATIONS: &[(&str, &str)] = &[
 ];
 
 impl Store {
+    /// A transaction for a state change, on the writer (SQLite's single connection).
+    pub async fn begin(&self) -> Result<sql::Tx, Error> {
+        self.writer.begin().await
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pool.is_postgres()
+    }
+
+    /// The connection that takes reads and writes alike, for the tests' and tools' own SQL
+    /// (assertions on tables, planted rows). The server's code calls the store's methods.
+    #[doc(hidden)]
+    pub fn raw(&self) -> &Pool {
+        &self.writer
+    }
+
     /// The management key of the token holding the certificate `serial`, if the CA has it.
     pub async fn management_key(
         &self,

@@ -159,7 +159,7 @@ pub async fn lost_notice_is_reconciled(s: &super::Server, mock: &Mock, method: &
         "UPDATE payments SET created_at = created_at - 1000 WHERE id = $1",
     )
     .bind(&p.id)
-    .execute(&s.state.db.writer)
+    .execute(s.state.db.raw())
     .await
     .unwrap();
     assert_eq!(
@@ -241,7 +241,7 @@ pub async fn refunds_end_at_the_provider(s: &super::Server, mock: &Mock, method:
     )
     .bind(s.state.config.payment_ttl_secs + 1)
     .bind(&n)
-    .execute(&s.state.db.writer)
+    .execute(s.state.db.raw())
     .await
     .unwrap();
     assert_eq!(

@@ -64,7 +64,7 @@ impl Server {
     /// `SELECT COUNT(*) AS n …` run on the server's database.
     pub async fn count(&self, sql: &'static str) -> i64 {
         certrenew_server::store::sql::query(sql)
-            .fetch_one(&self.state.db.pool)
+            .fetch_one(self.state.db.raw())
             .await
             .unwrap()
             .try_get("n")
@@ -478,7 +478,7 @@ pub async fn revoke_certificate(s: &Server, csrf: &str, cert: &[u8], reason: &st
 pub async fn payment_status(s: &Server, id: &str) -> String {
     certrenew_server::store::sql::query("SELECT status FROM payments WHERE id = $1")
         .bind(id)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.raw())
         .await
         .unwrap()
         .try_get("status")
@@ -558,7 +558,7 @@ pub async fn settle_refunds(s: &Server) -> usize {
         certrenew_server::store::sql::query(
             "UPDATE refunds SET next_at = 0 WHERE status = 'pending'",
         )
-        .execute(&s.state.db.writer)
+        .execute(s.state.db.raw())
         .await
         .unwrap();
         confirmed += certrenew_server::refund::run(&s.state).await.unwrap();
@@ -570,7 +570,7 @@ pub async fn settle_refunds(s: &Server) -> usize {
 pub async fn provider_refunds(s: &Server, payment_id: &str) -> (i64, i64) {
     let r = certrenew_server::store::sql::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) AS fen FROM sandbox_alipay_refunds WHERE out_trade_no = $1")
         .bind(payment_id)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.raw())
         .await
         .unwrap();
     (r.try_get("n").unwrap(), r.try_get("fen").unwrap())
@@ -581,14 +581,14 @@ pub async fn provider_refunds(s: &Server, payment_id: &str) -> (i64, i64) {
 pub async fn provider_paid(s: &Server, payment_id: &str) -> String {
     certrenew_server::store::sql::query("UPDATE sandbox_alipay_trades SET status = 'TRADE_SUCCESS', paid_at = 1 WHERE out_trade_no = $1")
         .bind(payment_id)
-        .execute(&s.state.db.writer)
+        .execute(s.state.db.raw())
         .await
         .unwrap();
     certrenew_server::store::sql::query(
         "SELECT trade_no FROM sandbox_alipay_trades WHERE out_trade_no = $1",
     )
     .bind(payment_id)
-    .fetch_one(&s.state.db.pool)
+    .fetch_one(s.state.db.raw())
     .await
     .unwrap()
     .try_get("trade_no")
