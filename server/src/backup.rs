@@ -3,6 +3,7 @@
 //! only, with a manifest of SHA-256 sums; and the restore into a fresh data directory. With
 //! PostgreSQL the database is `pg_dump`'s job (README); the key files are copied the same way.
 
+use crate::fault::Error;
 use std::path::Path;
 
 /// The files of a data directory a server cannot run without (those present are copied).
@@ -31,7 +32,7 @@ pub struct Manifest {
     pub last_installed: Option<String>,
 }
 
-fn owner_only_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn owner_only_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
@@ -41,35 +42,36 @@ fn owner_only_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     o.mode(0o600);
     let mut f = o
         .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| Error::Store(format!("{}: {e}", path.display())))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| Error::Store(format!("{}: {e}", path.display())))
 }
 
 /// A directory to write into: new (created owner-only) or empty.
-fn fresh_dir(dir: &Path) -> Result<(), String> {
+fn fresh_dir(dir: &Path) -> Result<(), Error> {
     if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut entries =
+            std::fs::read_dir(dir).map_err(|e| Error::Store(format!("{}: {e}", dir.display())))?;
         if entries.next().is_some() {
-            return Err(format!("{} is not empty", dir.display()));
+            return Err(Error::Store(format!("{} is not empty", dir.display())));
         }
     }
-    crate::owner_only_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))
+    crate::owner_only_dir(dir).map_err(|e| Error::Store(format!("{}: {e}", dir.display())))
 }
 
-fn set_owner_only(path: &Path) -> Result<(), String> {
+fn set_owner_only(path: &Path) -> Result<(), Error> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| Error::Store(format!("{}: {e}", path.display())))?;
     }
     Ok(())
 }
 
 /// Copies the running server's data into `out` (new or empty); returns what it wrote.
-pub async fn backup(s: &crate::State, out: &Path) -> Result<Manifest, String> {
+pub async fn backup(s: &crate::State, out: &Path) -> Result<Manifest, Error> {
     fresh_dir(out)?;
     let data = &s.config.data_dir;
     let mut files = vec![];
@@ -81,9 +83,9 @@ pub async fn backup(s: &crate::State, out: &Path) -> Result<Manifest, String> {
         let target = out.join(DATABASE);
         crate::store::sql::sqlite_copy(&s.config.database_url, &target)
             .await
-            .map_err(|e| format!("copying the database: {e}"))?;
+            .map_err(|e| Error::Store(format!("copying the database: {e}")))?;
         set_owner_only(&target)?;
-        let copy = std::fs::read(&target).map_err(|e| e.to_string())?;
+        let copy = std::fs::read(&target).map_err(Error::store)?;
         files.push((DATABASE.to_string(), crate::sha256_hex(&copy)));
         counts_in(&target)?
     };
@@ -102,13 +104,13 @@ pub async fn backup(s: &crate::State, out: &Path) -> Result<Manifest, String> {
         orders,
         last_installed,
     };
-    let text = serde_json::to_vec_pretty(&m).map_err(|e| e.to_string())?;
+    let text = serde_json::to_vec_pretty(&m).map_err(Error::store)?;
     owner_only_file(&out.join(MANIFEST), &text)?;
     Ok(m)
 }
 
-async fn counts(s: &crate::State) -> Result<(i64, Option<String>), String> {
-    let e = |e: crate::store::sql::Error| e.to_string();
+async fn counts(s: &crate::State) -> Result<(i64, Option<String>), Error> {
+    let e = Error::store;
     Ok((
         s.db.order_count().await.map_err(e)?,
         s.db.last_installed().await.map_err(e)?,
@@ -116,33 +118,35 @@ async fn counts(s: &crate::State) -> Result<(i64, Option<String>), String> {
 }
 
 /// What the copy itself holds (read from the copy, not the live database).
-fn counts_in(db: &Path) -> Result<(i64, Option<String>), String> {
-    crate::store::records::counts_in_sqlite_file(db).map_err(|e| format!("reading the copy: {e}"))
+fn counts_in(db: &Path) -> Result<(i64, Option<String>), Error> {
+    crate::store::records::counts_in_sqlite_file(db)
+        .map_err(|e| Error::Store(format!("reading the copy: {e}")))
 }
 
 /// Lays a backup into `data` (new or empty), each file checked against the manifest first.
-pub fn restore(from: &Path, data: &Path) -> Result<Manifest, String> {
+pub fn restore(from: &Path, data: &Path) -> Result<Manifest, Error> {
     let text = std::fs::read(from.join(MANIFEST)).map_err(|e| {
-        format!(
+        Error::Config(format!(
             "{}: {e} (not a certrenew backup?)",
             from.join(MANIFEST).display()
-        )
+        ))
     })?;
-    let m: Manifest = serde_json::from_slice(&text).map_err(|e| format!("{MANIFEST}: {e}"))?;
+    let m: Manifest =
+        serde_json::from_slice(&text).map_err(|e| Error::Store(format!("{MANIFEST}: {e}")))?;
     let mut checked = vec![];
     for (name, sum) in &m.files {
         if name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(format!(
+            return Err(Error::Store(format!(
                 "{MANIFEST} names {name:?}, not a file of a data directory"
-            ));
+            )));
         }
         let bytes = zeroize::Zeroizing::new(
-            std::fs::read(from.join(name)).map_err(|e| format!("{name}: {e}"))?,
+            std::fs::read(from.join(name)).map_err(|e| Error::Store(format!("{name}: {e}")))?,
         );
         if &crate::sha256_hex(&bytes) != sum {
-            return Err(format!(
+            return Err(Error::Store(format!(
                 "{name} is not the file the backup recorded (its SHA-256 differs)"
-            ));
+            )));
         }
         checked.push((name, bytes));
     }

@@ -2,6 +2,7 @@
 //! certificate, created on first start. Renewals keep the subject (same DER) and extensions, take
 //! a fresh random serial and the validity they paid for.
 
+use crate::fault::Error;
 use ccid::cert::{self, Issue};
 use ccid::keys::PublicKey;
 use ccid::piv::Algorithm;
@@ -58,47 +59,54 @@ impl CaKey {
         }
     }
 
-    fn public(&self) -> Result<PublicKey, String> {
+    fn public(&self) -> Result<PublicKey, Error> {
         Ok(match self {
             CaKey::P256 { key: k, .. } => p256::PublicKey::from(k.verifying_key()).into(),
             CaKey::Rsa { key: k, .. } => {
                 use rsa::traits::PublicKeyParts;
-                PublicKey::Rsa(ccid::keys::RsaPublicKey::new(
-                    &k.n().to_be_bytes_trimmed_vartime(),
-                    &k.e().to_be_bytes_trimmed_vartime(),
-                )?)
+                PublicKey::Rsa(
+                    ccid::keys::RsaPublicKey::new(
+                        &k.n().to_be_bytes_trimmed_vartime(),
+                        &k.e().to_be_bytes_trimmed_vartime(),
+                    )
+                    .map_err(Error::key)?,
+                )
             }
             CaKey::Pkcs11(k) => k.public().clone(),
         })
     }
 
     /// A SHA-256 signature: ECDSA (DER) or RSASSA-PKCS1-v1_5.
-    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         let sig = match self {
             CaKey::P256 { signer, .. } => signer.sign_sha256(data),
             CaKey::Rsa { signer, .. } => signer.sign_sha256(data),
             CaKey::Pkcs11(k) => k.sign(data)?,
         };
         if sig.is_empty() {
-            return Err("the CA could not sign (system random number generator failed)".into());
+            return Err(Error::Signing(
+                "the CA could not sign (system random number generator failed)".into(),
+            ));
         }
         Ok(sig)
     }
 
     /// `ca.key`: hex of the P-256 scalar (as written since the first release), or PKCS#8 PEM.
-    fn load(text: &str) -> Result<Self, String> {
+    fn load(text: &str) -> Result<Self, Error> {
         if text.starts_with("-----BEGIN PRIVATE KEY-----") {
             use rsa::pkcs8::DecodePrivateKey;
-            let key = rsa::PrivateKey::from_pkcs8_pem(text).map_err(|e| format!("ca.key: {e}"))?;
+            let key = rsa::PrivateKey::from_pkcs8_pem(text)
+                .map_err(|e| Error::Key(format!("ca.key: {e}")))?;
             return Self::rsa(key);
         }
-        let bytes = Zeroizing::new(decode_hex(text.trim()).ok_or("ca.key is not hex")?);
+        let bytes =
+            Zeroizing::new(decode_hex(text.trim()).ok_or(Error::Key("ca.key is not hex".into()))?);
         p256::ecdsa::SigningKey::from_slice(&bytes)
-            .map_err(|e| e.to_string())
+            .map_err(Error::key)
             .and_then(Self::p256)
     }
 
-    fn p256(key: p256::ecdsa::SigningKey) -> Result<Self, String> {
+    fn p256(key: p256::ecdsa::SigningKey) -> Result<Self, Error> {
         let point = key.verifying_key().to_sec1_point(false);
         let signer = Box::new(crate::sig::EcdsaSigner::p256(
             &key.to_bytes(),
@@ -107,9 +115,9 @@ impl CaKey {
         Ok(CaKey::P256 { key, signer })
     }
 
-    fn rsa(key: rsa::PrivateKey) -> Result<Self, String> {
+    fn rsa(key: rsa::PrivateKey) -> Result<Self, Error> {
         use rsa::pkcs8::EncodePrivateKey;
-        let der = key.to_pkcs8_der().map_err(|e| e.to_string())?;
+        let der = key.to_pkcs8_der().map_err(Error::signing)?;
         let signer = crate::sig::RsaSigner::from_pkcs8(der.as_bytes())?;
         Ok(CaKey::Rsa {
             key: Box::new(key),
@@ -117,15 +125,15 @@ impl CaKey {
         })
     }
 
-    fn generate(alg: Algorithm) -> Result<(Self, Zeroizing<String>), String> {
+    fn generate(alg: Algorithm) -> Result<(Self, Zeroizing<String>), Error> {
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
         match alg {
             Algorithm::Rsa2048 => {
                 use rsa::pkcs8::EncodePrivateKey;
-                let k = rsa::PrivateKey::new(&mut rng, 2048).map_err(|e| e.to_string())?;
+                let k = rsa::PrivateKey::new(&mut rng, 2048).map_err(Error::signing)?;
                 let pem = k
                     .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(Error::signing)?;
                 Ok((Self::rsa(k)?, Zeroizing::new(pem.to_string())))
             }
             _ => {
@@ -152,12 +160,12 @@ fn ext<T: Encode>(
     oid: der::oid::ObjectIdentifier,
     critical: bool,
     value: &T,
-) -> Result<Extension, String> {
+) -> Result<Extension, Error> {
     Ok(Extension {
         extn_id: oid,
         critical,
-        extn_value: OctetString::new(value.to_der().map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?,
+        extn_value: OctetString::new(value.to_der().map_err(Error::signing)?)
+            .map_err(Error::signing)?,
     })
 }
 
@@ -186,7 +194,7 @@ pub fn serial_hex(serial: &[u8]) -> String {
 impl Ca {
     /// Loads the CA from `dir`, creating it on first start with a key of `alg` (P-256 or
     /// RSA-2048; an existing CA keeps its key). Returns whether it was created.
-    pub fn load_or_create(dir: &Path, now: i64, alg: Algorithm) -> Result<(Self, bool), String> {
+    pub fn load_or_create(dir: &Path, now: i64, alg: Algorithm) -> Result<(Self, bool), Error> {
         Self::load_or_create_kind(dir, now, alg, false)
     }
 
@@ -196,25 +204,25 @@ impl Ca {
         now: i64,
         alg: Algorithm,
         demo: bool,
-    ) -> Result<(Self, bool), String> {
+    ) -> Result<(Self, bool), Error> {
         let key_path = dir.join("ca.key");
         let cert_path = dir.join("ca.crt");
         let key = match (key_path.exists(), cert_path.exists()) {
             (true, true) => {
                 let text =
-                    Zeroizing::new(std::fs::read_to_string(&key_path).map_err(|e| e.to_string())?);
+                    Zeroizing::new(std::fs::read_to_string(&key_path).map_err(Error::signing)?);
                 CaKey::load(&text)?
             }
             // Never a new CA over an existing certificate: its key may be in an HSM.
             (false, true) => {
-                return Err(format!(
+                return Err(Error::Signing(format!(
                 "{} has no ca.key beside it: is this CA's key in an HSM? Start with --ca-key-uri",
                 cert_path.display()
-            ))
+            )))
             }
             _ => {
                 let (key, stored) = CaKey::generate(alg)?;
-                std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                std::fs::create_dir_all(dir).map_err(Error::signing)?;
                 write_private(&key_path, &stored)?;
                 key
             }
@@ -231,9 +239,11 @@ impl Ca {
         alg: Algorithm,
         uri: &str,
         pin: &str,
-    ) -> Result<(Self, bool), String> {
+    ) -> Result<(Self, bool), Error> {
         if dir.join("ca.key").exists() {
-            return Err("this CA's key is in ca.key; an HSM CA's data directory has none".into());
+            return Err(Error::Signing(
+                "this CA's key is in ca.key; an HSM CA's data directory has none".into(),
+            ));
         }
         let uri = crate::hsm::Uri::parse(uri)?;
         let key = CaKey::Pkcs11(Box::new(crate::hsm::Pkcs11Key::open_or_generate(
@@ -244,23 +254,23 @@ impl Ca {
 
     /// The CA of `key` and `ca.crt` in `dir`, which must match it; created (self-signed) when
     /// missing. Returns whether it was created.
-    fn with_key(key: CaKey, dir: &Path, now: i64, demo: bool) -> Result<(Self, bool), String> {
+    fn with_key(key: CaKey, dir: &Path, now: i64, demo: bool) -> Result<(Self, bool), Error> {
         let cert_path = dir.join("ca.crt");
         if cert_path.exists() {
-            let cert_der = std::fs::read(&cert_path).map_err(|e| e.to_string())?;
+            let cert_der = std::fs::read(&cert_path).map_err(Error::signing)?;
             return Ok((Self::from_parts(key, cert_der)?, false));
         }
         let der = self_signed(&key, now, demo)?;
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        std::fs::write(&cert_path, &der).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(dir).map_err(Error::signing)?;
+        std::fs::write(&cert_path, &der).map_err(Error::signing)?;
         Ok((Self::from_parts(key, der)?, true))
     }
 
-    fn from_parts(key: CaKey, cert_der: Vec<u8>) -> Result<Self, String> {
-        let cert = Certificate::from_der(&cert_der).map_err(|e| e.to_string())?;
+    fn from_parts(key: CaKey, cert_der: Vec<u8>) -> Result<Self, Error> {
+        let cert = Certificate::from_der(&cert_der).map_err(Error::signing)?;
         let public = key.public()?;
-        if cert::public_key(&cert).map_err(|e| e.to_string())? != public {
-            return Err("ca.crt does not match the CA's key".into());
+        if cert::public_key(&cert).map_err(Error::signing)? != public {
+            return Err(Error::Signing("ca.crt does not match the CA's key".into()));
         }
         let key_id = key_id(&public);
         Ok(Self {
@@ -275,11 +285,11 @@ impl Ca {
 
     /// Certificates issued from now on point at `base` (this server's public URL): OCSP at
     /// `/api/v1/ocsp`, the CA certificate at `/api/v1/ca`, the CRL at `/api/v1/crl`.
-    pub fn publish_at(&mut self, base: &str) -> Result<(), String> {
+    pub fn publish_at(&mut self, base: &str) -> Result<(), Error> {
         let uri = |path: &str| {
             der::asn1::Ia5String::new(&format!("{}/api/v1/{path}", base.trim_end_matches('/')))
                 .map(GeneralName::UniformResourceIdentifier)
-                .map_err(|e| format!("public URL {base}: {e}"))
+                .map_err(|e| Error::Signing(format!("public URL {base}: {e}")))
         };
         let aia = AuthorityInfoAccessSyntax(vec![
             AccessDescription {
@@ -346,7 +356,7 @@ impl Ca {
         key: &PublicKey,
         not_before: i64,
         not_after: i64,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, Error> {
         let extensions: Vec<Extension> = vec![
             ext(
                 OID_BC,
@@ -390,7 +400,7 @@ impl Ca {
         not_before: i64,
         not_after: i64,
         serial: &[u8],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, Error> {
         let mut extensions: Vec<Extension> = old
             .tbs_certificate()
             .extensions()
@@ -418,17 +428,17 @@ impl Ca {
         )
     }
 
-    fn ski(&self, key: &PublicKey) -> Result<Extension, String> {
+    fn ski(&self, key: &PublicKey) -> Result<Extension, Error> {
         ext(
             OID_SKI,
             false,
-            &SubjectKeyIdentifier(OctetString::new(key_id(key)).map_err(|e| e.to_string())?),
+            &SubjectKeyIdentifier(OctetString::new(key_id(key)).map_err(Error::signing)?),
         )
     }
 
-    fn aki(&self) -> Result<Extension, String> {
+    fn aki(&self) -> Result<Extension, Error> {
         let aki = AuthorityKeyIdentifier {
-            key_identifier: Some(OctetString::new(self.key_id.clone()).map_err(|e| e.to_string())?),
+            key_identifier: Some(OctetString::new(self.key_id.clone()).map_err(Error::signing)?),
             authority_cert_issuer: None,
             authority_cert_serial_number: None,
         };
@@ -443,11 +453,10 @@ impl Ca {
         number: u64,
         now: i64,
         next_update_secs: i64,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, Error> {
         use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
         type Crl = CertificateList<x509_cert::certificate::Rfc5280>;
-        let algorithm =
-            cert::signature_algorithm(self.key.algorithm()).map_err(|e| e.to_string())?;
+        let algorithm = cert::signature_algorithm(self.key.algorithm()).map_err(Error::signing)?;
         let entries = revoked
             .iter()
             .map(|(serial, at, reason)| {
@@ -455,8 +464,8 @@ impl Ca {
                     serial_number: x509_cert::serial_number::SerialNumber::<
                         x509_cert::certificate::Rfc5280,
                     >::new(serial)
-                    .map_err(|e| e.to_string())?,
-                    revocation_date: cert::time_from_unix(*at).map_err(|e| e.to_string())?,
+                    .map_err(Error::signing)?,
+                    revocation_date: cert::time_from_unix(*at).map_err(Error::signing)?,
                     // reasonCode (RFC 5280 §5.3.1): ENUMERATED, left out for unspecified
                     // (0), which the RFC says should not be sent.
                     crl_entry_extensions: match *reason {
@@ -465,19 +474,19 @@ impl Ca {
                             extn_id: OID_REASON,
                             critical: false,
                             extn_value: OctetString::new(vec![0x0A, 0x01, code])
-                                .map_err(|e| e.to_string())?,
+                                .map_err(Error::signing)?,
                         }]),
                     },
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
         let tbs = TbsCertList {
             version: x509_cert::Version::V2,
             signature: algorithm.clone(),
             issuer: self.name().clone(),
-            this_update: cert::time_from_unix(now).map_err(|e| e.to_string())?,
+            this_update: cert::time_from_unix(now).map_err(Error::signing)?,
             next_update: Some(
-                cert::time_from_unix(now + next_update_secs).map_err(|e| e.to_string())?,
+                cert::time_from_unix(now + next_update_secs).map_err(Error::signing)?,
             ),
             revoked_certificates: (!entries.is_empty()).then_some(entries),
             crl_extensions: Some(vec![
@@ -485,19 +494,19 @@ impl Ca {
                 ext(
                     OID_CRL_NUMBER,
                     false,
-                    &der::asn1::Uint::new(&number.to_be_bytes()).map_err(|e| e.to_string())?,
+                    &der::asn1::Uint::new(&number.to_be_bytes()).map_err(Error::signing)?,
                 )?,
             ]),
         };
-        let tbs_der = tbs.to_der().map_err(|e| e.to_string())?;
+        let tbs_der = tbs.to_der().map_err(Error::signing)?;
         let signature = self.key.sign(&tbs_der)?;
         Crl {
             tbs_cert_list: tbs,
             signature_algorithm: algorithm,
-            signature: der::asn1::BitString::from_bytes(&signature).map_err(|e| e.to_string())?,
+            signature: der::asn1::BitString::from_bytes(&signature).map_err(Error::signing)?,
         }
         .to_der()
-        .map_err(|e| e.to_string())
+        .map_err(Error::signing)
     }
 
     /// The CA key's subjectPublicKey bits (what OCSP's issuerKeyHash is taken over).
@@ -511,12 +520,12 @@ impl Ca {
     }
 
     /// The CA key's signature algorithm identifier (for objects signed with [`Ca::sign_tbs`]).
-    pub fn signature_algorithm(&self) -> Result<spki::AlgorithmIdentifierOwned, String> {
-        cert::signature_algorithm(self.key.algorithm()).map_err(|e| e.to_string())
+    pub fn signature_algorithm(&self) -> Result<spki::AlgorithmIdentifierOwned, Error> {
+        cert::signature_algorithm(self.key.algorithm()).map_err(Error::signing)
     }
 
     /// Signs the DER of a to-be-signed structure with the CA key.
-    pub fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>, Error> {
         self.key.sign(tbs)
     }
 
@@ -534,13 +543,13 @@ const OID_BC: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwra
 pub const DEMO_MARK: &str = "OU=DEMO";
 
 /// The CA's self-signed certificate, valid ten years.
-fn self_signed(key: &CaKey, now: i64, demo: bool) -> Result<Vec<u8>, String> {
+fn self_signed(key: &CaKey, now: i64, demo: bool) -> Result<Vec<u8>, Error> {
     let name = if demo {
         format!("CN=certrenew 演示 Demo CA (not for real use),{DEMO_MARK},O=certrenew,C=CN")
     } else {
         "CN=certrenew Issuing CA,O=certrenew,C=CN".to_string()
     };
-    let name = Name::from_str(&name).map_err(|e| e.to_string())?;
+    let name = Name::from_str(&name).map_err(Error::signing)?;
     let public = key.public()?;
     let kid = key_id(&public);
     let extensions: Vec<Extension> = vec![
@@ -560,7 +569,7 @@ fn self_signed(key: &CaKey, now: i64, demo: bool) -> Result<Vec<u8>, String> {
         ext(
             OID_SKI,
             false,
-            &SubjectKeyIdentifier(OctetString::new(kid).map_err(|e| e.to_string())?),
+            &SubjectKeyIdentifier(OctetString::new(kid).map_err(Error::signing)?),
         )?,
     ];
     sign_with(
@@ -577,16 +586,19 @@ fn self_signed(key: &CaKey, now: i64, demo: bool) -> Result<Vec<u8>, String> {
     )
 }
 
-fn sign_with(key: &CaKey, params: Issue<'_>) -> Result<Vec<u8>, String> {
-    cert::issue(params, key.algorithm(), |tbs| key.sign(tbs)).map_err(|e| e.to_string())
+fn sign_with(key: &CaKey, params: Issue<'_>) -> Result<Vec<u8>, Error> {
+    cert::issue(params, key.algorithm(), |tbs| {
+        key.sign(tbs).map_err(|e| e.to_string())
+    })
+    .map_err(Error::signing)
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
     write_private_bytes(path, contents.as_bytes())
 }
 
 /// Writes a secret file readable by its owner only.
-pub(crate) fn write_private_bytes(path: &Path, contents: &[u8]) -> Result<(), String> {
+pub(crate) fn write_private_bytes(path: &Path, contents: &[u8]) -> Result<(), Error> {
     #[cfg(unix)]
     {
         use std::io::Write;
@@ -597,11 +609,11 @@ pub(crate) fn write_private_bytes(path: &Path, contents: &[u8]) -> Result<(), St
             .truncate(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| e.to_string())?;
-        f.write_all(contents).map_err(|e| e.to_string())
+            .map_err(Error::signing)?;
+        f.write_all(contents).map_err(Error::signing)
     }
     #[cfg(not(unix))]
-    std::fs::write(path, contents).map_err(|e| e.to_string())
+    std::fs::write(path, contents).map_err(Error::signing)
 }
 
 pub fn encode_hex(b: &[u8]) -> String {

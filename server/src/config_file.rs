@@ -4,15 +4,17 @@
 //! that is not set, so a flag beats the environment, which beats the file, which beats the
 //! default. Secrets (passwords, PINs) are never read from it: they come from the environment.
 
+use crate::fault::Error;
 /// The file's options as (key, value) text; arrays are joined with `,` as the options'
 /// environment variables take them. Anything that is not a flat key = value is refused.
-pub fn read(path: &std::path::Path) -> Result<Vec<(String, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn read(path: &std::path::Path) -> Result<Vec<(String, String)>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+    parse(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
 }
 
-pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
-    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+pub fn parse(text: &str) -> Result<Vec<(String, String)>, Error> {
+    let table: toml::Table = toml::from_str(text).map_err(Error::config)?;
     let mut out = vec![];
     for (key, value) in table {
         let text = match value {
@@ -28,17 +30,17 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-fn scalar(key: &str, v: &toml::Value) -> Result<String, String> {
+fn scalar(key: &str, v: &toml::Value) -> Result<String, Error> {
     match v {
-        toml::Value::String(s) if s.contains(',') && key != "database" => Err(format!(
-            "{key}: a value with a comma (lists are TOML arrays)"
+        toml::Value::String(s) if s.contains(',') && key != "database" => Err(Error::Config(
+            format!("{key}: a value with a comma (lists are TOML arrays)"),
         )),
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) => Ok(i.to_string()),
         toml::Value::Boolean(b) => Ok(b.to_string()),
-        _ => Err(format!(
+        _ => Err(Error::Config(format!(
             "{key}: not a string, number, true/false or a list of them"
-        )),
+        ))),
     }
 }
 

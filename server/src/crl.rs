@@ -1,6 +1,7 @@
 //! The CRL, signed once and served until a revocation (or `FRESH_SECS`) makes it stale: a GET
 //! costs no signature and no table read. Every revocation is on it — nothing is cut off.
 
+use crate::fault::Error;
 use crate::State;
 use std::sync::Arc;
 
@@ -46,7 +47,7 @@ impl Cache {
     }
 
     /// The CRL to serve now: the cached one, or a new one of every revoked certificate.
-    pub async fn get(&self, s: &State, now: i64) -> Result<Arc<[u8]>, String> {
+    pub async fn get(&self, s: &State, now: i64) -> Result<Arc<[u8]>, Error> {
         if let Some(der) = self.fresh(now) {
             return Ok(der);
         }
@@ -71,12 +72,12 @@ impl Cache {
 }
 
 /// Every certificate this CA revoked: (serial, when, reason code).
-async fn revoked(s: &State) -> Result<Vec<(Vec<u8>, i64, u8)>, String> {
-    let rows = s.db.revocations().await.map_err(|e| e.to_string())?;
+async fn revoked(s: &State) -> Result<Vec<(Vec<u8>, i64, u8)>, Error> {
+    let rows = s.db.revocations().await.map_err(Error::store)?;
     let mut out = Vec::with_capacity(rows.len());
     for (serial, at, reason) in rows {
         let bytes = crate::ca::decode_hex(&serial)
-            .ok_or_else(|| format!("stored serial {serial} is not hex"))?;
+            .ok_or_else(|| Error::Store(format!("stored serial {serial} is not hex")))?;
         out.push((
             bytes,
             at,

@@ -58,6 +58,13 @@ impl From<crate::store::sql::Error> for AppError {
     }
 }
 
+/// A failure behind a request (the CA could not sign, a file, the HSM): a 500, logged.
+impl From<crate::fault::Error> for AppError {
+    fn from(e: crate::fault::Error) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
 impl From<crate::store::TransitionError> for AppError {
     fn from(e: crate::store::TransitionError) -> Self {
         use crate::store::TransitionError as T;

@@ -2,6 +2,7 @@
 //! leaves it, and signs there. Named by an RFC 7512 URI, `pkcs11:token=LABEL;object=LABEL
 //! ?module-path=/path/to/module.so`; the user PIN comes from `CERTRENEW_CA_PIN`, never the URI.
 
+use crate::fault::Error;
 use ccid::keys::{PublicKey, RsaPublicKey};
 use ccid::piv::Algorithm;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -28,9 +29,12 @@ pub struct Uri {
 impl Uri {
     /// Parses the subset of RFC 7512 used here: `token` and `object` path attributes and the
     /// `module-path` query attribute, percent-decoded. A PIN in the URI is refused.
-    pub fn parse(uri: &str) -> Result<Self, String> {
-        let bad =
-            |why: &str| format!("--ca-key-uri: {why} (pkcs11:token=…;object=…?module-path=…)");
+    pub fn parse(uri: &str) -> Result<Self, Error> {
+        let bad = |why: &str| {
+            Error::Config(format!(
+                "--ca-key-uri: {why} (pkcs11:token=…;object=…?module-path=…)"
+            ))
+        };
         let rest = uri
             .strip_prefix("pkcs11:")
             .ok_or_else(|| bad("not a pkcs11: URI"))?;
@@ -84,9 +88,9 @@ pub struct Pkcs11Key {
 impl Pkcs11Key {
     /// Logs in to the URI's token and finds its key, generating it there (of `alg`, unextractable)
     /// when the token has none by that label.
-    pub fn open_or_generate(uri: &Uri, pin: &str, alg: Algorithm) -> Result<Self, String> {
-        fn err(what: &str) -> impl Fn(cryptoki::error::Error) -> String + '_ {
-            move |e| format!("PKCS #11 {what}: {e}")
+    pub fn open_or_generate(uri: &Uri, pin: &str, alg: Algorithm) -> Result<Self, Error> {
+        fn err(what: &str) -> impl Fn(cryptoki::error::Error) -> Error + '_ {
+            move |e| Error::Hsm(format!("{what}: {e}"))
         }
         let module = loaded(&uri.module)?;
         let slot = module
@@ -98,7 +102,7 @@ impl Pkcs11Key {
                     .get_token_info(*s)
                     .is_ok_and(|t| t.label().trim_end() == uri.token)
             })
-            .ok_or_else(|| format!("PKCS #11: no initialized token labelled {:?}", uri.token))?;
+            .ok_or_else(|| Error::Hsm(format!("no initialized token labelled {:?}", uri.token)))?;
         let session = module.open_rw_session(slot).map_err(err("session"))?;
         // Login is per process in PKCS #11: another session of ours may have done it already.
         match session.login(UserType::User, Some(&AuthPin::from(pin.to_owned()))) {
@@ -125,13 +129,13 @@ impl Pkcs11Key {
                 (private, public)
             }
             (p, q) => {
-                return Err(format!(
+                return Err(Error::Hsm(format!(
                     "PKCS #11: token {:?} has {} private and {} public keys labelled {:?}; want one of each",
                     uri.token,
                     p.len(),
                     q.len(),
                     uri.object
-                ))
+                )))
             }
         };
         let (alg, public) = read_public(&session, public)?;
@@ -160,7 +164,7 @@ impl Pkcs11Key {
     }
 
     /// A SHA-256 signature: ECDSA (DER, from the module's r‖s) or RSASSA-PKCS1-v1_5.
-    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         // On the server's async workers a signature is blocking I/O: let the runtime move the
         // worker's other tasks elsewhere meanwhile.
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
@@ -171,18 +175,20 @@ impl Pkcs11Key {
         }
     }
 
-    fn sign_now(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign_now(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         let session = crate::lock_any(&self.sessions, &self.next);
-        let failed =
-            |e: cryptoki::error::Error| format!("the CA's key in the HSM did not sign: {e}");
+        let failed = |e: cryptoki::error::Error| {
+            Error::Hsm(format!("the CA's key in the HSM did not sign: {e}"))
+        };
         match self.alg {
             Algorithm::EccP256 => {
                 let digest = sha2::Sha256::digest(data);
                 let raw = session
                     .sign(&Mechanism::Ecdsa, self.key, &digest)
                     .map_err(failed)?;
-                let sig = p256::ecdsa::Signature::from_slice(&raw)
-                    .map_err(|_| "the HSM's ECDSA signature is not r‖s of P-256".to_string())?;
+                let sig = p256::ecdsa::Signature::from_slice(&raw).map_err(|_| {
+                    Error::Hsm("the HSM's ECDSA signature is not r‖s of P-256".into())
+                })?;
                 Ok(sig.to_der().as_bytes().to_vec())
             }
             _ => session
@@ -194,7 +200,7 @@ impl Pkcs11Key {
 
 /// The module at `path`, loaded and initialized once per process (a second C_Initialize is
 /// refused, and finalizing would end every other user's sessions).
-fn loaded(path: &str) -> Result<Pkcs11, String> {
+fn loaded(path: &str) -> Result<Pkcs11, Error> {
     static MODULES: std::sync::Mutex<Vec<(String, Pkcs11)>> = std::sync::Mutex::new(Vec::new());
     let mut modules = MODULES
         .lock()
@@ -202,10 +208,10 @@ fn loaded(path: &str) -> Result<Pkcs11, String> {
     if let Some((_, m)) = modules.iter().find(|(p, _)| p == path) {
         return Ok(m.clone());
     }
-    let module = Pkcs11::new(path).map_err(|e| format!("PKCS #11 module {path}: {e}"))?;
+    let module = Pkcs11::new(path).map_err(|e| Error::Hsm(format!("module {path}: {e}")))?;
     module
         .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| format!("PKCS #11 module {path}: {e}"))?;
+        .map_err(|e| Error::Hsm(format!("module {path}: {e}")))?;
     modules.push((path.to_owned(), module.clone()));
     Ok(module)
 }
@@ -214,7 +220,7 @@ fn generate(
     session: &Session,
     label: &str,
     alg: Algorithm,
-) -> Result<(ObjectHandle, ObjectHandle), String> {
+) -> Result<(ObjectHandle, ObjectHandle), Error> {
     let common = |private: bool| {
         vec![
             Attribute::Token(true),
@@ -246,15 +252,19 @@ fn generate(
             ]);
             Mechanism::RsaPkcsKeyPairGen
         }
-        other => return Err(format!("a CA key of {other:?} is not supported")),
+        other => {
+            return Err(Error::Hsm(format!(
+                "a CA key of {other:?} is not supported"
+            )))
+        }
     };
     session
         .generate_key_pair(&mechanism, &public, &private)
-        .map_err(|e| format!("PKCS #11 key generation: {e}"))
+        .map_err(|e| Error::Hsm(format!("key generation: {e}")))
 }
 
 /// The algorithm and public key of a public-key object.
-fn read_public(session: &Session, key: ObjectHandle) -> Result<(Algorithm, PublicKey), String> {
+fn read_public(session: &Session, key: ObjectHandle) -> Result<(Algorithm, PublicKey), Error> {
     let attrs = session
         .get_attributes(
             key,
@@ -266,7 +276,7 @@ fn read_public(session: &Session, key: ObjectHandle) -> Result<(Algorithm, Publi
                 AttributeType::PublicExponent,
             ],
         )
-        .map_err(|e| format!("PKCS #11 public key: {e}"))?;
+        .map_err(|e| Error::Hsm(format!("public key: {e}")))?;
     let (mut kind, mut params, mut point, mut n, mut e) = (None, None, None, None, None);
     for a in attrs {
         match a {
@@ -286,14 +296,16 @@ fn read_public(session: &Session, key: ObjectHandle) -> Result<(Algorithm, Publi
                 bare => bare,
             };
             let key = p256::PublicKey::from_sec1_bytes(sec1)
-                .map_err(|_| "PKCS #11: the EC point is not on P-256".to_string())?;
+                .map_err(|_| Error::Hsm("the EC point is not on P-256".into()))?;
             Ok((Algorithm::EccP256, PublicKey::from(key)))
         }
         (Some(KeyType::RSA), _, _, Some(n), Some(e)) if n.len() == 256 => Ok((
             Algorithm::Rsa2048,
-            PublicKey::Rsa(RsaPublicKey::new(&n, &e)?),
+            PublicKey::Rsa(RsaPublicKey::new(&n, &e).map_err(Error::hsm)?),
         )),
-        _ => Err("PKCS #11: the CA key is neither P-256 nor RSA-2048".into()),
+        _ => Err(Error::Hsm(
+            "the CA key is neither P-256 nor RSA-2048".into(),
+        )),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Background work: unpaid orders expire, notices leave the outbox, renewal reminders are queued.
 
+use crate::fault::Error;
 use crate::store::{transition, Step, TransitionError};
 use crate::{now, State};
 use api::{Event, OrderStatus};
@@ -55,7 +56,7 @@ pub async fn expire_unpaid(s: &State) -> Result<usize, crate::store::sql::Error>
 /// Reconciliation: asks the provider about payments still pending `reconcile_after_secs` after
 /// they were created, and records those it says were paid (their notice was lost). Returns how
 /// many were recorded. Bounded per run; the provider's answer goes through the notice checks.
-pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
+pub async fn reconcile_payments(s: &State) -> Result<usize, Error> {
     let t = now();
     let due =
         s.db.payments_to_reconcile(
@@ -63,7 +64,7 @@ pub async fn reconcile_payments(s: &State) -> Result<usize, String> {
             t - s.config.payment_ttl_secs - 3600,
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Error::Provider(e.to_string()))?;
     let mut n = 0;
     for (id, method) in due {
         let Some(provider) = s.payments.for_stored(&method) else {

@@ -2,6 +2,7 @@
 //! kept in the data directory, so the database alone — a backup, a PostgreSQL replica — does not
 //! hand out the keys that administer suppliers' tokens.
 
+use crate::fault::Error;
 use aes::Aes256;
 use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use std::path::Path;
@@ -21,18 +22,18 @@ impl Kek {
 
     /// Reads the data directory's key-encryption key, creating it (readable by the owner only)
     /// on first start. Returns whether it was created.
-    pub fn load_or_create(dir: &Path) -> Result<(Self, bool), String> {
+    pub fn load_or_create(dir: &Path) -> Result<(Self, bool), Error> {
         let path = dir.join(FILE);
         if path.exists() {
-            let bytes = Zeroizing::new(std::fs::read(&path).map_err(|e| e.to_string())?);
+            let bytes = Zeroizing::new(std::fs::read(&path).map_err(Error::key)?);
             let key: &[u8; 32] = bytes
                 .as_slice()
                 .try_into()
-                .map_err(|_| format!("{}: not a 32-byte key", path.display()))?;
+                .map_err(|_| Error::Key(format!("{}: not a 32-byte key", path.display())))?;
             return Ok((Self::new(key), false));
         }
         let mut key = Zeroizing::new([0u8; 32]);
-        getrandom::fill(key.as_mut_slice()).map_err(|e| e.to_string())?;
+        getrandom::fill(key.as_mut_slice()).map_err(Error::key)?;
         crate::ca::write_private_bytes(&path, key.as_slice())?;
         Ok((Self::new(&key), true))
     }
@@ -53,9 +54,11 @@ impl Kek {
     }
 
     /// Wraps `plain` (16 to 32 bytes in 8-byte steps, as management keys are): 8 bytes longer.
-    pub fn wrap(&self, plain: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn wrap(&self, plain: &[u8]) -> Result<Vec<u8>, Error> {
         if plain.len() < 16 || !plain.len().is_multiple_of(8) || plain.len() > 64 {
-            return Err("a wrapped key is 16 to 64 bytes in 8-byte steps".into());
+            return Err(Error::Key(
+                "a wrapped key is 16 to 64 bytes in 8-byte steps".into(),
+            ));
         }
         let n = plain.len() / 8;
         let mut a = IV;

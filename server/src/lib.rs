@@ -1,6 +1,7 @@
 //! certrenew server: the renewal and payment API under `/api/v1`, the sandbox cashier, and
 //! (when built) the web app. `app(state)` is the whole router, so tests drive it in process.
 
+use crate::fault::Error;
 pub mod backup;
 pub mod ca;
 pub mod challenge;
@@ -8,6 +9,7 @@ pub mod config_file;
 pub mod crl;
 pub mod edge;
 pub mod error;
+pub mod fault;
 pub mod health;
 pub mod hsm;
 pub mod jobs;
@@ -23,7 +25,7 @@ pub mod store;
 /// blank lines are skipped. Errors name the line, never the key.
 pub fn management_keys_from_csv(
     text: &str,
-) -> Result<Vec<(String, ccid::keys::ManagementKey)>, String> {
+) -> Result<Vec<(String, ccid::keys::ManagementKey)>, Error> {
     use ccid::piv::Algorithm;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -34,23 +36,30 @@ pub fn management_keys_from_csv(
         let n = i + 1;
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let [serial, alg, key] = fields.as_slice() else {
-            return Err(format!("line {n}: expected serial,algorithm,key"));
+            return Err(Error::Config(format!(
+                "line {n}: expected serial,algorithm,key"
+            )));
         };
         if serial.is_empty() || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!("line {n}: the serial is not hex"));
+            return Err(Error::Config(format!("line {n}: the serial is not hex")));
         }
         let alg = match alg.to_ascii_lowercase().as_str() {
             "3des" | "tdes" => Algorithm::Tdes,
             "aes128" => Algorithm::Aes128,
             "aes192" => Algorithm::Aes192,
             "aes256" => Algorithm::Aes256,
-            other => return Err(format!("line {n}: unknown algorithm {other}")),
+            other => {
+                return Err(Error::Config(format!(
+                    "line {n}: unknown algorithm {other}"
+                )))
+            }
         };
         let bytes = zeroize::Zeroizing::new(
-            ca::decode_hex(key).ok_or_else(|| format!("line {n}: the key is not hex"))?,
+            ca::decode_hex(key)
+                .ok_or_else(|| Error::Config(format!("line {n}: the key is not hex")))?,
         );
         let key = ccid::keys::ManagementKey::new(alg, &bytes)
-            .map_err(|_| format!("line {n}: wrong key length for the algorithm"))?;
+            .map_err(|_| Error::Config(format!("line {n}: wrong key length for the algorithm")))?;
         out.push((serial.to_ascii_uppercase(), key));
     }
     Ok(out)
@@ -300,9 +309,9 @@ pub type State = Arc<AppState>;
 
 impl AppState {
     /// Opens (creating on first start) the data directory, CA, sandbox provider and database.
-    pub async fn open(config: Config) -> Result<(State, Vec<String>), String> {
+    pub async fn open(config: Config) -> Result<(State, Vec<String>), Error> {
         owner_only_dir(&config.data_dir)
-            .map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+            .map_err(|e| Error::Config(format!("{}: {e}", config.data_dir.display())))?;
         let mut notes = Vec::new();
         let (mut ca, created) = match &config.ca_key_uri {
             None => ca::Ca::load_or_create_kind(
@@ -313,18 +322,21 @@ impl AppState {
             )?,
             Some(uri) => {
                 let pin = config.ca_pin.as_deref().ok_or_else(|| {
-                    format!("--ca-key-uri: the token's PIN goes in {}", hsm::PIN_VAR)
+                    Error::Config(format!(
+                        "--ca-key-uri: the token's PIN goes in {}",
+                        hsm::PIN_VAR
+                    ))
                 })?;
                 ca::Ca::with_hsm(&config.data_dir, now(), config.ca_algorithm, uri, pin)?
             }
         };
         // The demo mints certificates for any key: never under a CA whose certificates are real.
         if config.demo && !ca.is_demo() {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "--demo: the CA in {} is not a demo CA ({}); the demo issues certificates to anyone and runs only with a CA of its own — start it with another --data directory",
                 config.data_dir.display(),
                 ca.name()
-            ));
+            )));
         }
         if !config.demo && ca.is_demo() {
             notes.push("this data directory's CA is a demo CA: its certificates are for trying certrenew out, not for real use".into());
@@ -347,11 +359,11 @@ impl AppState {
         let challenges = challenge::Challenges::new(&kek);
         let db = store::Store::connect(&config.database_url, kek)
             .await
-            .map_err(|e| format!("database: {e}"))?;
+            .map_err(|e| Error::Config(format!("database: {e}")))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(Error::config)?;
         let mut providers: Vec<Arc<dyn payment::PaymentProvider>> = vec![];
         if let Some(a) = &config.alipay {
             let account = a.load()?;
@@ -484,12 +496,12 @@ pub async fn demo_certificate(
     key: &ccid::keys::PublicKey,
     not_before: i64,
     not_after: i64,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Error> {
     let der = s.ca.issue_end_entity(subject, key, not_before, not_after)?;
-    let summary = ccid::cert::summarize(&der, now()).map_err(|e| e.to_string())?;
+    let summary = ccid::cert::summarize(&der, now()).map_err(Error::config)?;
     s.db.record_certificate(&summary.serial, &summary.subject, not_after, &der)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::config)?;
     Ok(der)
 }
 
@@ -508,7 +520,9 @@ mod csv_tests {
             ("0a,rc4,00", "line 1: unknown algorithm rc4"),
             ("0a,aes128", "line 1: expected serial,algorithm,key"),
         ] {
-            let e = super::management_keys_from_csv(bad).unwrap_err();
+            let e = super::management_keys_from_csv(bad)
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(why), "{e}");
             assert!(!e.contains("0001"), "the key never shows in an error");
         }

@@ -262,7 +262,7 @@ struct AlipayFlags {
 
 impl AlipayFlags {
     /// None when no Alipay flag is given; an error naming what is missing when some are.
-    fn settings(&self) -> Result<Option<certrenew_server::payment::alipay::Settings>, String> {
+    fn settings(&self) -> Result<Option<certrenew_server::payment::alipay::Settings>, Failure> {
         use certrenew_server::payment::alipay::{KeyFiles, Settings, GATEWAY};
         let certs = [&self.app_cert, &self.public_cert, &self.root_cert];
         let any = self.app_id.is_some()
@@ -317,10 +317,7 @@ impl AlipayFlags {
                     gateway: self.gateway.clone().unwrap_or_else(|| GATEWAY.into()),
                 }))
             }
-            _ => Err(format!(
-                "Alipay is half set up; missing {}",
-                missing.join(", ")
-            )),
+            _ => Err(format!("Alipay is half set up; missing {}", missing.join(", ")).into()),
         }
     }
 }
@@ -386,7 +383,7 @@ struct WechatFlags {
 
 impl WechatFlags {
     /// None when no WeChat Pay flag is given; an error naming what is missing when some are.
-    fn settings(&self) -> Result<Option<certrenew_server::payment::wechat::Settings>, String> {
+    fn settings(&self) -> Result<Option<certrenew_server::payment::wechat::Settings>, Failure> {
         use certrenew_server::payment::wechat::{Settings, BASE_URL};
         let named = [
             (&self.wechat_mchid, "--wechat-mchid"),
@@ -430,10 +427,9 @@ impl WechatFlags {
             }
         };
         if !missing.is_empty() {
-            return Err(format!(
-                "WeChat Pay is half set up; missing {}",
-                missing.join(", ")
-            ));
+            return Err(
+                format!("WeChat Pay is half set up; missing {}", missing.join(", ")).into(),
+            );
         }
         let some = |v: &Option<String>| v.clone().unwrap_or_default();
         Ok(Some(Settings {
@@ -483,7 +479,7 @@ fn store_config(st: &Store, public_url: String) -> Config {
     c
 }
 
-fn config(a: &Serve) -> Result<Config, String> {
+fn config(a: &Serve) -> Result<Config, Failure> {
     // The certificates name the OCSP/CRL URLs: by default the address actually listened on.
     let public_url = a
         .public_url
@@ -528,7 +524,7 @@ const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 /// Turns the config file's options into the environment variables clap reads, where not set
 /// already (flags > environment > file > default). Runs before any thread starts. Gives the
 /// variables it set.
-fn apply_config_file() -> Result<Vec<String>, String> {
+fn apply_config_file() -> Result<Vec<String>, Failure> {
     let args: Vec<String> = std::env::args().collect();
     let mut path = std::env::var_os("CERTRENEW_CONFIG").map(PathBuf::from);
     for (i, a) in args.iter().enumerate() {
@@ -555,11 +551,7 @@ fn apply_config_file() -> Result<Vec<String>, String> {
         }
     }
     if !unknown.is_empty() {
-        return Err(format!(
-            "{}: no such option: {}",
-            path.display(),
-            unknown.join(", ")
-        ));
+        return Err(format!("{}: no such option: {}", path.display(), unknown.join(", ")).into());
     }
     Ok(set)
 }
@@ -579,7 +571,7 @@ fn option_envs(cmd: &clap::Command, out: &mut std::collections::HashMap<String, 
 }
 
 fn main() {
-    let from_file = apply_config_file().unwrap_or_else(|e| fail(&e));
+    let from_file = apply_config_file().unwrap_or_else(|e| fail(&e.to_string()));
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -632,9 +624,12 @@ async fn run(cli: Cli, matches: clap::ArgMatches, from_file: Vec<String>) {
         }
     };
     if let Err(e) = result {
-        fail(&e);
+        fail(&e.to_string());
     }
 }
+
+/// A command's failure, printed as one line: the server's typed errors and the CLI's own messages.
+type Failure = Box<dyn std::error::Error>;
 
 fn fail(e: &str) -> ! {
     eprintln!("certrenew: {e}");
@@ -653,7 +648,7 @@ fn say(line: &str) {
     }
 }
 
-async fn serve(a: Serve) -> Result<(), String> {
+async fn serve(a: Serve) -> Result<(), Failure> {
     let (state, notes) = AppState::open(config(&a)?).await?;
     for n in notes {
         say(&n);
@@ -685,7 +680,7 @@ async fn serve(a: Serve) -> Result<(), String> {
         certrenew_server::edge::Limits::default(),
     );
     tokio::select! {
-        r = served => r.map_err(|e| e.to_string()),
+        r = served => r.map_err(Failure::from),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
@@ -703,7 +698,7 @@ fn redact(url: &str) -> String {
 
 /// Files the management keys of tokens the CA personalized (from a personalization export), so
 /// installs can authenticate through the server. The file is read, never echoed.
-async fn management_key_import(file: &std::path::Path, store: &Store) -> Result<(), String> {
+async fn management_key_import(file: &std::path::Path, store: &Store) -> Result<(), Failure> {
     let name = file.display();
     let text =
         zeroize::Zeroizing::new(std::fs::read_to_string(file).map_err(|e| format!("{name}: {e}"))?);
@@ -712,17 +707,13 @@ async fn management_key_import(file: &std::path::Path, store: &Store) -> Result<
     let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
     let t = certrenew_server::now();
     for (serial, key) in &keys {
-        state
-            .db
-            .set_management_key(serial, key, t)
-            .await
-            .map_err(|e| e.to_string())?;
+        state.db.set_management_key(serial, key, t).await?;
     }
     println!("{} management keys filed", keys.len());
     Ok(())
 }
 
-async fn admin_create(user: &str, roles: &[String], store: &Store) -> Result<(), String> {
+async fn admin_create(user: &str, roles: &[String], store: &Store) -> Result<(), Failure> {
     use certrenew_server::http::admin::{Role, DEFAULT_ROLES};
     let roles: Vec<Role> = if roles.is_empty() {
         DEFAULT_ROLES.to_vec()
@@ -734,9 +725,7 @@ async fn admin_create(user: &str, roles: &[String], store: &Store) -> Result<(),
         Err(_) => {
             let mut line = String::new();
             eprint!("password for {user}: ");
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| e.to_string())?;
+            std::io::stdin().read_line(&mut line)?;
             line.trim_end().to_string()
         }
     };
@@ -747,10 +736,9 @@ async fn admin_create(user: &str, roles: &[String], store: &Store) -> Result<(),
     Ok(())
 }
 
-async fn ca_show(store: &Store) -> Result<(), String> {
+async fn ca_show(store: &Store) -> Result<(), Failure> {
     let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
-    let s = ccid::cert::summarize(&state.ca.cert_der, certrenew_server::now())
-        .map_err(|e| e.to_string())?;
+    let s = ccid::cert::summarize(&state.ca.cert_der, certrenew_server::now())?;
     println!(
         "subject: {}\nserial: {}\nnot after: {}\nfile: {}",
         s.subject,
@@ -761,15 +749,12 @@ async fn ca_show(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
-async fn issue_demo(a: IssueDemo) -> Result<(), String> {
+async fn issue_demo(a: IssueDemo) -> Result<(), Failure> {
     let spki =
         std::fs::read(&a.public_key).map_err(|e| format!("{}: {e}", a.public_key.display()))?;
     let key = ccid::keys::PublicKey::from_spki_der(&spki)?;
     if !key.on_curve() {
-        return Err(format!(
-            "{}: the point is not on the curve",
-            a.public_key.display()
-        ));
+        return Err(format!("{}: the point is not on the curve", a.public_key.display()).into());
     }
     let (state, _) = AppState::open(store_config(&a.store, DEFAULT_PUBLIC_URL.into())).await?;
     let days = a.days;
@@ -785,7 +770,7 @@ async fn issue_demo(a: IssueDemo) -> Result<(), String> {
     )
     .await?;
     match a.out {
-        Some(p) => std::fs::write(&p, der).map_err(|e| e.to_string())?,
+        Some(p) => std::fs::write(&p, der)?,
         None => println!(
             "{}",
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der)
@@ -794,13 +779,14 @@ async fn issue_demo(a: IssueDemo) -> Result<(), String> {
     Ok(())
 }
 
-async fn backup(store: &Store, dir: &std::path::Path) -> Result<(), String> {
+async fn backup(store: &Store, dir: &std::path::Path) -> Result<(), Failure> {
     // Never a new CA made by mistake: a backup is of a data directory that exists.
     if !store.data.join("ca.crt").exists() {
         return Err(format!(
             "{}: no CA here (ca.crt); nothing to back up",
             store.data.display()
-        ));
+        )
+        .into());
     }
     let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
     let m = certrenew_server::backup::backup(&state, dir).await?;
@@ -827,7 +813,7 @@ fn config_check(
     serve: &Serve,
     m: Option<&clap::ArgMatches>,
     from_file: &[String],
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     use clap::parser::ValueSource;
     let m = m.ok_or("config check: no options parsed")?;
     let cli = Cli::command();
@@ -900,7 +886,7 @@ fn config_check(
     }
     if let Some(web) = &c.web_dir {
         if !web.join("index.html").exists() {
-            return Err(format!("--web {}: no index.html there", web.display()));
+            return Err(format!("--web {}: no index.html there", web.display()).into());
         }
     }
     println!("# configuration OK");
@@ -916,7 +902,7 @@ fn toml_string(v: &str) -> String {
     toml::Value::String(v.to_string()).to_string()
 }
 
-fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<(), String> {
+fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<(), Failure> {
     let m = certrenew_server::backup::restore(from, data)?;
     say(&format!(
         "restored {} files into {} (backup of {} orders, last installed {}); check it with: certrenew check --data {}",
@@ -932,12 +918,10 @@ fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<(), String>
     Ok(())
 }
 
-async fn check(store: &Store) -> Result<(), String> {
+async fn check(store: &Store) -> Result<(), Failure> {
     let (state, _) = AppState::open(store_config(store, DEFAULT_PUBLIC_URL.into())).await?;
-    let bad = certrenew_server::store::check::invariants(&state.db)
-        .await
-        .map_err(|e| e.to_string())?;
-    let n = state.db.order_count().await.map_err(|e| e.to_string())?;
+    let bad = certrenew_server::store::check::invariants(&state.db).await?;
+    let n = state.db.order_count().await?;
     for b in &bad {
         println!("violation: {b}");
     }

@@ -1,6 +1,7 @@
 //! Delivery of the outbox's notices: e-mail by SMTP and SMS through an HTTP gateway when they are
 //! configured, otherwise one file per notice in the data directory (the embedded default).
 
+use crate::fault::Error;
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::{Path, PathBuf};
@@ -57,10 +58,10 @@ pub struct Smtp<'a> {
 }
 
 impl Smtp<'_> {
-    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, Error> {
         use lettre::transport::smtp::authentication::Credentials;
         use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-        let bad = |why: &str| format!("--smtp {}: {why}", redact(self.url));
+        let bad = |why: &str| Error::Config(format!("--smtp {}: {why}", redact(self.url)));
         let url = url::Url::parse(self.url).map_err(|e| bad(&e.to_string()))?;
         if url.password().is_some() {
             return Err(bad(
@@ -84,7 +85,8 @@ impl Smtp<'_> {
             let mut params = TlsParameters::builder(host.clone());
             if let Some(pem) = self.ca_pem {
                 params = params.add_root_certificate(
-                    Certificate::from_pem(pem).map_err(|e| format!("--smtp-ca: {e}"))?,
+                    Certificate::from_pem(pem)
+                        .map_err(|e| Error::Config(format!("--smtp-ca: {e}")))?,
                 );
             }
             let params = params.build_rustls().map_err(|e| bad(&e.to_string()))?;
@@ -129,10 +131,11 @@ fn redact(url: &str) -> String {
 
 impl Notifier {
     /// The notifier the configuration describes (built once, at start).
-    pub fn from_config(c: &crate::Config, http: reqwest::Client) -> Result<Self, String> {
+    pub fn from_config(c: &crate::Config, http: reqwest::Client) -> Result<Self, Error> {
         let ca_pem = match &c.smtp_ca {
             Some(path) => Some(
-                std::fs::read(path).map_err(|e| format!("--smtp-ca {}: {e}", path.display()))?,
+                std::fs::read(path)
+                    .map_err(|e| Error::Config(format!("--smtp-ca {}: {e}", path.display())))?,
             ),
             None => None,
         };
@@ -158,11 +161,13 @@ impl Notifier {
         from: &str,
         sms_gateway: Option<&str>,
         http: reqwest::Client,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         let smtp = match smtp {
             None => None,
             Some(relay) => {
-                let from: Mailbox = from.parse().map_err(|e| format!("sender {from}: {e}"))?;
+                let from: Mailbox = from
+                    .parse()
+                    .map_err(|e| Error::Config(format!("sender {from}: {e}")))?;
                 Some((relay.transport()?, from))
             }
         };
@@ -267,7 +272,7 @@ pub const SEPARATOR: &str = "--";
 mod tests {
     use super::*;
 
-    fn check(url: &str, password: Option<&str>) -> Result<(), String> {
+    fn check(url: &str, password: Option<&str>) -> Result<(), Error> {
         Smtp {
             url,
             password,
@@ -287,7 +292,7 @@ mod tests {
         )
         .is_ok());
         assert!(check("smtps://mailer%40ca@relay.example.cn", Some("s3cret")).is_ok());
-        let err = |url, pw| check(url, pw).unwrap_err();
+        let err = |url, pw| check(url, pw).unwrap_err().to_string();
         assert!(
             err("smtp://mailer:s3cret@relay.example.cn?tls=required", None)
                 .contains("CERTRENEW_SMTP_PASSWORD")

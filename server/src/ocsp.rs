@@ -3,6 +3,7 @@
 //! than download the CRL. Requests name certificates by CertID: hashes of the issuer's name and
 //! key (SHA-1 by default in OpenSSL and browsers, SHA-256 accepted) and the serial number.
 
+use crate::fault::Error;
 use der::asn1::{BitString, GeneralizedTime, Null, ObjectIdentifier, OctetString};
 use der::{Choice, Decode, Encode, Enumerated, Sequence};
 use sha2::Digest;
@@ -305,10 +306,10 @@ pub fn names_issuer(id: &CertId, issuer_name: &[u8], issuer_key_bits: &[u8]) -> 
     id.issuer_name_hash.as_bytes() == name && id.issuer_key_hash.as_bytes() == key
 }
 
-fn time(t: i64) -> Result<GeneralizedTime, String> {
-    let secs = u64::try_from(t).map_err(|_| "time before 1970".to_string())?;
+fn time(t: i64) -> Result<GeneralizedTime, Error> {
+    let secs = u64::try_from(t).map_err(|_| Error::Signing("time before 1970".into()))?;
     GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(secs))
-        .map_err(|e| e.to_string())
+        .map_err(Error::signing)
 }
 
 /// A signed successful response for `answers`, valid for `next_update_secs`; `sign` signs the
@@ -320,8 +321,8 @@ pub fn respond(
     algorithm: AlgorithmIdentifierOwned,
     now: i64,
     next_update_secs: i64,
-    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
-) -> Result<Vec<u8>, String> {
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, Error>,
+) -> Result<Vec<u8>, Error> {
     let this_update = time(now)?;
     let next_update = time(now + next_update_secs)?;
     let responses = parsed
@@ -344,30 +345,30 @@ pub fn respond(
                 next_update: Some(next_update),
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     let data = ResponseData {
         responder_id: ResponderId::ByName(responder.clone()),
         produced_at: this_update,
         responses,
         response_extensions: parsed.nonce.clone().map(|n| vec![n]),
     };
-    let tbs = data.to_der().map_err(|e| e.to_string())?;
+    let tbs = data.to_der().map_err(Error::signing)?;
     let signature = sign(&tbs)?;
     let basic = BasicOcspResponse {
         tbs_response_data: data,
         signature_algorithm: algorithm,
-        signature: BitString::from_bytes(&signature).map_err(|e| e.to_string())?,
+        signature: BitString::from_bytes(&signature).map_err(Error::signing)?,
     };
     OcspResponse {
         response_status: ResponseStatus::Successful,
         response_bytes: Some(ResponseBytes {
             response_type: OID_BASIC,
-            response: OctetString::new(basic.to_der().map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?,
+            response: OctetString::new(basic.to_der().map_err(Error::signing)?)
+                .map_err(Error::signing)?,
         }),
     }
     .to_der()
-    .map_err(|e| e.to_string())
+    .map_err(Error::signing)
 }
 
 /// The unsigned answer to a request that could not be parsed.
@@ -401,8 +402,8 @@ pub fn answer(
     parsed: &Parsed,
     status: impl Fn(&str) -> Status,
     now: i64,
-) -> Result<Vec<u8>, String> {
-    let name = ca.name().to_der().map_err(|e| e.to_string())?;
+) -> Result<Vec<u8>, Error> {
+    let name = ca.name().to_der().map_err(Error::signing)?;
     let key_bits = ca.public_key_bits();
     let answers: Vec<_> = parsed
         .ids

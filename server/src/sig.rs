@@ -4,6 +4,7 @@
 //! both) — except RSA signing, where OpenSSL is faster still (see `RsaSigner`). The browser keeps the pure-Rust code in `ccid`; the tests below hold the two to the same
 //! answers.
 
+use crate::fault::Error;
 use ccid::keys::PublicKey;
 use ring::signature::{self, UnparsedPublicKey};
 
@@ -40,24 +41,24 @@ pub struct RsaSigner(openssl::pkey::PKey<openssl::pkey::Private>);
 
 impl RsaSigner {
     /// From PKCS#8 DER (what `rsa::pkcs8::EncodePrivateKey` writes).
-    pub fn from_pkcs8(der: &[u8]) -> Result<Self, String> {
-        let key = openssl::pkey::PKey::private_key_from_pkcs8(der).map_err(|e| e.to_string())?;
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, Error> {
+        let key = openssl::pkey::PKey::private_key_from_pkcs8(der).map_err(Error::key)?;
         if key.id() != openssl::pkey::Id::RSA {
-            return Err("not an RSA key".into());
+            return Err(Error::Key("not an RSA key".into()));
         }
         Ok(Self(key))
     }
 
     /// A key as the providers' tools write it: PEM (PKCS#8 or PKCS#1), the bare base64 body
     /// Alipay's key tool prints, or DER.
-    pub fn from_key_file(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_key_file(bytes: &[u8]) -> Result<Self, Error> {
         let key = match key_file_der(bytes, "PRIVATE KEY")? {
             KeyFile::Pem => openssl::pkey::PKey::private_key_from_pem(bytes),
             KeyFile::Der(der) => openssl::pkey::PKey::private_key_from_der(&der),
         }
-        .map_err(|_| "not a private key (PEM, base64 or DER)".to_string())?;
+        .map_err(|_| Error::Key("not a private key (PEM, base64 or DER)".into()))?;
         if key.id() != openssl::pkey::Id::RSA || key.bits() < 2048 {
-            return Err("not an RSA key of 2048 bits or more".into());
+            return Err(Error::Key("not an RSA key of 2048 bits or more".into()));
         }
         Ok(Self(key))
     }
@@ -72,10 +73,10 @@ impl RsaSigner {
     }
 
     /// A fresh 2048-bit key and its PKCS#8 DER (to be stored owner-only).
-    pub fn generate() -> Result<(Self, zeroize::Zeroizing<Vec<u8>>), String> {
-        let rsa = openssl::rsa::Rsa::generate(2048).map_err(|e| e.to_string())?;
-        let key = openssl::pkey::PKey::from_rsa(rsa).map_err(|e| e.to_string())?;
-        let der = key.private_key_to_pkcs8().map_err(|e| e.to_string())?;
+    pub fn generate() -> Result<(Self, zeroize::Zeroizing<Vec<u8>>), Error> {
+        let rsa = openssl::rsa::Rsa::generate(2048).map_err(Error::key)?;
+        let key = openssl::pkey::PKey::from_rsa(rsa).map_err(Error::key)?;
+        let der = key.private_key_to_pkcs8().map_err(Error::key)?;
         Ok((Self(key), zeroize::Zeroizing::new(der)))
     }
 
@@ -97,7 +98,7 @@ pub struct RsaPublicKey {
 }
 
 impl RsaPublicKey {
-    pub fn from_key_file(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_key_file(bytes: &[u8]) -> Result<Self, Error> {
         let key = match key_file_der(bytes, "PUBLIC KEY")? {
             KeyFile::Pem if bytes.windows(11).any(|w| w == b"CERTIFICATE") => {
                 openssl::x509::X509::from_pem(bytes).and_then(|c| c.public_key())
@@ -108,14 +109,16 @@ impl RsaPublicKey {
             }),
             KeyFile::Der(der) => openssl::pkey::PKey::public_key_from_der(&der),
         }
-        .map_err(|_| "not a public key (PEM, base64, DER or certificate)".to_string())?;
+        .map_err(|_| Error::Key("not a public key (PEM, base64, DER or certificate)".into()))?;
         Self::from_pkey(&key)
     }
 
-    pub fn from_pkey(key: &openssl::pkey::PKeyRef<openssl::pkey::Public>) -> Result<Self, String> {
-        let rsa = key.rsa().map_err(|_| "not an RSA public key".to_string())?;
+    pub fn from_pkey(key: &openssl::pkey::PKeyRef<openssl::pkey::Public>) -> Result<Self, Error> {
+        let rsa = key
+            .rsa()
+            .map_err(|_| Error::Key("not an RSA public key".into()))?;
         if rsa.size() < 256 {
-            return Err("an RSA key of fewer than 2048 bits".into());
+            return Err(Error::Key("an RSA key of fewer than 2048 bits".into()));
         }
         Ok(Self {
             n: rsa.n().to_vec(),
@@ -134,7 +137,7 @@ enum KeyFile {
 }
 
 /// Tells PEM from a bare base64 body (one line or many) from DER.
-fn key_file_der(bytes: &[u8], what: &str) -> Result<KeyFile, String> {
+fn key_file_der(bytes: &[u8], what: &str) -> Result<KeyFile, Error> {
     use base64::Engine;
     let text = std::str::from_utf8(bytes).ok().map(str::trim);
     match text {
@@ -144,7 +147,7 @@ fn key_file_der(bytes: &[u8], what: &str) -> Result<KeyFile, String> {
             base64::engine::general_purpose::STANDARD
                 .decode(body)
                 .map(|d| KeyFile::Der(zeroize::Zeroizing::new(d)))
-                .map_err(|_| format!("not a {what} file: neither PEM nor base64"))
+                .map_err(|_| Error::Key(format!("not a {what} file: neither PEM nor base64")))
         }
         _ => Ok(KeyFile::Der(zeroize::Zeroizing::new(bytes.to_vec()))),
     }
@@ -156,7 +159,7 @@ pub struct EcdsaSigner(signature::EcdsaKeyPair);
 
 impl EcdsaSigner {
     /// From the 32-byte scalar and the SEC1 uncompressed public point.
-    pub fn p256(scalar: &[u8], public_uncompressed: &[u8]) -> Result<Self, String> {
+    pub fn p256(scalar: &[u8], public_uncompressed: &[u8]) -> Result<Self, Error> {
         signature::EcdsaKeyPair::from_private_key_and_public_key(
             &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
             scalar,
@@ -164,7 +167,7 @@ impl EcdsaSigner {
             &ring::rand::SystemRandom::new(),
         )
         .map(Self)
-        .map_err(|e| format!("P-256 key: {e}"))
+        .map_err(|e| Error::Key(format!("P-256 key: {e}")))
     }
 
     /// A DER ECDSA signature over SHA-256 of `message`; empty only if the system RNG fails

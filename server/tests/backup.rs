@@ -90,9 +90,12 @@ async fn a_backup_under_load_restores_into_a_working_server() {
     // Not into a directory in use, and not from a copy that changed.
     assert!(certrenew_server::backup::restore(&out.join("b"), &restored)
         .unwrap_err()
+        .to_string()
         .contains("not empty"));
     std::fs::write(out.join("b").join("ca.crt"), b"changed").unwrap();
-    let e = certrenew_server::backup::restore(&out.join("b"), &out.join("again")).unwrap_err();
+    let e = certrenew_server::backup::restore(&out.join("b"), &out.join("again"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("ca.crt"), "{e}");
     assert!(
         !out.join("again").exists(),

@@ -695,7 +695,8 @@ async fn the_demo_runs_only_under_a_demo_ca_of_its_own() {
     let err = certrenew_server::AppState::open(config)
         .await
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(err.contains("not a demo CA"), "{err}");
 
     let demo = Server::start("sqlite", |c| c.demo = true).await;

@@ -44,7 +44,8 @@ async fn a_ca_key_in_an_hsm_signs_and_never_leaves_it() {
             let dir = TempDir(std::env::temp_dir().join(certrenew_server::random_id(8)));
             let err = certrenew_server::ca::Ca::with_hsm(&dir.0, 0, alg, &uri, "000000")
                 .err()
-                .expect("refused");
+                .expect("refused")
+                .to_string();
             assert!(err.contains("login") && err.contains("PIN"), "{err}");
             assert!(!dir.0.exists(), "nothing created");
         }
@@ -104,7 +105,8 @@ async fn a_ca_key_in_an_hsm_signs_and_never_leaves_it() {
         assert_eq!(again.cert_der, s.state.ca.cert_der);
         let err = certrenew_server::ca::Ca::load_or_create(&dir, 0, alg)
             .err()
-            .expect("refused");
+            .expect("refused")
+            .to_string();
         assert!(err.contains("--ca-key-uri"), "{err}");
     }
 }

@@ -341,3 +341,56 @@ fn function_lengths_are_measured() {
         ]
     );
 }
+
+/// The signatures of `text`'s public functions (`pub` or `pub(…)`, to the body's `{`).
+fn public_signatures(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = vec![];
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim_start();
+        if !(t.starts_with("pub ") || t.starts_with("pub(")) {
+            continue;
+        }
+        let mut sig = String::new();
+        for l in &lines[i..] {
+            sig.push(' ');
+            sig.push_str(l.trim());
+            if l.contains(['{', ';']) {
+                break;
+            }
+        }
+        let sig = sig.split(['{', ';']).next().unwrap_or("").trim().to_string();
+        if sig.contains("fn ") {
+            out.push(sig);
+        }
+    }
+    out
+}
+
+/// Errors cross the server's layers typed (`fault::Error`, `AppError`, the store's), never as
+/// bare strings a caller can only print.
+#[test]
+fn no_public_function_of_the_server_returns_a_string_error() {
+    let src = workspace().join("server").join("src");
+    let mut found = vec![];
+    for (module, text) in modules(&src) {
+        for sig in public_signatures(&text) {
+            if sig.replace(' ', "").contains(",String>") {
+                found.push(format!("{module}: {sig}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "string errors:\n{}", found.join("\n"));
+}
+
+#[test]
+fn public_signatures_are_read() {
+    let text = "pub fn a(x: u8)\n    -> Result<u8, String> {\n}\nfn b() {}\npub struct C;\npub(crate) fn d() -> Vec<String> {}";
+    assert_eq!(
+        public_signatures(text),
+        vec![
+            "pub fn a(x: u8) -> Result<u8, String>".to_string(),
+            "pub(crate) fn d() -> Vec<String>".to_string()
+        ]
+    );
+}

@@ -3,6 +3,7 @@
 //! session's CSRF token in `X-CSRF-Token`.
 
 use crate::error::{AppError, AppResult};
+use crate::fault::Error;
 use crate::store::{transition, Step};
 use crate::{now, random_id, sha256_hex, State};
 use api::{Event, OrderStatus};
@@ -36,11 +37,11 @@ pub fn router() -> Router<State> {
         .route("/admin/refunds/{id}/retry", post(retry_refund))
 }
 
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, Error> {
     argon2::Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(Error::system)
 }
 
 /// What a console account may do. Reading is every role's; the rest is split so that no one
@@ -75,7 +76,7 @@ impl Role {
 pub const DEFAULT_ROLES: [Role; 2] = [Role::Reviewer, Role::Operator];
 
 /// Creates or replaces an administrator with the default roles (reviewer and operator).
-pub async fn create_admin(s: &State, username: &str, password: &str) -> Result<(), String> {
+pub async fn create_admin(s: &State, username: &str, password: &str) -> Result<(), Error> {
     create_admin_with_roles(s, username, password, &DEFAULT_ROLES).await
 }
 
@@ -85,18 +86,22 @@ pub async fn create_admin_with_roles(
     username: &str,
     password: &str,
     roles: &[Role],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     if password.chars().count() < 10 {
-        return Err("an administrator password has at least 10 characters".into());
+        return Err(Error::System(
+            "an administrator password has at least 10 characters".into(),
+        ));
     }
     if roles.is_empty() {
-        return Err("an administrator has at least one role".into());
+        return Err(Error::System(
+            "an administrator has at least one role".into(),
+        ));
     }
     let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     let hash = hash_password(password)?;
     s.db.set_admin(username, &hash, &roles.join(","))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::system)?;
     Ok(())
 }
 

@@ -439,11 +439,7 @@ async fn invoice(
 /// The CA's certificate revocation list (DER, RFC 5280), valid for a day; signed again only
 /// after a revocation or a minute. Its number only grows.
 async fn crl(axum::extract::State(s): axum::extract::State<State>) -> AppResult<Response> {
-    let der = s
-        .crl_cache
-        .get(&s, now())
-        .await
-        .map_err(AppError::Internal)?;
+    let der = s.crl_cache.get(&s, now()).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pkix-crl"),

@@ -7,6 +7,7 @@ use super::{
     Created, NewTrade, Notice, NoticeError, Paid, PaymentProvider, ProviderError, RefundRequest,
     RefundState, TradeState,
 };
+use crate::fault::Error;
 use crate::sig::{RsaPublicKey, RsaSigner};
 use api::PaymentMethod;
 use base64::Engine;
@@ -110,13 +111,13 @@ pub fn response_key(method: &str) -> String {
 pub fn response_parts(
     body: &str,
     method: &str,
-) -> Result<(String, Option<String>, Option<String>), String> {
-    let map: BTreeMap<String, &serde_json::value::RawValue> =
-        serde_json::from_str(body).map_err(|e| format!("not a gateway answer: {e}"))?;
+) -> Result<(String, Option<String>, Option<String>), Error> {
+    let map: BTreeMap<String, &serde_json::value::RawValue> = serde_json::from_str(body)
+        .map_err(|e| Error::Provider(format!("not a gateway answer: {e}")))?;
     let content = map
         .get(&response_key(method))
         .or_else(|| map.get("error_response"))
-        .ok_or("the answer holds no response")?;
+        .ok_or(Error::Provider("the answer holds no response".into()))?;
     let text = |k: &str| {
         map.get(k)
             .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
@@ -130,7 +131,7 @@ pub fn response_parts(
 
 /// The SN Alipay gives a certificate: MD5 (hex) of the issuer's RDNs, last first, as
 /// `short=value` joined by `,`, followed by the serial number in decimal.
-pub fn cert_sn(cert: &openssl::x509::X509Ref) -> Result<String, String> {
+pub fn cert_sn(cert: &openssl::x509::X509Ref) -> Result<String, Error> {
     let issuer: Vec<String> = cert
         .issuer_name()
         .entries()
@@ -147,18 +148,18 @@ pub fn cert_sn(cert: &openssl::x509::X509Ref) -> Result<String, String> {
         .serial_number()
         .to_bn()
         .and_then(|b| b.to_dec_str().map(|s| s.to_string()))
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::config)?;
     let digest = openssl::hash::hash(
         openssl::hash::MessageDigest::md5(),
         format!("{}{serial}", issuer.join(",")).as_bytes(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(Error::config)?;
     Ok(crate::ca::encode_hex(&digest))
 }
 
 /// The root SN: the SNs of the chain's RSA-signed certificates, joined by `_`.
-pub fn root_cert_sn(pem: &[u8]) -> Result<String, String> {
-    let certs = openssl::x509::X509::stack_from_pem(pem).map_err(|e| e.to_string())?;
+pub fn root_cert_sn(pem: &[u8]) -> Result<String, Error> {
+    let certs = openssl::x509::X509::stack_from_pem(pem).map_err(Error::config)?;
     let mut sns = vec![];
     for c in &certs {
         if signature_oid(c).starts_with("1.2.840.113549.1.1") {
@@ -166,7 +167,9 @@ pub fn root_cert_sn(pem: &[u8]) -> Result<String, String> {
         }
     }
     if sns.is_empty() {
-        return Err("the root certificate file holds no RSA-signed certificate".into());
+        return Err(Error::Config(
+            "the root certificate file holds no RSA-signed certificate".into(),
+        ));
     }
     Ok(sns.join("_"))
 }
@@ -201,16 +204,16 @@ impl KeyMode {
         app_cert: &[u8],
         alipay_cert: &[u8],
         root_cert: &[u8],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         let app = openssl::x509::X509::from_pem(app_cert)
-            .map_err(|_| "--alipay-app-cert: not a PEM certificate")?;
+            .map_err(|_| Error::Config("--alipay-app-cert: not a PEM certificate".into()))?;
         let alipay = openssl::x509::X509::from_pem(alipay_cert)
-            .map_err(|_| "--alipay-public-cert: not a PEM certificate")?;
-        let key = alipay.public_key().map_err(|e| e.to_string())?;
+            .map_err(|_| Error::Config("--alipay-public-cert: not a PEM certificate".into()))?;
+        let key = alipay.public_key().map_err(Error::config)?;
         Ok(Self::Certificates {
             app_cert_sn: cert_sn(&app)?,
             root_cert_sn: root_cert_sn(root_cert)
-                .map_err(|e| format!("--alipay-root-cert: {e}"))?,
+                .map_err(|e| Error::Config(format!("--alipay-root-cert: {e}")))?,
             alipay_cert_sn: cert_sn(&alipay)?,
             alipay_key: RsaPublicKey::from_pkey(&key)?,
         })
@@ -244,20 +247,20 @@ pub enum KeyFiles {
     },
 }
 
-fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::Config(format!("{flag} {}: {e}", path.display())))
 }
 
 impl Settings {
     /// Reads the key files; a flag's file that does not hold what it should is named.
-    pub fn load(&self) -> Result<Account, String> {
+    pub fn load(&self) -> Result<Account, Error> {
         let key = zeroize::Zeroizing::new(read("--alipay-private-key", &self.private_key)?);
-        let key =
-            RsaSigner::from_key_file(&key).map_err(|e| format!("--alipay-private-key: {e}"))?;
+        let key = RsaSigner::from_key_file(&key)
+            .map_err(|e| Error::Config(format!("--alipay-private-key: {e}")))?;
         let mode = match &self.keys {
             KeyFiles::PublicKey(path) => KeyMode::PublicKey(
                 RsaPublicKey::from_key_file(&read("--alipay-public-key", path)?)
-                    .map_err(|e| format!("--alipay-public-key: {e}"))?,
+                    .map_err(|e| Error::Config(format!("--alipay-public-key: {e}")))?,
             ),
             KeyFiles::Certificates {
                 app_cert,
@@ -297,9 +300,9 @@ pub struct Alipay {
 }
 
 impl Alipay {
-    pub fn new(account: Account, public_url: &str, http: reqwest::Client) -> Result<Self, String> {
+    pub fn new(account: Account, public_url: &str, http: reqwest::Client) -> Result<Self, Error> {
         reqwest::Url::parse(&account.gateway)
-            .map_err(|e| format!("--alipay-gateway {}: {e}", account.gateway))?;
+            .map_err(|e| Error::Config(format!("--alipay-gateway {}: {e}", account.gateway)))?;
         Ok(Self {
             account,
             notify_url: format!("{public_url}/api/v1/payments/alipay/notify"),
@@ -417,7 +420,8 @@ impl Alipay {
         method: &str,
         body: &str,
     ) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
-        let (content, sign, sn) = response_parts(body, method).map_err(ProviderError::BadAnswer)?;
+        let (content, sign, sn) =
+            response_parts(body, method).map_err(|e| ProviderError::BadAnswer(e.to_string()))?;
         let sig = sign
             .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
             .ok_or_else(|| ProviderError::Unreachable("an unsigned answer".into()))?;

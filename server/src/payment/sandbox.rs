@@ -5,6 +5,7 @@
 
 use super::alipay::{self, response_key, verify_request, Account, KeyMode, Params};
 use crate::error::{AppError, AppResult};
+use crate::fault::Error;
 use crate::sig::{RsaPublicKey, RsaSigner};
 use crate::{now, State};
 use axum::extract::{ConnectInfo, Path, RawForm};
@@ -31,9 +32,9 @@ pub struct Sandbox {
     pub refund_failures: AtomicU32,
 }
 
-fn load_or_create_key(path: &FsPath) -> Result<(RsaSigner, zeroize::Zeroizing<Vec<u8>>), String> {
+fn load_or_create_key(path: &FsPath) -> Result<(RsaSigner, zeroize::Zeroizing<Vec<u8>>), Error> {
     if path.exists() {
-        let der = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| e.to_string())?);
+        let der = zeroize::Zeroizing::new(std::fs::read(path).map_err(Error::config)?);
         Ok((RsaSigner::from_pkcs8(&der)?, der))
     } else {
         let (key, der) = RsaSigner::generate()?;
@@ -44,7 +45,7 @@ fn load_or_create_key(path: &FsPath) -> Result<(RsaSigner, zeroize::Zeroizing<Ve
 }
 
 impl Sandbox {
-    pub fn load_or_create(dir: &FsPath) -> Result<Self, String> {
+    pub fn load_or_create(dir: &FsPath) -> Result<Self, Error> {
         let (key, _) = load_or_create_key(&dir.join("sandbox-provider.key"))?;
         let (app, app_key) = load_or_create_key(&dir.join("sandbox-app.key"))?;
         Ok(Self {
@@ -57,7 +58,7 @@ impl Sandbox {
     }
 
     /// The merchant account the server uses against the sandbox (as it would against Alipay).
-    pub fn account(&self, public_url: &str) -> Result<Account, String> {
+    pub fn account(&self, public_url: &str) -> Result<Account, Error> {
         Ok(Account {
             app_id: APP_ID.into(),
             seller_id: SELLER_ID.into(),

@@ -9,6 +9,7 @@ use super::{
     Created, NewTrade, Notice, NoticeError, Paid, PaymentProvider, ProviderError, RefundRequest,
     RefundState, TradeState,
 };
+use crate::fault::Error;
 use crate::sig::{RsaPublicKey, RsaSigner};
 use api::PaymentMethod;
 use axum::http::{HeaderMap, StatusCode};
@@ -170,58 +171,58 @@ pub struct Settings {
     pub base_url: String,
 }
 
-fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+fn read(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::Config(format!("{flag} {}: {e}", path.display())))
 }
 
 /// The APIv3 key: the 32 characters set on the merchant platform (a trailing newline allowed).
-pub fn apiv3_key(bytes: &[u8]) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
+pub fn apiv3_key(bytes: &[u8]) -> Result<zeroize::Zeroizing<[u8; 32]>, Error> {
     let trimmed = bytes.trim_ascii_end();
     let key: [u8; 32] = trimmed.try_into().map_err(|_| {
-        format!(
+        Error::Config(format!(
             "the APIv3 key is 32 characters, this file holds {}",
             trimmed.len()
-        )
+        ))
     })?;
     Ok(zeroize::Zeroizing::new(key))
 }
 
 /// A platform certificate's serial as WeChat Pay writes it in `Wechatpay-Serial`: upper-case hex.
-pub fn cert_serial(cert: &openssl::x509::X509Ref) -> Result<String, String> {
-    let bn = cert.serial_number().to_bn().map_err(|e| e.to_string())?;
+pub fn cert_serial(cert: &openssl::x509::X509Ref) -> Result<String, Error> {
+    let bn = cert.serial_number().to_bn().map_err(Error::config)?;
     Ok(crate::ca::encode_hex(&bn.to_vec()).to_ascii_uppercase())
 }
 
 impl Settings {
     /// Reads the key files; a flag whose file does not hold what it should is named.
-    pub fn load(&self) -> Result<Account, String> {
+    pub fn load(&self) -> Result<Account, Error> {
         let key = zeroize::Zeroizing::new(read("--wechat-private-key", &self.private_key)?);
-        let key =
-            RsaSigner::from_key_file(&key).map_err(|e| format!("--wechat-private-key: {e}"))?;
+        let key = RsaSigner::from_key_file(&key)
+            .map_err(|e| Error::Config(format!("--wechat-private-key: {e}")))?;
         let apiv3 = apiv3_key(&zeroize::Zeroizing::new(read(
             "--wechat-apiv3-key",
             &self.apiv3_key,
         )?))
-        .map_err(|e| format!("--wechat-apiv3-key: {e}"))?;
+        .map_err(|e| Error::Config(format!("--wechat-apiv3-key: {e}")))?;
         let mut platform = PlatformKeys::default();
         if let Some((path, id)) = &self.public_key {
             let k = RsaPublicKey::from_key_file(&read("--wechat-public-key", path)?)
-                .map_err(|e| format!("--wechat-public-key: {e}"))?;
+                .map_err(|e| Error::Config(format!("--wechat-public-key: {e}")))?;
             platform.add(id.clone(), k);
         }
         for path in &self.platform_certs {
             let pem = read("--wechat-platform-cert", path)?;
             let cert = openssl::x509::X509::from_pem(&pem).map_err(|_| {
-                format!(
+                Error::Config(format!(
                     "--wechat-platform-cert {}: not a PEM certificate",
                     path.display()
-                )
+                ))
             })?;
-            let k = cert.public_key().map_err(|e| e.to_string())?;
+            let k = cert.public_key().map_err(Error::config)?;
             platform.add(cert_serial(&cert)?, RsaPublicKey::from_pkey(&k)?);
         }
         if platform.0.is_empty() {
-            return Err("WeChat Pay: --wechat-public-key with --wechat-public-key-id, or --wechat-platform-cert".into());
+            return Err(Error::Config("WeChat Pay: --wechat-public-key with --wechat-public-key-id, or --wechat-platform-cert".into()));
         }
         Ok(Account {
             mchid: self.mchid.clone(),
@@ -306,9 +307,9 @@ struct Answer {
 }
 
 impl Wechat {
-    pub fn new(account: Account, public_url: &str, http: reqwest::Client) -> Result<Self, String> {
+    pub fn new(account: Account, public_url: &str, http: reqwest::Client) -> Result<Self, Error> {
         reqwest::Url::parse(&account.base_url)
-            .map_err(|e| format!("--wechat-base-url {}: {e}", account.base_url))?;
+            .map_err(|e| Error::Config(format!("--wechat-base-url {}: {e}", account.base_url)))?;
         Ok(Self {
             account,
             notify_url: format!("{public_url}/api/v1/payments/wechat/notify"),

@@ -51,8 +51,7 @@ pub async fn issue(s: &State, o: &Order, req: &api::IssueRequest) -> AppResult<a
     let t = now();
     let serial = crate::ca::random_serial();
     let der =
-        s.ca.issue_renewal(&old, &key, t, o.new_not_after, &serial)
-            .map_err(AppError::Internal)?;
+        s.ca.issue_renewal(&old, &key, t, o.new_not_after, &serial)?;
     let mut tx = s.db.begin().await?;
     let serial_hex = crate::ca::serial_hex(&serial);
     let step = Step::new(&number, OrderStatus::Approved, Event::Issue, "ca", t)

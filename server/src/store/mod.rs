@@ -186,7 +186,10 @@ impl Store {
         key: &ccid::keys::ManagementKey,
         now: i64,
     ) -> Result<(), Error> {
-        let wrapped = self.kek.wrap(key.bytes()).map_err(Error::Other)?;
+        let wrapped = self
+            .kek
+            .wrap(key.bytes())
+            .map_err(|e| Error::Other(e.to_string()))?;
         sql::query("INSERT INTO management_keys (cert_serial, algorithm, key_bytes, wrapped, created_at) VALUES ($1, $2, $3, 1, $4) ON CONFLICT (cert_serial) DO UPDATE SET algorithm = excluded.algorithm, key_bytes = excluded.key_bytes, wrapped = 1, created_at = excluded.created_at")
             .bind(serial)
             .bind(i64::from(key.algorithm() as u8))
@@ -206,7 +209,10 @@ impl Store {
         for row in rows {
             let serial: String = row.try_get("cert_serial")?;
             let plain = zeroize::Zeroizing::new(row.try_get::<Vec<u8>>("key_bytes")?);
-            let wrapped = self.kek.wrap(&plain).map_err(Error::Other)?;
+            let wrapped = self
+                .kek
+                .wrap(&plain)
+                .map_err(|e| Error::Other(e.to_string()))?;
             sql::query("UPDATE management_keys SET key_bytes = $1, wrapped = 1 WHERE cert_serial = $2 AND wrapped = 0")
                 .bind(wrapped)
                 .bind(&serial)

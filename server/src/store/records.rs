@@ -57,8 +57,10 @@ impl Store {
 }
 
 /// The same counts read from a SQLite database file directly (a backup, before it is restored).
-pub fn counts_in_sqlite_file(db: &std::path::Path) -> Result<(i64, Option<String>), String> {
-    let e = |e: rusqlite::Error| format!("{}: {e}", db.display());
+pub fn counts_in_sqlite_file(
+    db: &std::path::Path,
+) -> Result<(i64, Option<String>), crate::fault::Error> {
+    let e = |e: rusqlite::Error| crate::fault::Error::Store(format!("{}: {e}", db.display()));
     let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(e)?;
     let n = c
