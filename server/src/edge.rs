@@ -77,26 +77,22 @@ pub async fn serve(
 /// WebAssembly compiled from them); data (JSON, certificates, CSV, images) the API's
 /// [`DATA_CSP`], which lets nothing run should one be opened as a page; scripts, style sheets and
 /// WebAssembly never become documents (no worker is started from them), so they go without the
-/// document-only headers, which cost ~290 bytes a file of the citizen's first page.
+/// document-only headers, which cost ~290 bytes a file of the citizen's first page; a response
+/// without a body type (a 304 revalidating a page) gets no policy, keeping the stored one.
 pub fn security_headers(https: bool) -> impl Fn(&mut axum::http::HeaderMap) + Clone {
     move |h: &mut axum::http::HeaderMap| {
         let set = |h: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
             h.entry(name)
                 .or_insert_with(|| HeaderValue::from_static(value));
         };
-        let kind = h
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let policy = if kind.starts_with("text/html") {
-            Some(CSP)
-        } else if ["text/javascript", "text/css", "application/wasm"]
-            .iter()
-            .any(|s| kind.starts_with(s))
-        {
-            None
-        } else {
-            Some(DATA_CSP)
+        // No body type: a 304, whose headers replace those the browser stored with the page
+        // (a data policy there would block the page's own scripts), or a body-less answer.
+        let kind = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let policy = match kind {
+            None => None,
+            Some(k) if k.starts_with("text/html") => Some(CSP),
+            Some(k) if SUBRESOURCES.iter().any(|s| k.starts_with(s)) => None,
+            Some(_) => Some(DATA_CSP),
         };
         if let Some(policy) = policy {
             set(h, header::CONTENT_SECURITY_POLICY, policy);
@@ -166,6 +162,9 @@ pub async fn request_log(
 }
 
 const REQUEST_ID: &str = "x-request-id";
+
+/// Bodies that never become documents.
+const SUBRESOURCES: [&str; 3] = ["text/javascript", "text/css", "application/wasm"];
 
 /// What is not a page: nothing loads or runs, nobody frames it.
 pub const DATA_CSP: &str = "default-src 'none'; frame-ancestors 'none'";

@@ -663,7 +663,20 @@ async fn static_files_are_served_compressed_with_cache_rules() {
         "no inline script: {csp}"
     );
     assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let etag = r.headers()["etag"].clone();
     assert_eq!(r.text().await.unwrap(), "BROTLI");
+    // A revalidated page: the 304's headers replace the stored ones, so it carries no data
+    // policy (before: `default-src 'none'` there blocked the page's own scripts on reload).
+    let r = s
+        .http
+        .get(format!("{}/", s.url))
+        .header("accept-encoding", "gzip, deflate, br")
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert!(r.headers().get("content-security-policy").is_none());
     let r = get("/index.html", "gzip").await;
     assert_eq!(r.headers()["content-encoding"], "gzip");
     let r = get("/index.html", "identity").await;

@@ -359,7 +359,12 @@ fn public_signatures(text: &str) -> Vec<String> {
                 break;
             }
         }
-        let sig = sig.split(['{', ';']).next().unwrap_or("").trim().to_string();
+        let sig = sig
+            .split(['{', ';'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
         if sig.contains("fn ") {
             out.push(sig);
         }

@@ -1,10 +1,12 @@
 //! The renewal flow's state and the only place it changes (a reducer).
 
+use crate::ui_error::UiError;
 use api::{ApplicationForm, OrderView, PriceList};
 use ccid::cert::CertSummary;
 use std::rc::Rc;
 use yew::Reducible;
 
+/// The screens before there is an order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     Start,
@@ -12,22 +14,36 @@ pub enum Screen {
     Agreement,
     Form,
     Pin,
-    Order,
-    Done,
+}
+
+/// An order placed: its view and the token that opens it, never one without the other.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placed {
+    pub order: OrderView,
+    pub token: String,
+}
+
+/// Where the citizen is. The order's screens carry their order, so an order screen without one
+/// cannot be built.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stage {
+    At(Screen),
+    /// An open (or closed, not installed) order: pay, wait for review, install.
+    Order(Placed),
+    /// The order installed.
+    Done(Placed),
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Flow {
-    pub screen: Screen,
+    pub stage: Stage,
     pub certificate: Option<(Vec<u8>, CertSummary)>,
     pub prices: Option<PriceList>,
     pub form: ApplicationForm,
-    pub order: Option<OrderView>,
-    pub order_token: Option<String>,
     /// A translation key of the step in progress (shown with a spinner), if any.
     pub progress: Option<&'static str>,
-    /// A translation key, or a message from the server.
-    pub error: Option<String>,
+    /// What failed, as the user is told it.
+    pub error: Option<UiError>,
     pub pin_tries: Option<u8>,
     /// Invoice details of the previous renewal, shown to the key holder only.
     pub invoice_prefill: Option<(String, String)>,
@@ -39,15 +55,13 @@ pub struct Flow {
 impl Default for Flow {
     fn default() -> Self {
         Self {
-            screen: Screen::Start,
+            stage: Stage::At(Screen::Start),
             certificate: None,
             prices: None,
             form: ApplicationForm {
                 period_months: 12,
                 ..Default::default()
             },
-            order: None,
-            order_token: None,
             progress: None,
             error: None,
             pin_tries: None,
@@ -65,12 +79,14 @@ pub enum Action {
     Certificate(Option<(Vec<u8>, CertSummary)>),
     Prices(PriceList),
     Form(ApplicationForm),
+    /// An order's view, with its token when it is new to the flow (else the flow's is kept;
+    /// an order with no token at all is not taken).
     Order {
         order: OrderView,
         token: Option<String>,
     },
     Progress(Option<&'static str>),
-    Error(Option<String>),
+    Error(Option<UiError>),
     PinTries(Option<u8>),
     /// The previous renewal's details (after the PIN proved the key holder is here).
     Prefill(api::Prefill),
@@ -86,26 +102,29 @@ impl Reducible for Flow {
             Action::Go(screen) => {
                 // Applying needs a certificate that can still be renewed online (W1).
                 let renewable = next.certificate.as_ref().is_some_and(|(_, s)| !s.expired);
-                if matches!(screen, Screen::Agreement | Screen::Form | Screen::Pin) && !renewable {
-                    next.screen = Screen::Token;
+                // Going to a screen before the order leaves the order (restart, or a closed one).
+                next.stage = if matches!(screen, Screen::Agreement | Screen::Form | Screen::Pin)
+                    && !renewable
+                {
+                    Stage::At(Screen::Token)
                 } else {
-                    next.screen = screen;
-                }
+                    Stage::At(screen)
+                };
                 next.error = None;
             }
             Action::Certificate(c) => next.certificate = c,
             Action::Prices(p) => next.prices = Some(p),
             Action::Form(f) => next.form = f,
             Action::Order { order, token } => {
-                if token.is_some() {
-                    next.order_token = token;
-                }
-                next.screen = if order.status == api::OrderStatus::Installed {
-                    Screen::Done
-                } else {
-                    Screen::Order
+                let Some(token) = token.or_else(|| next.placed().map(|p| p.token.clone())) else {
+                    return self;
                 };
-                next.order = Some(order);
+                let placed = Placed { order, token };
+                next.stage = if placed.order.status == api::OrderStatus::Installed {
+                    Stage::Done(placed)
+                } else {
+                    Stage::Order(placed)
+                };
             }
             Action::Progress(p) => next.progress = p,
             Action::Error(e) => {
@@ -139,6 +158,14 @@ impl Reducible for Flow {
 }
 
 impl Flow {
+    /// The order, on its screens.
+    pub fn placed(&self) -> Option<&Placed> {
+        match &self.stage {
+            Stage::Order(p) | Stage::Done(p) => Some(p),
+            Stage::At(_) => None,
+        }
+    }
+
     /// The fee of the chosen period, in fen.
     pub fn fee(&self) -> Option<i64> {
         self.prices
@@ -186,7 +213,7 @@ mod tests {
                 Action::Go(Screen::Agreement),
             ],
         );
-        assert_eq!(f.screen, Screen::Token, "W1: offline route only");
+        assert_eq!(f.stage, Stage::At(Screen::Token), "W1: offline route only");
         let f = run(
             Flow::default(),
             [
@@ -194,7 +221,7 @@ mod tests {
                 Action::Go(Screen::Agreement),
             ],
         );
-        assert_eq!(f.screen, Screen::Agreement);
+        assert_eq!(f.stage, Stage::At(Screen::Agreement));
     }
 
     #[test]
@@ -203,10 +230,13 @@ mod tests {
             Flow::default(),
             [
                 Action::Progress(Some("signing")),
-                Action::Error(Some("pin_wrong".into())),
+                Action::Error(Some(UiError::Said("pin_wrong"))),
             ],
         );
-        assert_eq!((f.progress, f.error.as_deref()), (None, Some("pin_wrong")));
+        assert_eq!(
+            (f.progress, f.error.clone()),
+            (None, Some(UiError::Said("pin_wrong")))
+        );
         let f = run(f, [Action::Go(Screen::Start)]);
         assert_eq!(f.error, None);
     }
@@ -316,24 +346,38 @@ mod tests {
                 token: Some("t".into()),
             }],
         );
-        assert_eq!(
-            (f.screen, f.order_token.as_deref()),
-            (Screen::Order, Some("t"))
-        );
+        let placed = |order: &api::OrderView| Placed {
+            order: order.clone(),
+            token: "t".into(),
+        };
+        assert_eq!(f.stage, Stage::Order(placed(&order)));
         let done = api::OrderView {
             status: api::OrderStatus::Installed,
-            ..order
+            ..order.clone()
         };
         let f = run(
             f,
             [Action::Order {
-                order: done,
+                order: done.clone(),
                 token: None,
             }],
         );
-        assert_eq!(
-            (f.screen, f.order_token.as_deref()),
-            (Screen::Done, Some("t"))
+        assert_eq!(f.stage, Stage::Done(placed(&done)));
+        // No token anywhere: no order screen (it could not load or pay the order).
+        let f = run(Flow::default(), [Action::Order { order, token: None }]);
+        assert_eq!(f.stage, Stage::At(Screen::Start));
+        // Back to the start: the order is left.
+        let f = run(
+            Flow::default(),
+            [
+                Action::Order {
+                    order: done,
+                    token: Some("t".into()),
+                },
+                Action::Go(Screen::Token),
+            ],
         );
+        assert_eq!(f.placed(), None);
+        assert_eq!(f.stage, Stage::At(Screen::Token));
     }
 }

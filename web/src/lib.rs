@@ -6,6 +6,7 @@ pub mod flow;
 pub mod i18n;
 /// The console's messages (kept out of the citizen's bundle: only the console uses them).
 pub mod i18n_admin;
+pub mod ui_error;
 
 #[cfg(target_arch = "wasm32")]
 pub mod admin;

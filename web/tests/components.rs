@@ -5,7 +5,7 @@
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web::flow::{Action, Flow, Screen};
+use web::flow::{Action, Flow, Screen, Stage};
 use web::i18n::{t, Lang};
 use yew::Reducible;
 
@@ -110,7 +110,7 @@ fn the_reducer_keeps_an_expired_certificate_on_the_offline_route() {
     let f = std::rc::Rc::new(Flow::default())
         .reduce(Action::Certificate(Some((vec![], summary))))
         .reduce(Action::Go(Screen::Pin));
-    assert_eq!(f.screen, Screen::Token);
+    assert_eq!(f.stage, Stage::At(Screen::Token));
 }
 
 /// The browser's base64 (btoa/atob) the app uses agrees with the base64 crate on every byte

@@ -1,16 +1,15 @@
 //! The app shell: language switch, demo badge, progress and errors, and the current screen.
 
 use crate::ctx::AppCtx;
-use crate::flow::{Action, Flow, Screen};
+use crate::flow::{Action, Flow, Screen, Stage};
 use crate::i18n::{t, Lang};
 use yew::prelude::*;
 
 /// An error as the user reads it, in the current language.
-fn error_text(lang: Lang, e: &str) -> String {
-    match e.split_once('|') {
-        Some((key, detail)) => format!("{}（{detail}）", t(lang, key)),
-        None if t(lang, e) != "?" => t(lang, e).to_string(),
-        None => e.to_string(),
+fn error_text(lang: Lang, e: &crate::ui_error::UiError) -> String {
+    match e.detail() {
+        Some(detail) => format!("{}（{detail}）", t(lang, e.key())),
+        None => t(lang, e.key()).to_string(),
     }
 }
 
@@ -66,14 +65,14 @@ pub fn App() -> Html {
         let flow = flow.clone();
         Callback::from(move |_| flow.dispatch(Action::Error(None)))
     };
-    let screen = match flow.screen {
-        Screen::Start => html! { <crate::components::start::Start /> },
-        Screen::Token => html! { <crate::components::token_view::TokenView /> },
-        Screen::Agreement => html! { <crate::components::agreement::Agreement /> },
-        Screen::Form => html! { <crate::components::form::Form /> },
-        Screen::Pin => html! { <crate::components::pin::PinEntry /> },
-        Screen::Order => html! { <crate::components::order::Order /> },
-        Screen::Done => html! { <crate::components::done::Done /> },
+    let screen = match flow.stage {
+        Stage::At(Screen::Start) => html! { <crate::components::start::Start /> },
+        Stage::At(Screen::Token) => html! { <crate::components::token_view::TokenView /> },
+        Stage::At(Screen::Agreement) => html! { <crate::components::agreement::Agreement /> },
+        Stage::At(Screen::Form) => html! { <crate::components::form::Form /> },
+        Stage::At(Screen::Pin) => html! { <crate::components::pin::PinEntry /> },
+        Stage::Order(_) => html! { <crate::components::order::Order /> },
+        Stage::Done(_) => html! { <crate::components::done::Done /> },
     };
     html! {
         <ContextProvider<AppCtx> context={ctx}>

@@ -7,7 +7,7 @@ use yew::prelude::*;
 #[component]
 pub fn Done() -> Html {
     let ctx = use_app();
-    let invoice = ctx.flow.order.as_ref().and_then(|o| o.invoice.clone());
+    let invoice = ctx.flow.placed().and_then(|p| p.order.invoice.clone());
     html! {
         <>
             <section class="card done" id="done">

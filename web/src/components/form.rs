@@ -187,6 +187,6 @@ async fn submit(ctx: crate::ctx::AppCtx) {
         Err(RenewalError::Token(TokenError::Piv(PivError::SecurityStatusNotSatisfied))) => {
             ctx.dispatch(Action::Go(Screen::Pin));
         }
-        Err(e) => ctx.fail(crate::ctx::renewal_error_text(&e)),
+        Err(e) => ctx.fail(e),
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::components::token_view::date;
 use crate::ctx::{saved_order, use_app, AppCtx};
-use crate::flow::{Action, Screen};
+use crate::flow::{Action, Placed, Screen};
 use api::{OrderStatus, OrderView};
 use ccid::piv::Pin;
 use wasm_bindgen::JsCast;
@@ -25,20 +25,24 @@ fn input_value(e: &InputEvent) -> String {
 }
 
 async fn reload(ctx: &AppCtx) {
-    let (Some(o), Some(t)) = (ctx.flow.order.clone(), ctx.flow.order_token.clone()) else {
+    let Some(Placed { order: o, token: t }) = ctx.flow.placed().cloned() else {
         return;
     };
     match crate::api_client::get::<OrderView>(&format!("/orders/{}", o.number), Some(&t)).await {
         Ok(order) if order != o => ctx.dispatch(Action::Order { order, token: None }),
         Ok(_) => {}
-        Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
+        Err(e) => ctx.fail(e),
     }
 }
 
 #[component]
 pub fn Order() -> Html {
     let ctx = use_app();
-    let Some(order) = ctx.flow.order.clone() else {
+    let Some(Placed {
+        order,
+        token: token_hdr,
+    }) = ctx.flow.placed().cloned()
+    else {
         return html! {};
     };
     let paying = use_state(|| false);
@@ -87,7 +91,6 @@ pub fn Order() -> Html {
             }) }
         </ol>
     };
-    let token_hdr = ctx.flow.order_token.clone().unwrap_or_default();
     let cancel = {
         let ctx = ctx.clone();
         let (n, t) = (order.number.clone(), token_hdr.clone());
@@ -105,7 +108,7 @@ pub fn Order() -> Html {
                         saved_order::clear();
                         ctx.dispatch(Action::Order { order, token: None });
                     }
-                    Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
+                    Err(e) => ctx.fail(e),
                 }
             });
         })
@@ -133,7 +136,7 @@ pub fn Order() -> Html {
                 .await
                 {
                     Ok(_) => reload(&ctx).await,
-                    Err(e) => ctx.fail(crate::ctx::call_error_text(&e)),
+                    Err(e) => ctx.fail(e),
                 }
             });
         })
@@ -261,11 +264,14 @@ pub fn Order() -> Html {
 /// Install (W10), as `renewal::install` runs it: CSR on the token → certificate from the CA →
 /// written, read back and checked on the token → confirmed with a signature by its key.
 async fn install(ctx: AppCtx, entered: String) {
-    let (Some(order), Some(order_token), Some(token)) = (
-        ctx.flow.order.clone(),
-        ctx.flow.order_token.clone(),
-        (*ctx.token).clone(),
-    ) else {
+    let (
+        Some(Placed {
+            order,
+            token: order_token,
+        }),
+        Some(token),
+    ) = (ctx.flow.placed().cloned(), (*ctx.token).clone())
+    else {
         return;
     };
     let Some((old_der, _)) = ctx.flow.certificate.clone() else {
@@ -305,6 +311,6 @@ async fn install(ctx: AppCtx, entered: String) {
                 token: None,
             });
         }
-        Err(e) => ctx.fail(crate::ctx::renewal_error_text(&e)),
+        Err(e) => ctx.fail(e),
     }
 }

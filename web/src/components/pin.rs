@@ -105,7 +105,7 @@ async fn submit(ctx: crate::ctx::AppCtx, entered: String) {
             if matches!(e, RenewalError::Token(TokenError::Piv(PivError::Blocked))) {
                 ctx.dispatch(Action::PinTries(Some(0)));
             }
-            ctx.fail(crate::ctx::renewal_error_text(&e));
+            ctx.fail(e);
         }
     }
 }

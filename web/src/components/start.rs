@@ -44,11 +44,11 @@ pub async fn after_connect(ctx: crate::ctx::AppCtx, handle: TokenHandle) {
             let now = (js_sys::Date::now() / 1000.0) as i64;
             match ccid::cert::summarize(&der, now) {
                 Ok(s) => ctx.dispatch(Action::Certificate(Some((der, s)))),
-                Err(e) => return ctx.fail(e.to_string()),
+                Err(e) => return ctx.fail(crate::ui_error::UiError::Other(e.to_string())),
             }
         }
         Ok(None) => ctx.dispatch(Action::Certificate(None)),
-        Err(e) => return ctx.fail(crate::ctx::token_error_key(&e)),
+        Err(e) => return ctx.fail(e),
     }
     ctx.dispatch(Action::Progress(None));
     if let Some((number, token)) = saved_order::load() {
@@ -81,9 +81,7 @@ pub fn Start() -> Html {
             wasm_bindgen_futures::spawn_local(async move {
                 match TokenHandle::smart_card().await {
                     Ok(h) => after_connect(ctx, h).await,
-                    Err(e) => ctx.fail(crate::ctx::token_error_key(
-                        &crate::token_access::TokenError::Piv(e.into()),
-                    )),
+                    Err(e) => ctx.fail(crate::token_access::TokenError::Piv(e.into())),
                 }
             });
         })
@@ -98,7 +96,7 @@ pub fn Start() -> Html {
                     Err(ccid::TransportError::ProtectedClass) => ctx.fail("err_protected"),
                     Err(ccid::TransportError::Busy(_)) => ctx.fail("err_busy"),
                     Err(ccid::TransportError::Disconnected) => ctx.fail("err_no_device"),
-                    Err(e) => ctx.fail(e.to_string()),
+                    Err(e) => ctx.fail(crate::ui_error::UiError::Other(e.to_string())),
                 }
             });
         })
@@ -111,7 +109,7 @@ pub fn Start() -> Html {
                 ctx.dispatch(Action::Progress(Some("demo_preparing")));
                 match TokenHandle::demo(demo_transport()).await {
                     Ok(h) => after_connect(ctx, h).await,
-                    Err(e) => ctx.fail(e),
+                    Err(e) => ctx.fail(crate::ui_error::UiError::Other(e)),
                 }
             });
         })
