@@ -6,6 +6,7 @@ pub mod browser;
 pub mod card;
 pub mod cert;
 pub mod keys;
+pub mod models;
 pub mod msg;
 pub mod piv;
 pub mod reader;
