@@ -170,6 +170,11 @@ async fn edge_headers(
             header::CACHE_CONTROL,
             header::HeaderValue::from_static(cache),
         );
+        // A file kept for good is never revalidated by date (and its ETag says the rest):
+        // ~45 bytes less on each of the first page's content-named files.
+        if cache.contains("immutable") {
+            h.remove(header::LAST_MODIFIED);
+        }
     }
     r
 }
