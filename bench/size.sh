@@ -12,7 +12,8 @@ total_gz=0
 total_br=0
 # The content-named files (scripts/hash-assets.mjs) by their fixed names.
 asset() { python3 -c 'import json,sys; print(json.load(open("dist/assets.json"))[sys.argv[1]])' "$1"; }
-for f in "dist/$(asset web_bg.wasm)" "dist/$(asset web.js)" "dist/$(asset boot.js)" "dist/$(asset style.css)" dist/index.html; do
+# boot.js carries the wasm glue (scripts/build-web bundles web.js into it).
+for f in "dist/$(asset web_bg.wasm)" "dist/$(asset boot.js)" "dist/$(asset style.css)" dist/index.html; do
   raw=$(wc -c <"$f"); gz=$(gzip -9c "$f" | wc -c); br=$(wc -c <"$f.br")
   total_gz=$((total_gz + gz)); total_br=$((total_br + br))
   printf '%-22s %9d raw %9d gzip %9d brotli\n' "$f" "$raw" "$gz" "$br"

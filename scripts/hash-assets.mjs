@@ -14,7 +14,9 @@ const dir = process.argv[2] || 'dist';
 const assets = [
   ['web_bg.wasm', []], ['admin_bg.wasm', []], ['demo_bg.wasm', []], ['style.css', []],
   ['web.js', ['web_bg.wasm']], ['admin.js', ['admin_bg.wasm']], ['demo.js', ['demo_bg.wasm']],
-  ['boot.js', ['web.js', 'demo.js']], ['admin-boot.js', ['admin.js']],
+  // boot.js: the glue bundled in (scripts/build-web), or importing web.js where esbuild is absent.
+  ['boot.js', readFileSync(join(dir, 'boot.js'), 'utf8').includes('web_bg.wasm') ? ['web_bg.wasm', 'demo.js'] : ['web.js', 'demo.js']],
+  ['admin-boot.js', ['admin.js']],
 ];
 const pages = [['index.html', ['style.css', 'boot.js']], ['admin.html', ['style.css', 'admin-boot.js']]];
 const named = {};

@@ -16,8 +16,9 @@ test('full renewal W3→W11 with the demo token', { timeout: 180000 }, async () 
   await shot('start');
   // Assets are named by their content and kept for good; the page itself is asked again.
   assert.equal(cached.get('/'), 'no-cache');
+  // Three: the wasm, its glue bundled into boot.js (one request less), the style sheet.
   const assets = [...cached.keys()].filter(p => /^\/(web_bg|web|boot|style)\.[0-9a-f]{16}\.(wasm|js|css)$/.test(p));
-  assert.equal(assets.length, 4, `content-named assets: ${[...cached.keys()]}`);
+  assert.equal(assets.length, 3, `content-named assets: ${[...cached.keys()]}`);
   for (const p of assets) assert.equal(cached.get(p), 'public, max-age=31536000, immutable', p);
   // The demo token is a separate download, fetched only when asked for.
   assert.equal(requests.some(r => /\/demo_bg\.[0-9a-f]{16}\.wasm$/.test(r.url)), false, 'demo token not loaded up front');
